@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+//
+// The webhook gateway. Modules are layered by dependency direction; nothing depends upwards:
+//
+//   C (CYAML, COpenSSL, COpenSSLShims, CSystem)
+//     -> GatewayCore          pure domain: JSON, events, classification, errors, logging API (no I/O)
+//     -> GatewayConfig        YAML (libyaml) -> typed, validated configuration
+//     -> GatewayCrypto        OpenSSL facade: digests, HMAC, SM2/SM3, constant-time compare
+//     -> GatewaySignature     the provider's signing rule on top of GatewayCrypto
+//     -> GatewayHTTP          HTTP/1.1 parser (I/O-free), epoll event loops, server, client
+//     -> GatewayRuntime       wiring: ingress pipeline, admin endpoints, log sink, CLI commands
+//     -> gateway              the executable (argument parsing only)
+//
+// Only GatewayConfig imports CYAML, only GatewayCrypto imports COpenSSL, only GatewayHTTP and
+// GatewayRuntime import CSystem. No Swift package dependencies, by design (see README).
+import PackageDescription
+
+let settings: [SwiftSetting] = [
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0335-existential-any.md
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "gateway",
+    products: [
+        .executable(name: "gateway", targets: ["gateway"]),
+    ],
+    targets: [
+        // MARK: C libraries and shims
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .yum(["libyaml-devel"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .yum(["openssl-devel"])]
+        ),
+        .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        .target(name: "CSystem"),
+
+        // MARK: Swift modules, bottom-up
+        .target(name: "GatewayCore", swiftSettings: settings),
+        .target(name: "GatewayConfig", dependencies: ["GatewayCore", "CYAML"], swiftSettings: settings),
+        .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
+                swiftSettings: settings),
+        .target(name: "GatewaySignature", dependencies: ["GatewayCore", "GatewayCrypto"], swiftSettings: settings),
+        .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "CSystem"], swiftSettings: settings),
+        .target(
+            name: "GatewayRuntime",
+            dependencies: ["GatewayCore", "GatewayConfig", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "CSystem"],
+            swiftSettings: settings
+        ),
+        .executableTarget(name: "gateway", dependencies: ["GatewayRuntime"], swiftSettings: settings),
+
+        // MARK: Tests
+        .target(
+            name: "GatewayTestKit",
+            dependencies: ["GatewayCore", "GatewayCrypto", "GatewaySignature", "GatewayHTTP"],
+            path: "Tests/GatewayTestKit",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: settings),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"],
+                    resources: [.copy("Fixtures")], swiftSettings: settings),
+        .testTarget(name: "GatewaySignatureTests", dependencies: ["GatewaySignature", "GatewayCrypto"],
+                    resources: [.copy("Fixtures")], swiftSettings: settings),
+        .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
+        .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], swiftSettings: settings),
+    ]
+)

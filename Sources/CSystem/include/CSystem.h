@@ -1,0 +1,48 @@
+#ifndef GW_CSYSTEM_H
+#define GW_CSYSTEM_H
+/* Linux interfaces Swift's Glibc module does not export (epoll, eventfd), plus
+ * small wrappers for variadic or macro-based calls. Every symbol is prefixed gw_. */
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/types.h>
+
+static const uint32_t GW_EPOLLIN = EPOLLIN;
+static const uint32_t GW_EPOLLOUT = EPOLLOUT;
+static const uint32_t GW_EPOLLERR = EPOLLERR;
+static const uint32_t GW_EPOLLHUP = EPOLLHUP;
+static const uint32_t GW_EPOLLRDHUP = EPOLLRDHUP;
+static const uint32_t GW_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
+
+int gw_epoll_create(void);
+int gw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/* Waits; fills parallel arrays (events, data). Returns count, or -1 with errno. */
+int gw_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms);
+int gw_epoll_ctl_add(void);
+int gw_epoll_ctl_mod(void);
+int gw_epoll_ctl_del(void);
+
+int gw_eventfd(void);
+int gw_eventfd_signal(int fd);
+int gw_eventfd_drain(int fd);
+
+/* fcntl is variadic in C; Swift cannot call it directly with all argument shapes. */
+int gw_set_nonblocking(int fd);
+int gw_set_cloexec(int fd);
+
+/* Blocks the given signal set in the calling thread (inherited by threads it creates). */
+int gw_block_signals(const int *signals, int count);
+/* Waits for one of the given signals; returns the signal number or -1. */
+int gw_sigwait(const int *signals, int count);
+/* Sets SIGPIPE to ignored for the whole process. */
+void gw_ignore_sigpipe(void);
+
+/* Current thread's kernel id. */
+int gw_gettid(void);
+/* accept4 (needs _GNU_SOURCE, which the Swift importer does not set). */
+int gw_accept(int fd, struct sockaddr *addr, socklen_t *len, int nonblocking);
+#endif

@@ -1,0 +1,54 @@
+/// Hexadecimal encoding and decoding (either case accepted on input).
+public enum Hex {
+    private static let lower = Array("0123456789abcdef".utf8)
+    private static let upper = Array("0123456789ABCDEF".utf8)
+
+    @inline(__always)
+    public static func value(of c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c &- 0x30
+        case 0x41...0x46: return c &- 0x41 &+ 10
+        case 0x61...0x66: return c &- 0x61 &+ 10
+        default: return nil
+        }
+    }
+
+    public static func encode(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
+        let digits = uppercase ? upper : lower
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes hex text; `nil` when the length is odd or a character is not a hex digit.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        decode(utf8: Array(text.utf8))
+    }
+
+    public static func decode(utf8 chars: [UInt8]) -> [UInt8]? {
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = value(of: chars[i]), let lo = value(of: chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    /// True when every character is a hex digit and the length is even.
+    public static func isHex(_ text: some StringProtocol) -> Bool {
+        var n = 0
+        for c in text.utf8 {
+            guard value(of: c) != nil else { return false }
+            n += 1
+        }
+        return n > 0 && n % 2 == 0
+    }
+}

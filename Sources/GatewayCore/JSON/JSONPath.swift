@@ -1,0 +1,47 @@
+/// A dotted path into a JSON document, such as `payment.merchantTransInfo.merchantTransID`.
+///
+/// Segments are object keys; a segment made only of digits also indexes into an array
+/// (`items.0.sku`). A key that itself contains a dot cannot be addressed; the provider's
+/// documents have none.
+public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
+    public let segments: [String]
+
+    /// Parses `text`; returns `nil` for an empty path or an empty segment (`a..b`, `.a`, `a.`).
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !text.isEmpty, !parts.contains(where: \.isEmpty) else { return nil }
+        self.segments = parts
+    }
+
+    public init(segments: [String]) {
+        self.segments = segments
+    }
+
+    public var description: String { segments.joined(separator: ".") }
+}
+
+extension JSONValue {
+    /// The value at `path`, or `nil` when any segment is missing.
+    public subscript(path path: JSONPath) -> JSONValue? {
+        var current = self
+        for seg in path.segments {
+            switch current {
+            case .object(let o):
+                guard let next = o[seg] else { return nil }
+                current = next
+            case .array(let a):
+                guard let i = Int(seg), i >= 0, i < a.count else { return nil }
+                current = a[i]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+
+    /// Convenience: the value at a dotted path given as text.
+    public func value(at dotted: String) -> JSONValue? {
+        guard let p = JSONPath(dotted) else { return nil }
+        return self[path: p]
+    }
+}

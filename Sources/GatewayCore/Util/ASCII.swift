@@ -1,0 +1,38 @@
+/// Byte-level ASCII helpers used by the HTTP parser and header lookups.
+public enum ASCII {
+    /// Lower-cases an ASCII letter without branching; other bytes are returned unchanged.
+    @inline(__always)
+    public static func lower(_ c: UInt8) -> UInt8 {
+        // Adds 0x20 exactly when c is in 'A'...'Z'.
+        let isUpper = UInt8(truncatingIfNeeded: (Int(c) &- 0x41) >> 63 ^ -1) & UInt8(truncatingIfNeeded: (0x5A &- Int(c)) >> 63 ^ -1) & 1
+        return c | (isUpper << 5)
+    }
+
+    /// Case-insensitive ASCII comparison, as header names need.
+    public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var ia = a.utf8.makeIterator()
+        var ib = b.utf8.makeIterator()
+        while true {
+            switch (ia.next(), ib.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?): if lower(x) != lower(y) { return false }
+            default: return false
+            }
+        }
+    }
+
+    /// Token characters of RFC 9110 section 5.6.2 (header names, methods).
+    @inline(__always)
+    public static func isTokenChar(_ c: UInt8) -> Bool {
+        tokenTable[Int(c)]
+    }
+
+    private static let tokenTable: [Bool] = {
+        var t = [Bool](repeating: false, count: 256)
+        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
+        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
+        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
+        for c in "!#$%&'*+-.^_`|~".utf8 { t[Int(c)] = true }
+        return t
+    }()
+}

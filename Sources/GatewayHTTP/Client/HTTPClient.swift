@@ -1,0 +1,221 @@
+import CSystem
+import GatewayCore
+import Glibc
+
+/// An answer read by `HTTPClientConnection`.
+public struct HTTPClientResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A blocking HTTP/1.1 client connection with deadlines, for `gateway send`, the test kit and
+/// (through the host services) outbound deliveries. Plain `http://` only for now.
+public final class HTTPClientConnection {
+    public let fd: Int32
+    private var buffer: [UInt8] = []
+    private let timeoutMs: Int
+
+    /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`.
+    public init(host: String, port: Int, timeoutMs: Int = 10_000) throws(HTTPClientError) {
+        self.timeoutMs = timeoutMs
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard rc == 0, let first = res else {
+            throw HTTPClientError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(res) }
+        var lastError = "no address"
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            let fd = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd >= 0 {
+                _ = gw_set_nonblocking(fd)
+                let r = connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen)
+                if r == 0 || errno == EINPROGRESS {
+                    if HTTPClientConnection.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) {
+                        var err: Int32 = 0
+                        var len = socklen_t(MemoryLayout<Int32>.size)
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+                        if err == 0 {
+                            var one: Int32 = 1
+                            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                            self.fd = fd
+                            return
+                        }
+                        lastError = String(cString: strerror(err))
+                    } else {
+                        lastError = "connect timed out"
+                    }
+                } else {
+                    lastError = String(cString: strerror(errno))
+                }
+                Glibc.close(fd)
+            }
+            ai = a.pointee.ai_next
+        }
+        throw HTTPClientError("cannot connect to \(host):\(port): \(lastError)")
+    }
+
+    deinit { Glibc.close(fd) }
+
+    static func wait(fd: Int32, events: Int16, timeoutMs: Int) -> Bool {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        while true {
+            let r = poll(&p, 1, Int32(timeoutMs))
+            if r < 0 && errno == EINTR { continue }
+            return r > 0
+        }
+    }
+
+    /// Writes all of `bytes` within the deadline.
+    public func write(_ bytes: [UInt8]) throws(HTTPClientError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return send(fd, base + off, b.count - off, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                off += n
+            } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
+                guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else {
+                    throw HTTPClientError("write timed out")
+                }
+            } else {
+                throw HTTPClientError("write failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer; returns false at end of stream.
+    private func fill() throws(HTTPClientError) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                buffer.append(contentsOf: chunk[0..<n])
+                return true
+            }
+            if n == 0 { return false }
+            if errno == EINTR { continue }
+            if errno == EAGAIN {
+                guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
+                    throw HTTPClientError("timed out waiting for the answer")
+                }
+                continue
+            }
+            throw HTTPClientError("read failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// True when the peer has closed the connection (or reset it) and nothing is buffered.
+    public func peerClosed(waitMs: Int) -> Bool {
+        guard buffer.isEmpty else { return false }
+        guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: waitMs) else { return false }
+        var b: UInt8 = 0
+        let n = recv(fd, &b, 1, Int32(MSG_PEEK))
+        return n == 0 || (n < 0 && errno != EAGAIN)
+    }
+
+    private func readLine() throws(HTTPClientError) -> String {
+        while true {
+            if let lf = buffer.firstIndex(of: 0x0A) {
+                var line = Array(buffer[0..<lf])
+                buffer.removeSubrange(0...lf)
+                if line.last == 0x0D { line.removeLast() }
+                return String(decoding: line, as: UTF8.self)
+            }
+            if buffer.count > 1 << 20 { throw HTTPClientError("answer header line too long") }
+            guard try fill() else { throw HTTPClientError("connection closed before a complete answer") }
+        }
+    }
+
+    private func readExactly(_ n: Int) throws(HTTPClientError) -> [UInt8] {
+        while buffer.count < n {
+            guard try fill() else { throw HTTPClientError("connection closed in the middle of the answer body") }
+        }
+        let out = Array(buffer[0..<n])
+        buffer.removeSubrange(0..<n)
+        return out
+    }
+
+    /// Reads one answer (skipping 1xx interim answers). `headRequest` answers have no body.
+    public func readResponse(headRequest: Bool = false, maxBody: Int = 64 << 20) throws(HTTPClientError) -> HTTPClientResponse {
+        while true {
+            let statusLine = try readLine()
+            let parts = statusLine.split(separator: " ", maxSplits: 2)
+            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
+                throw HTTPClientError("malformed status line")
+            }
+            var headers = HTTPHeaders()
+            while true {
+                let line = try readLine()
+                if line.isEmpty { break }
+                guard let colon = line.firstIndex(of: ":") else { throw HTTPClientError("malformed header line") }
+                headers.add(String(line[..<colon]), line[line.index(after: colon)...].trimmingASCIISpaces())
+            }
+            if status >= 100 && status < 200 { continue }
+            var body: [UInt8] = []
+            if headRequest || status == 204 || status == 304 {
+                // no body
+            } else if headers.tokens("Transfer-Encoding").contains("chunked") {
+                while true {
+                    let sizeLine = try readLine()
+                    let hex = sizeLine.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+                    guard let size = Int(hex.trimmingCharacters(), radix: 16), size >= 0 else {
+                        throw HTTPClientError("malformed chunk size")
+                    }
+                    if size == 0 {
+                        while try !readLine().isEmpty {}
+                        break
+                    }
+                    if body.count + size > maxBody { throw HTTPClientError("answer body too large") }
+                    body += try readExactly(size)
+                    _ = try readLine()
+                }
+            } else if let cl = headers["Content-Length"] {
+                guard let n = Int(cl), n >= 0, n <= maxBody else { throw HTTPClientError("bad Content-Length in answer") }
+                body = try readExactly(n)
+            } else {
+                while try fill() { if buffer.count > maxBody { throw HTTPClientError("answer body too large") } }
+                body = buffer
+                buffer = []
+            }
+            return HTTPClientResponse(status: status, headers: headers, body: body)
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        Substring(self).trimmingASCIISpaces()
+    }
+}
+
+/// One-shot requests.
+public enum HTTPClient {
+    /// Sends one request and reads its answer, on a new connection.
+    public static func send(
+        url: URLParts, method: String = "POST", headers: [(String, String)], body: [UInt8], timeoutMs: Int = 10_000
+    ) throws(HTTPClientError) -> HTTPClientResponse {
+        guard url.scheme == "http" else { throw HTTPClientError("https:// is not supported by this client yet") }
+        let conn = try HTTPClientConnection(host: url.host, port: url.port, timeoutMs: timeoutMs)
+        var req = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+        for (n, v) in headers { req += "\(n): \(v)\r\n" }
+        req += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        try conn.write(Array(req.utf8) + body)
+        return try conn.readResponse(headRequest: method == "HEAD")
+    }
+}

@@ -1,0 +1,104 @@
+import GatewayCore
+
+/// Header fields in the order received. Lookups ignore the case of names (RFC 9110 5.1).
+public struct HTTPHeaders: Sendable, Sequence {
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+    }
+
+    public private(set) var fields: [Field]
+
+    public init(_ fields: [(String, String)] = []) {
+        self.fields = fields.map { Field(name: $0.0, value: $0.1) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append(Field(name: name, value: value))
+    }
+
+    /// The first value of `name`, or nil.
+    public subscript(name: String) -> String? {
+        for f in fields where ASCII.equalsIgnoringCase(f.name, name) { return f.value }
+        return nil
+    }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        fields.filter { ASCII.equalsIgnoringCase($0.name, name) }.map(\.value)
+    }
+
+    public func count(of name: String) -> Int {
+        fields.reduce(0) { $0 + (ASCII.equalsIgnoringCase($1.name, name) ? 1 : 0) }
+    }
+
+    /// Comma-separated tokens across every value of `name`, lower-cased (for Connection, TE).
+    public func tokens(_ name: String) -> [String] {
+        values(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingASCIISpaces().lowercased() }
+    }
+
+    public var count: Int { fields.count }
+
+    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+}
+
+extension Substring {
+    func trimmingASCIISpaces() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+public struct HTTPRequestHead: Sendable {
+    public var method: String
+    /// The request target exactly as received (path and query), as the signature covers it.
+    public var target: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var versionMinor: Int
+    public var headers: HTTPHeaders
+    /// Whether the client wants the connection kept open after this request.
+    public var keepAlive: Bool
+    /// The client sent `Expect: 100-continue`.
+    public var expectContinue: Bool
+
+    /// The target's path without the query string (for absolute-form targets, without scheme and
+    /// authority).
+    public var path: Substring {
+        var t = Substring(target)
+        if !t.hasPrefix("/"), let schemeEnd = t.firstRange(of: "://") {
+            // absolute-form (RFC 9112 3.2.2): drop scheme and authority.
+            let afterScheme = t[schemeEnd.upperBound...]
+            t = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        }
+        if let q = t.firstIndex(where: { $0 == "?" || $0 == "#" }) { return t[..<q] }
+        return t
+    }
+}
+
+public struct HTTPRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+
+    public init(head: HTTPRequestHead, body: [UInt8]) {
+        self.head = head
+        self.body = body
+    }
+}
+
+/// The limits the parser enforces, each with the answer it gives when exceeded.
+public struct HTTPParserLimits: Sendable, Equatable {
+    /// Whole header section, request line included -> 431. Default 16 KiB.
+    public var maxHeaderBytes = 16 << 10
+    /// Header lines -> 431. Default 100.
+    public var maxHeaderCount = 100
+    /// Request target -> 414. Default 4 KiB.
+    public var maxRequestTargetBytes = 4 << 10
+    /// Body (after de-chunking) -> 413. Default 1 MiB.
+    public var maxBodyBytes = 1 << 20
+    /// A chunk-size line with its extensions -> 400. Default 1 KiB.
+    public var maxChunkLineBytes = 1 << 10
+
+    public init() {}
+}

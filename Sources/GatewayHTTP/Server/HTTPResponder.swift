@@ -1,0 +1,57 @@
+import Synchronization
+
+/// Answers requests. The one thing an application gives the HTTP server.
+///
+/// `respond` is called on an event-loop thread and must not block it: quick work (verifying a
+/// signature, parsing a body) may be done inline, anything that waits (disk sync, network) must
+/// happen elsewhere and call `completion` later, from any thread. Requests on one connection are
+/// handed over one at a time, in order, so answers to pipelined requests keep their order.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest, context: RequestContext, completion: ResponseCompletion)
+}
+
+public struct RequestContext: Sendable {
+    public var remote: SocketAddress
+    /// Monotonic milliseconds when the request was complete.
+    public var receivedAt: UInt64
+}
+
+/// Delivers one answer to the connection that asked, on that connection's loop. The first
+/// call wins; later calls are ignored. If the connection has gone away meanwhile, the answer is
+/// dropped (what the handler did, such as storing a notification, stays done).
+public final class ResponseCompletion: Sendable {
+    private let connection: HTTPConnection
+    private let seq: UInt64
+    private let done = Atomic<Bool>(false)
+
+    init(connection: HTTPConnection, seq: UInt64) {
+        self.connection = connection
+        self.seq = seq
+    }
+
+    public func callAsFunction(_ response: HTTPResponse) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let conn = connection
+        let seq = seq
+        if conn.loop.inEventLoop {
+            conn.deliver(seq: seq, response: response)
+        } else {
+            conn.loop.execute { conn.deliver(seq: seq, response: response) }
+        }
+    }
+}
+
+/// Counters the server keeps for metrics and tests.
+public final class HTTPServerStats: Sendable {
+    public let accepted = Atomic<Int>(0)
+    public let open = Atomic<Int>(0)
+    /// Connections closed at once because `maxConnections` was reached or the server is draining.
+    public let refused = Atomic<Int>(0)
+    /// accept() failures for lack of descriptors.
+    public let descriptorExhaustion = Atomic<Int>(0)
+    public let requests = Atomic<Int>(0)
+    public let protocolErrors = Atomic<Int>(0)
+    public let timeouts = Atomic<Int>(0)
+
+    public init() {}
+}

@@ -1,0 +1,100 @@
+import GatewayConfig
+import GatewayCore
+import GatewayHTTP
+import GatewaySignature
+import Synchronization
+
+/// The public endpoint: find the source by path, verify the signature (before the body is
+/// parsed), classify, log and acknowledge.
+///
+/// Answers (see `GatewayError+HTTPStatus.swift` for the table): 404 unknown path, 405 other
+/// methods on a source path, 401 signature problems, 400 content problems, 200 + the source's
+/// ack body when accepted.
+public final class IngressResponder: HTTPResponder {
+    private let state: GatewayState
+    private let logger: Logger
+
+    public init(state: GatewayState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    public func respond(to request: HTTPRequest, context: RequestContext, completion: ResponseCompletion) {
+        let table = state.sources
+        let head = request.head
+        guard let source = table.source(forPath: head.path) else {
+            logger.debug("no source at this path", [("status", 404), ("remote", .string(context.remote.host))])
+            return completion(.error(GatewayError(.notFound, "no notification source at this path")))
+        }
+        guard head.method == "POST" else {
+            return completion(.error(GatewayError(.methodNotAllowed, "use POST")))
+        }
+        let headers = SignatureHeaders { head.headers[$0] }
+        do {
+            let signType = try source.verifier.verify(
+                method: head.method, target: head.target, headers: headers, body: request.body, now: wallClockSeconds())
+            let n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
+            state.stats.accepted.add(1, ordering: .relaxed)
+            if logger.isEnabled(.info) {
+                logger.info("notification accepted", acceptedFields(n, signType: signType, remote: context.remote))
+            }
+            completion(HTTPResponse.text(source.ack.status, source.ack.body, contentType: source.ack.contentType))
+        } catch {
+            state.stats.rejected.add(1, ordering: .relaxed)
+            logger.warning(
+                "notification rejected",
+                [
+                    ("source", .string(source.name)), ("status", .int(error.status)), ("reason", .string(error.reason)),
+                    ("error", .string(error.message)), ("msgID", .string(String((headers.msgID ?? "").prefix(64)))),
+                    ("remote", .string(context.remote.host)),
+                ])
+            completion(.error(error))
+        }
+    }
+
+    private func acceptedFields(_ n: Notification, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {
+        var f: [(String, LogValue)] = [
+            ("source", .string(n.source)), ("eventCode", .string(n.eventCode.rawValue)), ("known", .bool(n.eventCode.isKnown)),
+            ("msgID", .string(n.msgID)), ("signType", .string(signType.rawValue)),
+        ]
+        let t = n.transaction
+        if let v = t.merchantTransID { f.append(("merchantTransID", .string(v))) }
+        if let v = t.evoTransID { f.append(("evoTransID", .string(v))) }
+        if let v = t.status { f.append(("txStatus", .string(v))) }
+        if let v = t.amount { f.append(("amount", .string(v))) }
+        if let v = t.currency { f.append(("currency", .string(v))) }
+        f.append(("bytes", .int(n.rawBody.count)))
+        f.append(("remote", .string(remote.host)))
+        return f
+    }
+}
+
+/// What the running gateway shares between listeners and commands: the configuration in force
+/// (swapped whole on reload), readiness and counters.
+public final class GatewayState: Sendable {
+    private let current: Mutex<(config: GatewayConfig, sources: SourceTable, generation: Int)>
+    private let readyFlag = Atomic<Bool>(false)
+    public let stats = IngressStats()
+
+    public init(config: GatewayConfig, sources: SourceTable) {
+        current = Mutex((config, sources, 1))
+    }
+
+    public var sources: SourceTable { current.withLock { $0.sources } }
+    public var config: GatewayConfig { current.withLock { $0.config } }
+    public var generation: Int { current.withLock { $0.generation } }
+
+    /// Swaps in a new configuration; requests already being handled finish with the old one.
+    public func replace(config: GatewayConfig, sources: SourceTable) {
+        current.withLock { $0 = (config, sources, $0.generation + 1) }
+    }
+
+    public var isReady: Bool { readyFlag.load(ordering: .relaxed) }
+    public func setReady(_ r: Bool) { readyFlag.store(r, ordering: .relaxed) }
+}
+
+public final class IngressStats: Sendable {
+    public let accepted = Atomic<Int>(0)
+    public let rejected = Atomic<Int>(0)
+    public init() {}
+}

@@ -1,0 +1,59 @@
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayCrypto
+import GatewaySignature
+
+/// A configured source, ready to serve: verifier (with its SM2 key loaded), classifier limits
+/// and the prepared acknowledgement.
+public struct CompiledSource: Sendable {
+    public let name: String
+    public let path: String
+    public let verifier: SignatureVerifier
+    public let classifier: Classifier
+    public let ack: AckConfig
+    public let dedupWindowSeconds: Int
+}
+
+/// Sources by request path. Immutable; a reload builds a new table and swaps it in whole.
+public struct SourceTable: Sendable {
+    public let sources: [CompiledSource]
+    private let byPath: [String: Int]
+
+    /// Builds the table, loading key files. Problems are reported like config errors.
+    public init(config: GatewayConfig) throws(ConfigErrors) {
+        var errors: [ConfigError] = []
+        var compiled: [CompiledSource] = []
+        for s in config.sources {
+            var sm2: SM2PublicKey? = nil
+            if let path = s.sm2PublicKey {
+                let mark = s.sm2PublicKeyMark ?? s.mark
+                if let pem = FileManager.default.contents(atPath: path) {
+                    do {
+                        sm2 = try SM2PublicKey(pem: Array(pem))
+                    } catch {
+                        errors.append(ConfigError(file: config.file, mark: mark, message: "source '\(s.name)': sm2PublicKey '\(path)': \(error)"))
+                    }
+                } else {
+                    errors.append(ConfigError(file: config.file, mark: mark, message: "source '\(s.name)': cannot read sm2PublicKey '\(path)'"))
+                }
+            }
+            var limits = Classifier.Limits()
+            limits.maxMetadataLength = s.maxMetadataLength
+            limits.json = JSONParser.Limits(maxDepth: config.server.maxJSONDepth, maxNumberLength: config.server.maxJSONNumberLength)
+            compiled.append(
+                CompiledSource(
+                    name: s.name, path: s.path,
+                    verifier: SignatureVerifier(
+                        keys: s.signKeys.map(\.value), allowed: s.signTypes, sm2PublicKey: sm2, maxSkewSeconds: s.maxSkewSeconds),
+                    classifier: Classifier(limits: limits), ack: s.ack, dedupWindowSeconds: s.dedupWindowSeconds))
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+        sources = compiled
+        byPath = Dictionary(compiled.enumerated().map { ($0.element.path, $0.offset) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func source(forPath path: Substring) -> CompiledSource? {
+        byPath[String(path)].map { sources[$0] }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GatewayCore
+import Glibc
+import Synchronization
+
+/// Writes log lines to a file descriptor (stdout by default) from a background thread, in
+/// batches, so event loops never wait on a slow terminal or pipe.
+///
+/// The queue is bounded (`maxQueuedBytes`); beyond it lines are dropped and counted, and the
+/// count is reported in the log once there is room again. Dropping is preferred to blocking:
+/// a stalled log reader must not stop the gateway from acknowledging notifications.
+public final class StdoutLogSink: LogSink, @unchecked Sendable {
+    // Unchecked: all mutable state is inside `state` (a Mutex); the semaphore is thread-safe.
+
+    private struct State {
+        var lines: [[UInt8]] = []
+        var bytes = 0
+        var dropped = 0
+        var writing = false
+        var stopped = false
+    }
+
+    private let fd: Int32
+    private let maxQueuedBytes: Int
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let idle = DispatchSemaphore(value: 0)
+
+    public init(fd: Int32 = 1, maxQueuedBytes: Int = 8 << 20) {
+        self.fd = fd
+        self.maxQueuedBytes = maxQueuedBytes
+        let t = Thread { [self] in run() }
+        t.name = "gateway-log"
+        t.start()
+    }
+
+    public func write(_ line: [UInt8]) {
+        let signal = state.withLock { s -> Bool in
+            if s.bytes + line.count > maxQueuedBytes {
+                s.dropped += 1
+                return false
+            }
+            s.lines.append(line)
+            s.bytes += line.count
+            return s.lines.count == 1
+        }
+        if signal { wake.signal() }
+    }
+
+    /// Waits (at most `timeoutMs`) until everything queued so far is written.
+    public func flush(timeoutMs: Int = 2000) {
+        let deadline = DispatchTime.now() + .milliseconds(timeoutMs)
+        while DispatchTime.now() < deadline {
+            let empty = state.withLock { $0.lines.isEmpty && !$0.writing }
+            if empty { return }
+            wake.signal()
+            _ = idle.wait(timeout: .now() + .milliseconds(10))
+        }
+    }
+
+    private func run() {
+        while true {
+            _ = wake.wait(timeout: .now() + .milliseconds(200))
+            let (batch, dropped) = state.withLock { s -> ([[UInt8]], Int) in
+                let b = s.lines
+                let d = s.dropped
+                s.lines.removeAll(keepingCapacity: true)
+                s.bytes = 0
+                s.dropped = 0
+                s.writing = !b.isEmpty || d > 0
+                return (b, d)
+            }
+            if !batch.isEmpty || dropped > 0 {
+                var out: [UInt8] = []
+                out.reserveCapacity(batch.reduce(0) { $0 + $1.count } + 128)
+                for l in batch { out += l }
+                if dropped > 0 {
+                    let r = LogRecord(
+                        epochMillis: Int64(Date().timeIntervalSince1970 * 1000), level: .warning,
+                        message: "log lines dropped: the log output could not keep up", fields: [("dropped", .int(dropped))])
+                    out += LogFormatter.format(r, as: .json)
+                }
+                writeAll(out)
+                state.withLock { $0.writing = false }
+                idle.signal()
+            }
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return Glibc.write(fd, base + off, b.count - off)
+            }
+            if n > 0 {
+                off += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && errno == EAGAIN {
+                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&p, 1, 100)
+            } else {
+                return  // stdout closed: nothing sensible to do
+            }
+        }
+    }
+}
+
+/// Writes each line at once (for short-lived commands such as `check` and `send`).
+public struct DirectLogSink: LogSink {
+    let fd: Int32
+    public init(fd: Int32 = 2) { self.fd = fd }
+    public func write(_ line: [UInt8]) {
+        line.withUnsafeBytes { b in
+            var off = 0
+            while off < b.count, let base = b.baseAddress {
+                let n = Glibc.write(fd, base + off, b.count - off)
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
+}

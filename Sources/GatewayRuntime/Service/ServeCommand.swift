@@ -1,0 +1,138 @@
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayHTTP
+import Glibc
+import Synchronization
+
+/// `gateway serve --config FILE`: load, listen, serve until SIGTERM/SIGINT; SIGHUP reloads.
+public enum ServeCommand {
+    /// Returns the process exit status.
+    public static func run(configPath: String) -> Int32 {
+        Signals.blockHandled()
+        let config: GatewayConfig
+        let sources: SourceTable
+        do {
+            config = try GatewayConfig.load(path: configPath)
+            sources = try SourceTable(config: config)
+        } catch {
+            printError("configuration error:\n\(error)")
+            return 2
+        }
+        let sink = StdoutLogSink()
+        let logger = Logger(
+            sink: sink, level: config.log.level, format: config.log.format,
+            redactor: Redactor(extraNames: config.redact, secrets: config.secrets))
+        defer { sink.flush() }
+
+        if config.server.tls != nil {
+            logger.error("server.tls is configured, but this version cannot terminate TLS yet; put a TLS proxy in front or remove server.tls")
+            return 2
+        }
+
+        let fdLimit = raiseOpenFileLimit()
+        let state = GatewayState(config: config, sources: sources)
+        let workers = config.server.workers > 0 ? config.server.workers : EventLoopGroup.defaultCount
+        let group: EventLoopGroup
+        let publicServer: HTTPServer
+        var adminServer: HTTPServer? = nil
+        do {
+            group = try EventLoopGroup(count: workers)
+            let socket = try ListeningSocket(address: socketAddress(config.server.listen))
+            publicServer = HTTPServer(
+                socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
+                responder: IngressResponder(state: state, logger: logger), logger: logger)
+            if let admin = config.admin {
+                let adminSocket = try ListeningSocket(address: socketAddress(admin.listen))
+                var adminConfig = HTTPServerConfiguration()
+                adminConfig.name = "admin"
+                adminConfig.maxConnections = 256
+                adminServer = HTTPServer(
+                    socket: adminSocket, group: group, configuration: adminConfig, responder: AdminResponder(state: state),
+                    logger: logger)
+            }
+        } catch {
+            logger.error("cannot start listening", [("error", .string("\(error)"))])
+            return 1
+        }
+
+        group.start()
+        publicServer.start()
+        adminServer?.start()
+        state.setReady(true)
+        logger.info(
+            "gateway listening",
+            [
+                ("listen", .string(publicServer.address.description)),
+                ("admin", .string(adminServer?.address.description ?? "off")),
+                ("workers", .int(workers)), ("sources", .int(config.sources.count)), ("routes", .int(config.routes.count)),
+                ("openFilesLimit", .int(fdLimit)), ("config", .string(configPath)), ("pid", .int(Int(getpid()))),
+            ])
+
+        while true {
+            let sig = Signals.wait()
+            if sig == SIGHUP {
+                reload(configPath: configPath, state: state, logger: logger)
+                continue
+            }
+            logger.info("shutting down", [("signal", .string(sig == SIGTERM ? "SIGTERM" : "SIGINT"))])
+            break
+        }
+
+        // Graceful shutdown: not ready, stop accepting, let requests in flight finish.
+        state.setReady(false)
+        let done = DispatchSemaphore(value: 0)
+        publicServer.drain { done.signal() }
+        let graceMs = config.server.shutdownGraceMs
+        if done.wait(timeout: .now() + .milliseconds(graceMs)) == .timedOut {
+            logger.warning("shutdown grace period over with requests still open", [("open", .int(publicServer.openConnections))])
+        }
+        adminServer?.drain {}
+        group.stop()
+        logger.info("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
+        return 0
+    }
+
+    static func reload(configPath: String, state: GatewayState, logger: Logger) {
+        do {
+            let config = try GatewayConfig.load(path: configPath)
+            let sources = try SourceTable(config: config)
+            let old = state.config
+            if config.server.listen != old.server.listen || config.admin?.listen != old.admin?.listen {
+                logger.warning("listen addresses change only on restart; keeping the current ones")
+            }
+            state.replace(config: config, sources: sources)
+            logger.info("configuration reloaded", [("generation", .int(state.generation)), ("sources", .int(config.sources.count))])
+        } catch {
+            logger.error("configuration reload failed; keeping the current configuration", [("errors", .string("\(error)"))])
+        }
+    }
+
+    static func socketAddress(_ a: ListenAddress) -> SocketAddress {
+        SocketAddress(host: a.host, port: a.port, isIPv6: a.isIPv6)
+    }
+
+    static func httpConfiguration(_ s: ServerConfig, name: String) -> HTTPServerConfiguration {
+        var c = HTTPServerConfiguration()
+        c.name = name
+        c.parser.maxBodyBytes = s.maxBodyBytes
+        c.parser.maxHeaderBytes = s.maxHeaderBytes
+        c.parser.maxHeaderCount = s.maxHeaderCount
+        c.parser.maxRequestTargetBytes = s.maxRequestTargetBytes
+        c.maxConnections = s.maxConnections
+        c.maxRequestsPerConnection = s.maxRequestsPerConnection
+        c.headerTimeoutMs = UInt64(s.headerTimeoutMs)
+        c.bodyTimeoutMs = UInt64(s.bodyTimeoutMs)
+        c.idleTimeoutMs = UInt64(s.idleTimeoutMs)
+        c.writeTimeoutMs = UInt64(s.writeTimeoutMs)
+        return c
+    }
+}
+
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8))
+}
+
+func printOut(_ s: String) {
+    FileHandle.standardOutput.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8))
+}

@@ -1,0 +1,4 @@
+import GatewayRuntime
+import Glibc
+
+exit(GatewayCommandLine.main(Array(CommandLine.arguments.dropFirst())))

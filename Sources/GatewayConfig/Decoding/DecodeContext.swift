@@ -208,7 +208,7 @@ struct MappingReader {
     let context: DecodeContext
     let pairs: [YAMLPair]
     let mark: Mark
-    let what: String
+    var what: String
     private var known: [String] = []
 
     init(context: DecodeContext, pairs: [YAMLPair], mark: Mark, what: String) {

@@ -25,6 +25,7 @@ extension ConfigDecoder {
             ctx.error(n.mark, "\(what).name must be 1-64 letters, digits, '-', '_' or '.', found '\(name)'")
         }
         let label = name.map { "route '\($0)'" } ?? what
+        m.what = label
         var source: String? = nil
         if let n = m.optional("source"), let s = ctx.nonEmptyString(n, "\(label): source") {
             if !sources.isEmpty && !sources.contains(where: { $0.name == s }) {

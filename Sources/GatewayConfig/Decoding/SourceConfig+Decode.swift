@@ -36,6 +36,7 @@ extension ConfigDecoder {
             ctx.error(n.mark, "\(what).name must be 1-64 letters, digits, '-', '_' or '.', found '\(name)'")
         }
         let label = name.map { "source '\($0)'" } ?? what
+        m.what = label
         let path = m.required("path").flatMap { decodeRequestPath($0, "\(label): path") }
 
         var keys: [Secret] = []
@@ -80,7 +81,7 @@ extension ConfigDecoder {
 
         // Which sign types are allowed, and are their keys configured?
         let hasSM2Key = sm2Node != nil
-        let allowed = types ?? (keys.isEmpty ? [] : SignType.symmetric) + (hasSM2Key ? [.sm2WithSM3] : [])
+        let allowed = types ?? (signKeyNode == nil ? [] : SignType.symmetric) + (hasSM2Key ? [.sm2WithSM3] : [])
         if allowed.isEmpty && types == nil {
             ctx.error(node.mark, "\(label): needs 'signKey' (for SHA256/SHA512/HMAC) or 'sm2PublicKey' (for SM2withSM3)")
         }

@@ -84,23 +84,10 @@ public struct Redactor: Sendable {
                     break
                 }
             }
-            if digitPositions.count >= 13 {
-                // Try the longest Luhn-valid window (19 down to 13 digits) anywhere in the run.
-                var masked = false
-                var len = min(19, digitPositions.count)
-                while len >= 13 && !masked {
-                    var start = 0
-                    while start + len <= digitPositions.count {
-                        let window = digitPositions[start..<(start + len)]
-                        if luhnValid(window.map { bytes[$0] }) {
-                            for p in window.dropLast(4) { bytes[p] = UInt8(ascii: "*") }
-                            masked = true
-                            break
-                        }
-                        start += 1
-                    }
-                    len -= 1
-                }
+            // The whole run must look like a card number: a sub-window of a longer digit run would
+            // mask order numbers and timestamps by chance (one in ten windows passes Luhn).
+            if (13...19).contains(digitPositions.count), luhnValid(digitPositions.map { bytes[$0] }) {
+                for p in digitPositions.dropLast(4) { bytes[p] = UInt8(ascii: "*") }
             }
             i = max(j, i + 1)
         }

@@ -142,11 +142,17 @@ public struct HTTPRequestParser: Sendable {
                 // A lone CR at the end of this read: keep it and look again with the next read.
             }
             guard let lf = indexOfLF(input, from: i) else {
-                append(input, i..<input.count)
+                if !appendHead(input, i..<input.count) {
+                    fail(.badRequest, "control character in request head", &events)
+                    return input.count
+                }
                 checkIncompleteHead(&events)
                 return input.count
             }
-            append(input, i..<(lf + 1))
+            if !appendHead(input, i..<(lf + 1)) {
+                fail(.badRequest, "control character in request head", &events)
+                return input.count
+            }
             i = lf + 1
             if let err = checkHeadSize() {
                 fail(err, &events)
@@ -202,6 +208,17 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func append(_ input: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) {
         buffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[r]))
+    }
+
+    /// Appends head bytes, refusing control bytes at once (binary garbage, NUL) rather than
+    /// waiting for a line end that may never come.
+    private mutating func appendHead(_ input: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        for j in r {
+            let b = input[j]
+            if (b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F { return false }
+        }
+        append(input, r)
+        return true
     }
 
     /// Limits that can be decided before the head is complete.

@@ -1,0 +1,44 @@
+import Testing
+
+@testable import GatewayCore
+
+@Suite("Redaction")
+struct RedactorTests {
+    let r = Redactor(extraNames: ["customerEmail"], secrets: ["s3cr3t-sign-key"])
+
+    func redacted(_ fields: [(String, LogValue)], message: String = "m") -> LogRecord {
+        var rec = LogRecord(epochMillis: 0, level: .info, message: message, fields: fields)
+        r.redact(&rec)
+        return rec
+    }
+
+    @Test func sensitiveFieldNamesAreHidden() {
+        let rec = redacted([("Authorization", "abc"), ("holderName", "JANE DOE"), ("customerEmail", "a@b.c"), ("ok", "fine")])
+        #expect(rec.fields.map(\.1) == [.string("[REDACTED]"), .string("[REDACTED]"), .string("[REDACTED]"), .string("fine")])
+    }
+
+    @Test func secretsAreHiddenWherever() {
+        let rec = redacted([("error", "bad key s3cr3t-sign-key here")], message: "key=s3cr3t-sign-key")
+        #expect(rec.message == "key=[REDACTED]")
+        #expect(rec.fields[0].1 == .string("bad key [REDACTED] here"))
+    }
+
+    @Test func cardNumbersAreMaskedToTheLastFour() {
+        #expect(r.scrub("card 4111111111111111 ok") == "card ************1111 ok")
+        #expect(r.scrub("card 4111 1111 1111 1111") == "card **** **** **** 1111")
+        #expect(r.scrub("card 5555-5555-5555-4444.") == "card ****-****-****-4444.")
+        // Not Luhn-valid or too short: left alone (order numbers, timestamps).
+        #expect(r.scrub("order 1234567890123456") == "order 1234567890123456")
+        #expect(r.scrub("id 411111111111") == "id 411111111111")
+    }
+
+    @Test func urlCredentialsAreMasked() {
+        #expect(r.scrub("posting to http://user:pa55@h.example:9000/x failed") == "posting to http://***@h.example:9000/x failed")
+        #expect(r.scrub("mail a@b.c is fine") == "mail a@b.c is fine")
+    }
+
+    @Test func shortSecretsAreIgnored() {
+        let short = Redactor(secrets: ["abc"])
+        #expect(short.scrub("abc def") == "abc def")
+    }
+}

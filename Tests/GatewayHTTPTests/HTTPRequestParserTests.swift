@@ -1,0 +1,197 @@
+import GatewayCore
+import Testing
+
+@testable import GatewayHTTP
+
+@Suite("HTTP request parser")
+struct HTTPRequestParserTests {
+    @Test func simplePostWithContentLength() {
+        let seen = parseEverySplit("POST /webhooks/evo?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(seen == [.request(method: "POST", target: "/webhooks/evo?x=1", body: "hello", keepAlive: true)])
+    }
+
+    @Test func headersAreCaseInsensitiveAndTrimmed() {
+        let events = parse(Array("POST / HTTP/1.1\r\nhOsT: a\r\nSIGNTYPE: \t SHA256 \t\r\nContent-Length: 0\r\n\r\n".utf8))
+        guard case .request(let r) = events.first else {
+            Issue.record("no request: \(events)")
+            return
+        }
+        #expect(r.head.headers["signtype"] == "SHA256")
+        #expect(r.head.headers["SignType"] == "SHA256")
+        #expect(r.head.path == "/")
+    }
+
+    @Test func pipelinedRequestsComeOutInOrder() {
+        let one = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n1"
+        let two = "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n22\r\n0\r\n\r\n"
+        let three = "GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        let seen = parseEverySplit(one + two + three)
+        #expect(
+            seen == [
+                .request(method: "POST", target: "/a", body: "1", keepAlive: true),
+                .request(method: "POST", target: "/b", body: "22", keepAlive: true),
+                .request(method: "GET", target: "/c", body: "", keepAlive: false),
+            ])
+    }
+
+    @Test func chunkedBodyWithExtensionsAndTrailers() {
+        let seen = parseEverySplit(
+            "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                + "4;name=value\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Trailer: yes\r\n\r\n")
+        #expect(seen == [.request(method: "POST", target: "/x", body: "Wikipedia in\r\n\r\nchunks.", keepAlive: true)])
+    }
+
+    @Test func expectContinueIsReportedBeforeTheBody() {
+        let events = summarize(
+            parse(Array("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".utf8)))
+        #expect(events == [.continueRequested])
+        let full = parseEverySplit("POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok")
+        #expect(full == [.continueRequested, .request(method: "POST", target: "/x", body: "ok", keepAlive: true)])
+    }
+
+    @Test func unsupportedExpectationIs417() {
+        #expect(parseEverySplit("POST /x HTTP/1.1\r\nHost: a\r\nExpect: magic\r\nContent-Length: 0\r\n\r\n") == [.error(417)])
+    }
+
+    @Test func http10KeepAliveRules() {
+        #expect(parseEverySplit("GET / HTTP/1.0\r\n\r\n") == [.request(method: "GET", target: "/", body: "", keepAlive: false)])
+        #expect(
+            parseEverySplit("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                == [.request(method: "GET", target: "/", body: "", keepAlive: true)])
+    }
+
+    @Test func leadingEmptyLinesAreTolerated() {
+        #expect(
+            parseEverySplit("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                == [.request(method: "GET", target: "/", body: "", keepAlive: true)])
+    }
+
+    // MARK: - Refusals (each closes the connection after the answer)
+
+    @Test(arguments: [
+        ("CL and TE together", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("duplicate CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+        ("CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
+        ("negative CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+        ("plus CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400),
+        ("hex CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400),
+        ("huge CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
+        ("empty CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
+        ("TE chunked, identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400),
+        ("TE gzip, chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400),
+        ("TE twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("TE identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+        ("TE in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("space before colon", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 3\r\n\r\nabc", 400),
+        ("obs-fold", "POST / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400),
+        ("NUL in header", "POST / HTTP/1.1\r\nHost: a\r\nX-A: b\u{0}c\r\n\r\n", 400),
+        ("control byte in header", "POST / HTTP/1.1\r\nHost: a\r\nX-A: b\u{1}c\r\n\r\n", 400),
+        ("DEL in header", "POST / HTTP/1.1\r\nHost: a\r\nX-A: b\u{7f}c\r\n\r\n", 400),
+        ("bare LF", "POST / HTTP/1.1\nHost: a\n\n", 400),
+        ("bare LF in header", "POST / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", 400),
+        ("garbage request line", "HELLO\r\n\r\n", 400),
+        ("garbage bytes", "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\r\n\r\n", 400),
+        ("two spaces", "POST  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("lowercase version", "POST / http/1.1\r\nHost: a\r\n\r\n", 400),
+        ("HTTP/2.0", "POST / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        ("no host", "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400),
+        ("two hosts", "POST / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("relative target", "POST webhooks HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        ("long chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n000000001\r\nx\r\n0\r\n\r\n", 400),
+        ("chunk size with space", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n", 400),
+        ("negative chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n", 400),
+        ("chunk without CRLF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n", 400),
+        ("chunk bare LF", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n", 400),
+    ])
+    func refusals(_ name: String, _ input: String, _ status: Int) {
+        let seen = parseEverySplit(input)
+        #expect(seen == [.error(status)], "\(name)")
+    }
+
+    @Test func nothingIsParsedAfterAnError() {
+        let seen = parseEverySplit(
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx" + "GARBAGE\r\n\r\n" + "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(seen == [.request(method: "POST", target: "/", body: "x", keepAlive: true), .error(400)])
+    }
+
+    // MARK: - Limits
+
+    @Test func bodyOverTheLimitIs413FromContentLength() {
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = 10
+        #expect(parseEverySplit("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", limits: limits) == [.error(413)])
+        #expect(
+            parseEverySplit("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789", limits: limits)
+                == [.request(method: "POST", target: "/", body: "0123456789", keepAlive: true)])
+    }
+
+    @Test func chunkedBodyOverTheLimitIs413() {
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = 10
+        let seen = parseEverySplit(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n5\r\n", limits: limits)
+        #expect(seen == [.error(413)])
+    }
+
+    @Test func longTargetIs414() {
+        var limits = HTTPParserLimits()
+        limits.maxRequestTargetBytes = 100
+        let target = "/" + String(repeating: "a", count: 150)
+        #expect(parseEverySplit("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits) == [.error(414)])
+        // Detected before the line ends, too (a client streaming an endless target).
+        let endless = "GET /" + String(repeating: "a", count: 500)
+        #expect(summarize(parse(Array(endless.utf8), limits: limits)) == [.error(414)])
+    }
+
+    @Test func endlessGarbageWithoutNewlineIs400NotWaitingForever() {
+        var limits = HTTPParserLimits()
+        limits.maxRequestTargetBytes = 100
+        let garbage = String(repeating: "\u{1}", count: 500)
+        #expect(summarize(parse(Array(garbage.utf8), limits: limits)) == [.error(400)])
+    }
+
+    @Test func tooManyHeadersIs431() {
+        var limits = HTTPParserLimits()
+        limits.maxHeaderCount = 10
+        let headers = (0..<11).map { "X-\($0): v\r\n" }.joined()
+        #expect(parseEverySplit("GET / HTTP/1.1\r\nHost: a\r\n\(headers)\r\n", limits: limits) == [.error(431)])
+    }
+
+    @Test func headerSectionTooLargeIs431() {
+        var limits = HTTPParserLimits()
+        limits.maxHeaderBytes = 1024
+        let big = String(repeating: "b", count: 2000)
+        #expect(parseEverySplit("GET / HTTP/1.1\r\nHost: a\r\nX-Big: \(big)\r\n\r\n", limits: limits) == [.error(431)])
+    }
+
+    @Test func tenThousandHeadersIs431() {
+        let headers = (0..<10_000).map { "X-\($0): v\r\n" }.joined()
+        let events = summarize(parse(Array("GET / HTTP/1.1\r\nHost: a\r\n\(headers)\r\n".utf8)))
+        #expect(events == [.error(431)])
+    }
+
+    @Test func phaseFollowsTheRequest() {
+        var p = HTTPRequestParser()
+        var events: [HTTPRequestParser.Event] = []
+        #expect(p.phase == .idle)
+        p.feed(Array("POST / HTTP/1.1\r\nHost: a\r\n".utf8), into: &events)
+        #expect(p.phase == .head)
+        p.feed(Array("Content-Length: 4\r\n\r\nab".utf8), into: &events)
+        #expect(p.phase == .body)
+        p.feed(Array("cd".utf8), into: &events)
+        #expect(p.phase == .idle)
+        p.feed(Array("\u{0}".utf8), into: &events)
+        #expect(p.phase == .failed)
+    }
+
+    @Test func absoluteFormTargetKeepsTheRawTargetAndExposesThePath() {
+        let events = parse(Array("POST http://gw.example/webhooks/evo?a=1 HTTP/1.1\r\nHost: gw.example\r\n\r\n".utf8))
+        guard case .request(let r) = events.first else {
+            Issue.record("no request")
+            return
+        }
+        #expect(r.head.target == "http://gw.example/webhooks/evo?a=1")
+        #expect(r.head.path == "/webhooks/evo")
+    }
+}

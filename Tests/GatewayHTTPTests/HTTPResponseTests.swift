@@ -1,0 +1,56 @@
+import GatewayCore
+import Testing
+
+@testable import GatewayHTTP
+
+@Suite("HTTP responses")
+struct HTTPResponseTests {
+    @Test func errorAnswersAreJSONWithTheRightStatusAndHeaders() {
+        var out: [UInt8] = []
+        HTTPResponse.error(GatewayError(.methodNotAllowed, "use POST")).serialize(keepAlive: true, date: nil, into: &out)
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+        #expect(text.contains("Allow: POST\r\n"))
+        #expect(text.contains("Content-Type: application/json\r\n"))
+        #expect(text.hasSuffix("\r\n\r\n{\"error\":\"use POST\"}"))
+        #expect(!text.contains("Connection: close"))
+    }
+
+    @Test func closingAnswerSaysSoAndHeadAnswersHaveNoBody() {
+        var out: [UInt8] = []
+        HTTPResponse.text(200, "SUCCESS").serialize(keepAlive: false, date: "Sun, 22 Nov 2026 02:00:00 GMT", headOnly: true, into: &out)
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(text.contains("Connection: close\r\n"))
+        #expect(text.contains("Content-Length: 7\r\n"))
+        #expect(text.contains("Date: Sun, 22 Nov 2026 02:00:00 GMT\r\n"))
+        #expect(text.hasSuffix("\r\n\r\n"))
+    }
+
+    @Test func headerValuesCannotInjectLines() {
+        var out: [UInt8] = []
+        HTTPResponse(status: 200, headers: [("X-A", "a\r\nSet-Cookie: x")]).serialize(keepAlive: true, date: nil, into: &out)
+        #expect(!String(decoding: out, as: UTF8.self).contains("\r\nSet-Cookie"))
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:9000/ledger", "http", "127.0.0.1", 9000, "/ledger"),
+        ("http://example.com", "http", "example.com", 80, "/"),
+        ("https://user:pw@h.example:8443/a?b=c#frag", "https", "h.example", 8443, "/a?b=c"),
+        ("http://[::1]:8080/x", "http", "::1", 8080, "/x"),
+    ])
+    func urlParts(_ text: String, _ scheme: String, _ host: String, _ port: Int, _ target: String) {
+        let u = URLParts(text)
+        #expect(u?.scheme == scheme)
+        #expect(u?.host == host)
+        #expect(u?.port == port)
+        #expect(u?.target == target)
+        #expect(u?.description.contains("pw") == false)
+    }
+
+    @Test func badURLsAreRefused() {
+        #expect(URLParts("ftp://x/") == nil)
+        #expect(URLParts("http://") == nil)
+        #expect(URLParts("http://h:99999/") == nil)
+        #expect(URLParts("no-scheme") == nil)
+    }
+}

@@ -142,7 +142,8 @@ public final class HTTPClientConnection {
         }
     }
 
-    private func readExactly(_ n: Int) throws(HTTPClientError) -> [UInt8] {
+    /// Reads exactly `n` raw bytes (for tests of interim answers and framing).
+    public func readExactly(_ n: Int) throws(HTTPClientError) -> [UInt8] {
         while buffer.count < n {
             guard try fill() else { throw HTTPClientError("connection closed in the middle of the answer body") }
         }

@@ -163,7 +163,7 @@ final class Listener: EventHandler {
     }
 
     private func descriptorsExhausted() {
-        server.stats.descriptorExhaustion.add(1, ordering: .relaxed)
+        let count = server.stats.descriptorExhaustion.add(1, ordering: .relaxed).newValue
         Listener.spareLock.withLock { _ in
             if Listener.spareFD >= 0 {
                 _ = Glibc.close(Listener.spareFD)
@@ -180,7 +180,7 @@ final class Listener: EventHandler {
                 if !stopped { try? start() }
             }
         }
-        if server.stats.descriptorExhaustion.load(ordering: .relaxed) % 1000 == 1 {
+        if count % 1000 == 1 {  // the first time, then every thousandth
             server.logger.warning(
                 "out of file descriptors; refusing new connections for a moment",
                 [("listener", .string(server.configuration.name))])

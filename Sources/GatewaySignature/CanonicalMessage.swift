@@ -28,20 +28,22 @@ public struct CanonicalMessage: Sendable {
     /// The message as byte chunks whose concatenation is the string to sign, so the body is never
     /// copied. `key` is nil for SM2withSM3.
     public func parts(key: String?) -> [[UInt8]] {
-        var head = method.uppercased()
-        head += "\n"
-        head += target
-        head += "\n"
-        head += dateTime
-        head += "\n"
+        var head: [UInt8] = []
+        head.reserveCapacity(method.utf8.count + target.utf8.count + dateTime.utf8.count + (key?.utf8.count ?? 0) + msgID.utf8.count + 5)
+        for b in method.utf8 { head.append(b >= 0x61 && b <= 0x7A ? b - 0x20 : b) }  // ASCII upper case
+        head.append(0x0A)
+        head.append(contentsOf: target.utf8)
+        head.append(0x0A)
+        head.append(contentsOf: dateTime.utf8)
+        head.append(0x0A)
         if let key {
-            head += key
-            head += "\n"
+            head.append(contentsOf: key.utf8)
+            head.append(0x0A)
         }
-        head += msgID
-        if body.isEmpty { return [Array(head.utf8)] }
-        head += "\n"
-        return [Array(head.utf8), body]
+        head.append(contentsOf: msgID.utf8)
+        if body.isEmpty { return [head] }
+        head.append(0x0A)
+        return [head, body]
     }
 
     /// The whole string to sign (for tests and debugging tools; never logged: it contains the key).

@@ -30,6 +30,10 @@ struct RedactorTests {
         // Not Luhn-valid or too short: left alone (order numbers, timestamps).
         #expect(r.scrub("order 1234567890123456") == "order 1234567890123456")
         #expect(r.scrub("id 411111111111") == "id 411111111111")
+        // Digits glued to letters are identifiers, not card numbers (this one passes Luhn).
+        #expect(r.scrub("MT4111111111111111") == "MT4111111111111111")
+        #expect(r.scrub("ref MT1234 4111 1111 1111 1111") == "ref MT1234 **** **** **** 1111")
+        #expect(r.scrub("x4111111111111111y") == "x4111111111111111y")
     }
 
     @Test func urlCredentialsAreMasked() {

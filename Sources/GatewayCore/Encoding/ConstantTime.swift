@@ -3,18 +3,18 @@
 /// Signature checks use these so a client cannot learn, byte by byte, how much of a forged
 /// signature was right by timing the answers. Only the lengths (which are public) may leak.
 public enum ConstantTime {
-    public static func equals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+    public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var diff: UInt8 = 0
-        for (x, y) in zip(a, b) { diff |= x ^ y }
+        for i in 0..<a.count { diff |= a[i] ^ b[i] }
         return diff == 0
     }
 
     /// Compares ASCII text ignoring the case of letters, in constant time for equal lengths.
-    public static func equalsIgnoringASCIICase(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+    public static func equalsIgnoringASCIICase(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var diff: UInt8 = 0
-        for (x, y) in zip(a, b) { diff |= ASCII.lower(x) ^ ASCII.lower(y) }
+        for i in 0..<a.count { diff |= ASCII.lower(a[i]) ^ ASCII.lower(b[i]) }
         return diff == 0
     }
 }

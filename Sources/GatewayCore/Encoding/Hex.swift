@@ -25,11 +25,16 @@ public enum Hex {
     }
 
     /// Decodes hex text; `nil` when the length is odd or a character is not a hex digit.
-    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        decode(utf8: Array(text.utf8))
+    public static func decode(_ text: String) -> [UInt8]? {
+        var t = text
+        return t.withUTF8 { decode(buffer: $0) }
     }
 
     public static func decode(utf8 chars: [UInt8]) -> [UInt8]? {
+        chars.withUnsafeBufferPointer { decode(buffer: $0) }
+    }
+
+    static func decode(buffer chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(chars.count / 2)

@@ -7,7 +7,8 @@
 /// - the `MsgID` header has at most `maxMsgIDLength` characters;
 /// - `metadata`, when present, is a string of at most `maxMetadataLength` characters.
 ///
-/// Lengths count Unicode characters as the provider's pages do ("<= 32 字符").
+/// Lengths count Unicode scalars (the provider's pages say characters: "<= 32 字符"; a CJK
+/// character is one, as in the provider's own counting).
 public struct Classifier: Sendable {
     public struct Limits: Sendable, Equatable {
         public var maxEventCodeLength = 32
@@ -24,61 +25,59 @@ public struct Classifier: Sendable {
     }
 
     public func classify(source: String, msgID: String, rawBody: [UInt8]) throws(GatewayError) -> Notification {
-        if msgID.count > limits.maxMsgIDLength {
+        if msgID.unicodeScalars.count > limits.maxMsgIDLength {
             throw GatewayError(.badRequest, "MsgID is longer than \(limits.maxMsgIDLength) characters", reason: "msgid_too_long")
         }
-        let body: JSONValue
+        let document: JSONDocument
         do {
-            body = try JSONParser.parse(rawBody, limits: limits.json)
+            document = try JSONDocument.parse(rawBody, limits: limits.json)
         } catch {
             throw GatewayError(.badRequest, "body is not valid JSON: \(error.reason)", reason: "invalid_json")
         }
-        guard case .object(let object) = body else {
+        let object = document.root
+        guard object.kind == .object else {
             throw GatewayError(.badRequest, "body must be a JSON object", reason: "not_an_object")
         }
         guard let codeValue = object["eventCode"] else {
             throw GatewayError(.badRequest, "eventCode is missing", reason: "missing_event_code")
         }
-        guard case .string(let code) = codeValue else {
+        guard let code = codeValue.stringValue else {
             throw GatewayError(.badRequest, "eventCode must be a string", reason: "invalid_event_code")
         }
-        guard !code.isEmpty, code.count <= limits.maxEventCodeLength else {
+        guard !code.isEmpty, code.unicodeScalars.count <= limits.maxEventCodeLength else {
             throw GatewayError(
                 .badRequest, "eventCode must have 1 to \(limits.maxEventCodeLength) characters", reason: "invalid_event_code")
         }
-        var metadata: String? = nil
         if let m = object["metadata"] {
-            switch m {
-            case .string(let s):
-                guard s.count <= limits.maxMetadataLength else {
+            switch m.kind {
+            case .string:
+                guard (m.scalarCount ?? 0) <= limits.maxMetadataLength else {
                     throw GatewayError(
                         .badRequest, "metadata is longer than \(limits.maxMetadataLength) characters",
                         reason: "metadata_too_long")
                 }
-                metadata = s
             case .null:
-                metadata = nil
+                break
             default:
                 throw GatewayError(.badRequest, "metadata must be a string", reason: "invalid_metadata")
             }
         }
         let eventCode = EventCode(code)
         return Notification(
-            source: source, eventCode: eventCode, msgID: msgID, metadata: metadata,
-            transaction: Classifier.summarize(body, eventCode: eventCode), body: body, rawBody: rawBody)
+            source: source, eventCode: eventCode, msgID: msgID, transaction: Classifier.summarize(object, eventCode: eventCode),
+            document: document)
     }
 
     /// Extracts the transaction facts from the first section that exists for this code.
-    public static func summarize(_ body: JSONValue, eventCode: EventCode) -> TransactionSummary {
-        for section in eventCode.transactionSections {
-            guard let path = JSONPath(section), case .object(let o)? = body[path: path] else { continue }
-            let value = JSONValue.object(o)
-            let amount = value["transAmount"] ?? value["billingAmount"]
+    public static func summarize(_ body: JSONRef, eventCode: EventCode) -> TransactionSummary {
+        for (section, path) in eventCode.transactionSectionPaths {
+            guard let o = body[path: path], o.kind == .object else { continue }
+            let amount = o["transAmount"] ?? o["billingAmount"]
             return TransactionSummary(
                 section: section,
-                merchantTransID: value.value(at: "merchantTransInfo.merchantTransID")?.scalarText,
-                evoTransID: value.value(at: "evoTransInfo.evoTransID")?.scalarText,
-                status: value["status"]?.scalarText,
+                merchantTransID: o["merchantTransInfo"]?["merchantTransID"]?.scalarText,
+                evoTransID: o["evoTransInfo"]?["evoTransID"]?.scalarText,
+                status: o["status"]?.scalarText,
                 amount: amount?["value"]?.scalarText,
                 currency: amount?["currency"]?.scalarText)
         }

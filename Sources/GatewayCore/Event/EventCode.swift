@@ -22,6 +22,18 @@ public struct EventCode: Sendable, Hashable, CustomStringConvertible {
         EventCode.transactionSections[rawValue] ?? EventCode.fallbackSections
     }
 
+    /// `transactionSections` as parsed paths (parsed once per process, not per event).
+    var transactionSectionPaths: [(name: String, path: JSONPath)] {
+        EventCode.sectionPaths[rawValue] ?? EventCode.fallbackSectionPaths
+    }
+
+    private static func paths(_ names: [String]) -> [(name: String, path: JSONPath)] {
+        names.compactMap { n in JSONPath(n).map { (n, $0) } }
+    }
+
+    private static let sectionPaths: [String: [(name: String, path: JSONPath)]] = transactionSections.mapValues(paths)
+    private static let fallbackSectionPaths = paths(fallbackSections)
+
     /// Documented codes. Payment's follow-ups (Capture, Cancel, Refund, MerchandiseCredit) are
     /// published on the Payment page and may carry the original `payment` object; their own
     /// object, when present, is preferred.

@@ -5,25 +5,27 @@ public struct Notification: Sendable {
     public var eventCode: EventCode
     /// The `MsgID` header (at most 32 characters).
     public var msgID: String
-    /// The `metadata` string, when present.
-    public var metadata: String?
     public var transaction: TransactionSummary
-    /// The parsed body.
-    public var body: JSONValue
+    /// The validated body: raw bytes (exactly as signed) plus an index of its values.
+    public var document: JSONDocument
+
     /// The raw body, byte for byte as signed.
-    public var rawBody: [UInt8]
+    public var rawBody: [UInt8] { document.bytes }
+
+    /// The `metadata` string, when present (decoded on each call).
+    public var metadata: String? { document.root["metadata"]?.stringValue }
+
+    /// The body as a tree (built on each call: keep the result when it is used more than once).
+    public var body: JSONValue { document.root.materialize() }
 
     public init(
-        source: String, eventCode: EventCode, msgID: String, metadata: String?,
-        transaction: TransactionSummary, body: JSONValue, rawBody: [UInt8]
+        source: String, eventCode: EventCode, msgID: String, transaction: TransactionSummary, document: JSONDocument
     ) {
         self.source = source
         self.eventCode = eventCode
         self.msgID = msgID
-        self.metadata = metadata
         self.transaction = transaction
-        self.body = body
-        self.rawBody = rawBody
+        self.document = document
     }
 }
 

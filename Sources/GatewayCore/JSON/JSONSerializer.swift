@@ -41,6 +41,16 @@ extension JSONValue {
 
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        var copy = s
+        let plain = copy.withUTF8 { u -> Bool in
+            for b in u where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+            out.append(contentsOf: u)
+            return true
+        }
+        if plain {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): out.append(0x5C); out.append(0x22)

@@ -11,7 +11,7 @@ public enum LogFormatter {
 
     static func json(_ r: LogRecord) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160)
+        out.reserveCapacity(512)
         out.append(contentsOf: "{\"ts\":\"".utf8)
         out.append(contentsOf: CivilTime.iso8601(epochMillis: r.epochMillis).utf8)
         out.append(contentsOf: "\",\"level\":\"".utf8)

@@ -42,8 +42,10 @@ public struct Logger: Sendable {
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String, _ fields: @autoclosure () -> [(String, LogValue)] = []) {
         guard l >= level else { return }
-        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        var record = LogRecord(epochMillis: now, level: l, message: message(), fields: baseFields + fields())
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        var record = LogRecord(epochMillis: now, level: l, message: message(), fields: baseFields.isEmpty ? fields() : baseFields + fields())
         redactor.redact(&record)
         sink.write(LogFormatter.format(record, as: format))
     }

@@ -16,21 +16,29 @@ public struct Redactor: Sendable {
     ]
 
     /// Lower-cased field names whose values are always hidden.
-    public var sensitiveNames: Set<String>
+    public let sensitiveNames: Set<String>
     /// Exact secret values (sign keys, admin token...) hidden wherever they appear. Values shorter
     /// than 4 characters are ignored: they would redact ordinary text.
-    public private(set) var secrets: [String]
+    public let secrets: [String]
+    /// `sensitiveNames` as lower-case bytes, bucketed by length, for an allocation-free check.
+    private let namesByLength: [[[UInt8]]]
+    private let secretBytes: [[UInt8]]
 
     public init(extraNames: [String] = [], secrets: [String] = []) {
-        self.sensitiveNames = Redactor.defaultSensitiveNames.union(extraNames.map { $0.lowercased() })
+        let names = Redactor.defaultSensitiveNames.union(extraNames.map { $0.lowercased() })
+        self.sensitiveNames = names
         self.secrets = secrets.filter { $0.utf8.count >= 4 }.sorted { $0.utf8.count > $1.utf8.count }
+        var buckets = [[[UInt8]]](repeating: [], count: 65)
+        for n in names where n.utf8.count <= 64 { buckets[n.utf8.count].append(Array(n.utf8)) }
+        self.namesByLength = buckets
+        self.secretBytes = self.secrets.map { Array($0.utf8) }
     }
 
     public func redact(_ record: inout LogRecord) {
         record.message = scrub(record.message)
         for i in record.fields.indices {
             let (name, value) = record.fields[i]
-            if sensitiveNames.contains(name.lowercased()) {
+            if isSensitive(name) {
                 record.fields[i].1 = .string("[REDACTED]")
             } else if case .string(let s) = value {
                 record.fields[i].1 = .string(scrub(s))
@@ -38,14 +46,70 @@ public struct Redactor: Sendable {
         }
     }
 
-    /// Scrubs secrets, card numbers and URL credentials out of free text.
-    public func scrub(_ text: String) -> String {
-        var s = text
-        for secret in secrets where s.contains(secret) {
-            s = s.replacing(secret, with: "[REDACTED]")
+    /// Whether a field name is sensitive (ignoring ASCII case). No hashing, no allocation.
+    public func isSensitive(_ name: String) -> Bool {
+        var n = name
+        return n.withUTF8 { u in
+            guard u.count < namesByLength.count else { return sensitiveNames.contains(name.lowercased()) }
+            for candidate in namesByLength[u.count] {
+                var same = true
+                for i in 0..<u.count where ASCII.lower(u[i]) != candidate[i] {
+                    same = false
+                    break
+                }
+                if same { return true }
+            }
+            return false
         }
-        if Redactor.mayContainCardNumber(s) { s = Redactor.maskCardNumbers(s) }
-        if s.contains("://") && s.contains("@") { s = Redactor.maskURLCredentials(s) }
+    }
+
+    /// Scrubs secrets, card numbers and URL credentials out of free text.
+    ///
+    /// One pass over the bytes decides whether anything can need scrubbing (a secret's first
+    /// byte followed by the rest, a run of 13+ digits, a `://`); the rewriting passes run only then.
+    public func scrub(_ text: String) -> String {
+        var t = text
+        let (secretFound, cardLike, url) = t.withUTF8 { u -> (Bool, Bool, Bool) in
+            var secretFound = false
+            var run = 0
+            var cardLike = false
+            var url = false
+            var i = 0
+            while i < u.count {
+                let b = u[i]
+                if b >= 0x30 && b <= 0x39 {
+                    if run == 0 && i > 0 && Redactor.isAlphanumeric(u[i - 1]) {
+                        run = -1_000  // glued to a word: not a card number
+                    }
+                    run += 1
+                    if run >= 13 { cardLike = true }
+                } else if b == 0x20 || b == 0x2D {
+                    if run < 0 { run = 0 }
+                } else {
+                    run = 0
+                    if b == 0x3A && i + 2 < u.count && u[i + 1] == 0x2F && u[i + 2] == 0x2F { url = true }
+                }
+                if !secretFound {
+                    for sb in secretBytes where sb[0] == b && i + sb.count <= u.count {
+                        var k = 1
+                        while k < sb.count && u[i + k] == sb[k] { k += 1 }
+                        if k == sb.count {
+                            secretFound = true
+                            break
+                        }
+                    }
+                }
+                i += 1
+            }
+            return (secretFound, cardLike, url)
+        }
+        if !secretFound && !cardLike && !url { return text }
+        var s = text
+        if secretFound {
+            for secret in secrets { s = ByteSearch.replacingAll(secret, with: "[REDACTED]", in: s) }
+        }
+        if cardLike { s = Redactor.maskCardNumbers(s) }
+        if url && s.utf8.contains(UInt8(ascii: "@")) { s = Redactor.maskURLCredentials(s) }
         return s
     }
 
@@ -67,8 +131,14 @@ public struct Redactor: Sendable {
         var bytes = Array(s.utf8)
         var i = 0
         while i < bytes.count {
-            guard isDigit(bytes[i]), i == 0 || !isDigit(bytes[i - 1]) else {
+            // A card number stands on its own: a digit run glued to letters or digits (an order
+            // reference such as MT9F86000000001234) is not one.
+            guard isDigit(bytes[i]) else {
                 i += 1
+                continue
+            }
+            if i > 0 && isAlphanumeric(bytes[i - 1]) {
+                while i < bytes.count && isDigit(bytes[i]) { i += 1 }
                 continue
             }
             // Collect a run of digits with single separators between them.
@@ -86,7 +156,8 @@ public struct Redactor: Sendable {
             }
             // The whole run must look like a card number: a sub-window of a longer digit run would
             // mask order numbers and timestamps by chance (one in ten windows passes Luhn).
-            if (13...19).contains(digitPositions.count), luhnValid(digitPositions.map { bytes[$0] }) {
+            let gluedAfter = j < bytes.count && isAlphanumeric(bytes[j])
+            if !gluedAfter, (13...19).contains(digitPositions.count), luhnValid(digitPositions.map { bytes[$0] }) {
                 for p in digitPositions.dropLast(4) { bytes[p] = UInt8(ascii: "*") }
             }
             i = max(j, i + 1)
@@ -108,6 +179,10 @@ public struct Redactor: Sendable {
     }
 
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    @inline(__always) static func isAlphanumeric(_ b: UInt8) -> Bool {
+        isDigit(b) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+    }
 
     /// `http://user:pass@host/x` -> `http://***@host/x`, for every URL in the text.
     static func maskURLCredentials(_ s: String) -> String {

@@ -50,15 +50,14 @@ public enum CivilTime {
         var out = [UInt8]()
         out.reserveCapacity(24)
         func put(_ v: Int, _ width: Int) {
-            var digits = [UInt8](repeating: 0x30, count: width)
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
             var x = v
-            var i = width - 1
-            while i >= 0 {
-                digits[i] = UInt8(0x30 + x % 10)
-                x /= 10
-                i -= 1
+            while divisor > 0 {
+                out.append(UInt8(0x30 + (x / divisor) % 10))
+                x %= divisor
+                divisor /= 10
             }
-            out.append(contentsOf: digits)
         }
         put(y, 4); out.append(0x2D); put(m, 2); out.append(0x2D); put(d, 2)
         out.append(UInt8(ascii: "T"))

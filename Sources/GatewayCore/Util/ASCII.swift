@@ -10,13 +10,13 @@ public enum ASCII {
 
     /// Case-insensitive ASCII comparison, as header names need.
     public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return true
-            case (let x?, let y?): if lower(x) != lower(y) { return false }
-            default: return false
+        guard a.utf8.count == b.utf8.count else { return false }
+        var x = a
+        var y = b
+        return x.withUTF8 { ua in
+            y.withUTF8 { ub in
+                for i in 0..<ua.count where ua[i] != ub[i] && lower(ua[i]) != lower(ub[i]) { return false }
+                return true
             }
         }
     }

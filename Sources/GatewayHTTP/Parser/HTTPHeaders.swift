@@ -13,6 +13,11 @@ public struct HTTPHeaders: Sendable, Sequence {
         self.fields = fields.map { Field(name: $0.0, value: $0.1) }
     }
 
+    init(capacity: Int) {
+        fields = []
+        fields.reserveCapacity(capacity)
+    }
+
     public mutating func add(_ name: String, _ value: String) {
         fields.append(Field(name: name, value: value))
     }
@@ -66,14 +71,26 @@ public struct HTTPRequestHead: Sendable {
     /// The target's path without the query string (for absolute-form targets, without scheme and
     /// authority).
     public var path: Substring {
-        var t = Substring(target)
-        if !t.hasPrefix("/"), let schemeEnd = t.firstRange(of: "://") {
-            // absolute-form (RFC 9112 3.2.2): drop scheme and authority.
-            let afterScheme = t[schemeEnd.upperBound...]
-            t = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        let t = Substring(target)
+        var start = t.startIndex
+        let u = t.utf8
+        if u.first != UInt8(ascii: "/") {
+            // absolute-form (RFC 9112 3.2.2): skip "scheme://authority".
+            var i = u.startIndex
+            var slashes = 0
+            while i != u.endIndex {
+                if u[i] == UInt8(ascii: "/") {
+                    slashes += 1
+                    if slashes == 3 { break }
+                }
+                i = u.index(after: i)
+            }
+            if i == u.endIndex { return "/" }
+            start = i
         }
-        if let q = t.firstIndex(where: { $0 == "?" || $0 == "#" }) { return t[..<q] }
-        return t
+        var end = start
+        while end != u.endIndex, u[end] != UInt8(ascii: "?"), u[end] != UInt8(ascii: "#") { end = u.index(after: end) }
+        return t[start..<end]
     }
 }
 

@@ -207,6 +207,8 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func append(_ input: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) {
+        // One allocation for a typical head instead of a series of doublings.
+        if buffer.capacity == 0 { buffer.reserveCapacity(1024) }
         buffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[r]))
     }
 
@@ -403,19 +405,20 @@ struct HeadParser {
         case .failure(let e): return .failure(e)
         case .success(let v): (method, target, minor) = v
         }
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: 16)
+        var framing = FramingHeaders()
         var lineStart = firstLF + 1
         while lineStart < bytes.count {
             guard let lf = find(0x0A, from: lineStart) else { break }
             let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<(lf - 1)])
             lineStart = lf + 1
             if line.isEmpty { break }
-            switch parseField(line) {
+            switch parseField(line, framing: &framing) {
             case .failure(let e): return .failure(e)
             case .success(let (name, value)): headers.add(name, value)
             }
         }
-        return frame(method: method, target: target, minor: minor, headers: headers)
+        return frame(method: method, target: target, minor: minor, headers: headers, framing: framing)
     }
 
     private func find(_ byte: UInt8, from: Int) -> Int? {
@@ -482,7 +485,7 @@ struct HeadParser {
         return nil
     }
 
-    private func parseField(_ line: UnsafeBufferPointer<UInt8>) -> Result<(String, String), GatewayError> {
+    private func parseField(_ line: UnsafeBufferPointer<UInt8>, framing: inout FramingHeaders) -> Result<(String, String), GatewayError> {
         if let e = HeadParser.validateFieldLine(line) { return .failure(e) }
         var colon = 0
         while line[colon] != UInt8(ascii: ":") { colon += 1 }
@@ -490,21 +493,25 @@ struct HeadParser {
         var ve = line.count
         while vs < ve, line[vs] == 0x20 || line[vs] == 0x09 { vs += 1 }
         while ve > vs, line[ve - 1] == 0x20 || line[ve - 1] == 0x09 { ve -= 1 }
-        let name = String(decoding: UnsafeBufferPointer(rebasing: line[0..<colon]), as: UTF8.self)
+        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
+        let name = String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: UnsafeBufferPointer(rebasing: line[vs..<ve]), as: UTF8.self)
+        framing.note(FramingHeaders.Known(nameBytes), value)
         return .success((name, value))
     }
 
-    private func frame(method: String, target: String, minor: Int, headers: HTTPHeaders) -> Result<(HTTPRequestHead, BodyFraming), GatewayError> {
-        let teCount = headers.count(of: "Transfer-Encoding")
-        let clValues = headers.values("Content-Length")
+    private func frame(
+        method: String, target: String, minor: Int, headers: HTTPHeaders, framing f: FramingHeaders
+    ) -> Result<(HTTPRequestHead, BodyFraming), GatewayError> {
+        let teCount = f.transferEncoding.count
+        let clValues = f.contentLength
         if teCount > 0 && !clValues.isEmpty {
             return .failure(bad("Content-Length and Transfer-Encoding together are not allowed"))
         }
         var framing = BodyFraming.none
         if teCount > 0 {
             guard minor == 1 else { return .failure(bad("Transfer-Encoding is not allowed in HTTP/1.0")) }
-            let codings = headers.tokens("Transfer-Encoding")
+            let codings = f.transferEncoding.flatMap { $0.split(separator: ",") }.map { $0.trimmingASCIISpaces().lowercased() }
             guard teCount == 1, codings == ["chunked"] else {
                 return .failure(bad("unsupported Transfer-Encoding (only 'chunked' is accepted)"))
             }
@@ -520,23 +527,66 @@ struct HeadParser {
             }
             framing = n == 0 ? .none : .length(n)
         }
-        let hostCount = headers.count(of: "Host")
+        let hostCount = f.hostCount
         if minor == 1 && hostCount != 1 {
             return .failure(bad(hostCount == 0 ? "missing Host header" : "more than one Host header"))
         }
         if hostCount > 1 { return .failure(bad("more than one Host header")) }
         var expectContinue = false
-        if let expect = headers["Expect"] {
+        if let expect = f.expect {
             guard expect.lowercased() == "100-continue" else {
                 return .failure(GatewayError(.expectationFailed, "only 'Expect: 100-continue' is supported"))
             }
             expectContinue = minor == 1
         }
-        let connection = headers.tokens("Connection")
+        let connection = f.connection.flatMap { $0.split(separator: ",") }.map { $0.trimmingASCIISpaces().lowercased() }
         let keepAlive = minor == 1 ? !connection.contains("close") : connection.contains("keep-alive")
         let head = HTTPRequestHead(
             method: method, target: target, versionMinor: minor, headers: headers, keepAlive: keepAlive,
             expectContinue: expectContinue)
         return .success((head, framing))
+    }
+}
+
+/// The headers that decide framing and connection handling, collected while the fields are
+/// parsed (so no second pass over the header list is needed).
+struct FramingHeaders {
+    enum Known {
+        case contentLength, transferEncoding, host, expect, connection, other
+
+        /// Classifies a header name without allocating (length first, then a case-insensitive compare).
+        init(_ name: UnsafeBufferPointer<UInt8>) {
+            func eq(_ lit: StaticString) -> Bool {
+                guard lit.utf8CodeUnitCount == name.count else { return false }
+                let p = lit.utf8Start
+                for i in 0..<name.count where ASCII.lower(name[i]) != p[i] { return false }
+                return true
+            }
+            switch name.count {
+            case 4: self = eq("host") ? .host : .other
+            case 6: self = eq("expect") ? .expect : .other
+            case 10: self = eq("connection") ? .connection : .other
+            case 14: self = eq("content-length") ? .contentLength : .other
+            case 17: self = eq("transfer-encoding") ? .transferEncoding : .other
+            default: self = .other
+            }
+        }
+    }
+
+    var contentLength: [String] = []
+    var transferEncoding: [String] = []
+    var hostCount = 0
+    var expect: String?
+    var connection: [String] = []
+
+    mutating func note(_ k: Known, _ value: String) {
+        switch k {
+        case .contentLength: contentLength.append(value)
+        case .transferEncoding: transferEncoding.append(value)
+        case .host: hostCount += 1
+        case .expect: if expect == nil { expect = value }
+        case .connection: connection.append(value)
+        case .other: break
+        }
     }
 }

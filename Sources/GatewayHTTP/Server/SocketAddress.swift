@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// An IPv4 or IPv6 address and port, for binding listeners and connecting clients.

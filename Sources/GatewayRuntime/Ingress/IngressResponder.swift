@@ -38,7 +38,7 @@ public final class IngressResponder: HTTPResponder {
             if logger.isEnabled(.info) {
                 logger.info("notification accepted", acceptedFields(n, signType: signType, remote: context.remote))
             }
-            completion(HTTPResponse.text(source.ack.status, source.ack.body, contentType: source.ack.contentType))
+            completion(source.ackResponse)
         } catch {
             state.stats.rejected.add(1, ordering: .relaxed)
             logger.warning(
@@ -72,21 +72,34 @@ public final class IngressResponder: HTTPResponder {
 /// What the running gateway shares between listeners and commands: the configuration in force
 /// (swapped whole on reload), readiness and counters.
 public final class GatewayState: Sendable {
-    private let current: Mutex<(config: GatewayConfig, sources: SourceTable, generation: Int)>
+    /// One configuration generation: replaced whole, never mutated.
+    final class Snapshot: Sendable {
+        let config: GatewayConfig
+        let sources: SourceTable
+        let generation: Int
+        init(config: GatewayConfig, sources: SourceTable, generation: Int) {
+            self.config = config
+            self.sources = sources
+            self.generation = generation
+        }
+    }
+
+    private let current: Mutex<Snapshot>
     private let readyFlag = Atomic<Bool>(false)
     public let stats = IngressStats()
 
     public init(config: GatewayConfig, sources: SourceTable) {
-        current = Mutex((config, sources, 1))
+        current = Mutex(Snapshot(config: config, sources: sources, generation: 1))
     }
 
-    public var sources: SourceTable { current.withLock { $0.sources } }
-    public var config: GatewayConfig { current.withLock { $0.config } }
-    public var generation: Int { current.withLock { $0.generation } }
+    var snapshot: Snapshot { current.withLock { $0 } }
+    public var sources: SourceTable { snapshot.sources }
+    public var config: GatewayConfig { snapshot.config }
+    public var generation: Int { snapshot.generation }
 
     /// Swaps in a new configuration; requests already being handled finish with the old one.
     public func replace(config: GatewayConfig, sources: SourceTable) {
-        current.withLock { $0 = (config, sources, $0.generation + 1) }
+        current.withLock { $0 = Snapshot(config: config, sources: sources, generation: $0.generation + 1) }
     }
 
     public var isReady: Bool { readyFlag.load(ordering: .relaxed) }

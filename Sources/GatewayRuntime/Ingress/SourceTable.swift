@@ -2,6 +2,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayCrypto
+import GatewayHTTP
 import GatewaySignature
 
 /// A configured source, ready to serve: verifier (with its SM2 key loaded), classifier limits
@@ -12,6 +13,8 @@ public struct CompiledSource: Sendable {
     public let verifier: SignatureVerifier
     public let classifier: Classifier
     public let ack: AckConfig
+    /// The acknowledgement, built once (its arrays are shared by every answer).
+    public let ackResponse: HTTPResponse
     public let dedupWindowSeconds: Int
 }
 
@@ -46,7 +49,9 @@ public struct SourceTable: Sendable {
                     name: s.name, path: s.path,
                     verifier: SignatureVerifier(
                         keys: s.signKeys.map(\.value), allowed: s.signTypes, sm2PublicKey: sm2, maxSkewSeconds: s.maxSkewSeconds),
-                    classifier: Classifier(limits: limits), ack: s.ack, dedupWindowSeconds: s.dedupWindowSeconds))
+                    classifier: Classifier(limits: limits), ack: s.ack,
+                    ackResponse: HTTPResponse.text(s.ack.status, s.ack.body, contentType: s.ack.contentType),
+                    dedupWindowSeconds: s.dedupWindowSeconds))
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         sources = compiled

@@ -26,6 +26,9 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let idle = DispatchSemaphore(value: 0)
 
+    static let batchIntervalMs = 20
+    static let earlyWakeBytes = 256 << 10
+
     public init(fd: Int32 = 1, maxQueuedBytes: Int = 8 << 20) {
         self.fd = fd
         self.maxQueuedBytes = maxQueuedBytes
@@ -42,7 +45,9 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
             }
             s.lines.append(line)
             s.bytes += line.count
-            return s.lines.count == 1
+            // The writer wakes on its own every `batchIntervalMs`; a semaphore post per line
+            // would cost a futex wake-up per request. Only a large backlog calls it early.
+            return s.bytes >= Self.earlyWakeBytes && s.bytes - line.count < Self.earlyWakeBytes
         }
         if signal { wake.signal() }
     }
@@ -60,7 +65,7 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
 
     private func run() {
         while true {
-            _ = wake.wait(timeout: .now() + .milliseconds(200))
+            _ = wake.wait(timeout: .now() + .milliseconds(Self.batchIntervalMs))
             let (batch, dropped) = state.withLock { s -> ([[UInt8]], Int) in
                 let b = s.lines
                 let d = s.dropped

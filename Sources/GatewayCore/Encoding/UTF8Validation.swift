@@ -1,0 +1,108 @@
+/// UTF-8 validation without the generic `String(validating:as:)` (which is not specialized for
+/// our buffers and costs a runtime metadata lookup on every call).
+public enum UTF8Validation {
+    /// True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            // ASCII fast path, 8 bytes at a time when aligned enough to matter.
+            while i + 8 <= n {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if word & 0x8080_8080_8080_8080 != 0 { break }
+                i += 8
+            }
+            guard i < n else { return true }
+            let b0 = bytes[i]
+            if b0 < 0x80 {
+                i += 1
+                continue
+            }
+            if b0 >= 0xC2 && b0 <= 0xDF {
+                guard i + 1 < n, bytes[i + 1] & 0xC0 == 0x80 else { return false }
+                i += 2
+            } else if b0 >= 0xE0 && b0 <= 0xEF {
+                guard i + 2 < n else { return false }
+                let b1 = bytes[i + 1]
+                let lo: UInt8 = b0 == 0xE0 ? 0xA0 : 0x80
+                let hi: UInt8 = b0 == 0xED ? 0x9F : 0xBF
+                guard b1 >= lo && b1 <= hi, bytes[i + 2] & 0xC0 == 0x80 else { return false }
+                i += 3
+            } else if b0 >= 0xF0 && b0 <= 0xF4 {
+                guard i + 3 < n else { return false }
+                let b1 = bytes[i + 1]
+                let lo: UInt8 = b0 == 0xF0 ? 0x90 : 0x80
+                let hi: UInt8 = b0 == 0xF4 ? 0x8F : 0xBF
+                guard b1 >= lo && b1 <= hi, bytes[i + 2] & 0xC0 == 0x80, bytes[i + 3] & 0xC0 == 0x80 else { return false }
+                i += 4
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A String from validated UTF-8, or nil when it is not valid.
+    public static func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard isValid(bytes) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public static func string(_ bytes: [UInt8]) -> String? {
+        bytes.withUnsafeBufferPointer { string($0) }
+    }
+}
+
+/// Substring search on UTF-8 bytes (no Foundation, no locale).
+public enum ByteSearch {
+    public static func contains(_ haystack: String, _ needle: String) -> Bool {
+        firstOffset(of: needle, in: haystack) != nil
+    }
+
+    /// Byte offset of the first occurrence of `needle` in `haystack`.
+    public static func firstOffset(of needle: String, in haystack: String) -> Int? {
+        var h = haystack
+        var nd = needle
+        return h.withUTF8 { hb in
+            nd.withUTF8 { nb in firstOffset(of: nb, in: hb) }
+        }
+    }
+
+    public static func firstOffset(of needle: UnsafeBufferPointer<UInt8>, in hay: UnsafeBufferPointer<UInt8>, from: Int = 0) -> Int? {
+        let n = needle.count
+        guard n > 0, hay.count >= n else { return nil }
+        let first = needle[0]
+        var i = from
+        let last = hay.count - n
+        while i <= last {
+            if hay[i] == first {
+                var k = 1
+                while k < n && hay[i + k] == needle[k] { k += 1 }
+                if k == n { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Replaces every occurrence of `needle` with `replacement`.
+    public static func replacingAll(_ needle: String, with replacement: String, in text: String) -> String {
+        var h = text
+        var nd = needle
+        return h.withUTF8 { hb -> String in
+            nd.withUTF8 { nb -> String in
+                var out: [UInt8] = []
+                var start = 0
+                while let at = firstOffset(of: nb, in: hb, from: start) {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: hb[start..<at]))
+                    out.append(contentsOf: replacement.utf8)
+                    start = at + nb.count
+                }
+                if start == 0 { return text }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: hb[start...]))
+                return String(decoding: out, as: UTF8.self)
+            }
+        }
+    }
+}

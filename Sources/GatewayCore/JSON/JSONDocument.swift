@@ -1,0 +1,555 @@
+/// A validated JSON document kept as its raw bytes plus a flat index ("tape") of its values.
+///
+/// Why: the ingress path must check every notification's JSON (syntax, UTF-8, depth, number
+/// length, duplicate keys) but reads only a handful of fields. Building a tree of Swift strings
+/// for a 2 KB body costs a hundred allocations; the tape costs one. Values are decoded only when
+/// asked for, and `materialize()` builds the full `JSONValue` tree when a route needs to change
+/// the document.
+///
+/// Tape layout: one `Node` per value in document order (an object's members are key, value, key,
+/// value...). `next` is the index just past a node's subtree, so siblings are found by jumping.
+public struct JSONDocument: Sendable {
+    public enum Kind: UInt8, Sendable {
+        case object, array, string, number, bool, null
+    }
+
+    struct Node: Sendable {
+        var kind: Kind
+        /// Strings: the content has escapes to decode. Bools: the value.
+        var flag: Bool
+        /// Byte range of the value (for strings, the content between the quotes).
+        var start: Int32
+        var end: Int32
+        /// Index just past this node's subtree.
+        var next: Int32
+        /// Containers: number of elements (members for objects).
+        var count: Int32
+    }
+
+    public let bytes: [UInt8]
+    let nodes: [Node]
+
+    /// Parses and validates `bytes` under `limits` (same rules and errors as `JSONParser`).
+    public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
+        let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> [Node] in
+            var t = TapeBuilder(bytes: buf, limits: limits)
+            t.nodes.reserveCapacity(max(16, buf.count / 12))
+            t.skipWhitespace()
+            try t.parseValue(depth: 0)
+            t.skipWhitespace()
+            if t.index != buf.count { throw t.fail("unexpected data after the JSON value") }
+            return t.nodes
+        }
+        return JSONDocument(bytes: bytes, nodes: nodes)
+    }
+
+    /// The top-level value.
+    public var root: JSONRef { JSONRef(document: self, index: 0) }
+}
+
+/// A value inside a `JSONDocument`.
+public struct JSONRef: Sendable {
+    let document: JSONDocument
+    let index: Int
+
+    var node: JSONDocument.Node { document.nodes[index] }
+
+    public var kind: JSONDocument.Kind { node.kind }
+
+    /// Member lookup for objects (keys compared after unescaping).
+    public subscript(key: String) -> JSONRef? {
+        let n = node
+        guard n.kind == .object else { return nil }
+        var i = index + 1
+        let end = Int(n.next)
+        var k = key
+        return k.withUTF8 { keyBytes -> JSONRef? in
+            while i < end {
+                let keyNode = document.nodes[i]
+                let valueIndex = i + 1
+                if document.keyEquals(keyNode, keyBytes) { return JSONRef(document: document, index: valueIndex) }
+                i = Int(document.nodes[valueIndex].next)
+            }
+            return nil
+        }
+    }
+
+    /// Element lookup for arrays.
+    public subscript(position: Int) -> JSONRef? {
+        let n = node
+        guard n.kind == .array, position >= 0, position < Int(n.count) else { return nil }
+        var i = index + 1
+        for _ in 0..<position { i = Int(document.nodes[i].next) }
+        return JSONRef(document: document, index: i)
+    }
+
+    /// The value at a dotted path (object keys; digit segments also index arrays).
+    public subscript(path path: JSONPath) -> JSONRef? {
+        var current: JSONRef? = self
+        for seg in path.segments {
+            guard let c = current else { return nil }
+            switch c.kind {
+            case .object: current = c[seg]
+            case .array: current = Int(seg).flatMap { c[$0] }
+            default: return nil
+            }
+        }
+        return current
+    }
+
+    /// The decoded string, when this is a JSON string.
+    public var stringValue: String? {
+        let n = node
+        guard n.kind == .string else { return nil }
+        return document.decodeString(n)
+    }
+
+    /// Scalar text as `JSONValue.scalarText` defines it.
+    public var scalarText: String? {
+        let n = node
+        switch n.kind {
+        case .string: return document.decodeString(n)
+        case .number: return document.text(n)
+        case .bool: return n.flag ? "true" : "false"
+        default: return nil
+        }
+    }
+
+    /// For strings: the number of Unicode scalars after unescaping, counted without decoding.
+    /// (Length limits such as "metadata <= 512 characters" use this.)
+    public var scalarCount: Int? {
+        let n = node
+        guard n.kind == .string else { return nil }
+        return document.bytes.withUnsafeBufferPointer { b in
+            var count = 0
+            var i = Int(n.start)
+            let end = Int(n.end)
+            while i < end {
+                let c = b[i]
+                if c == 0x5C {
+                    if b[i + 1] == UInt8(ascii: "u") {
+                        // A high surrogate escape is followed by its low half: one scalar for both.
+                        let isHigh = (Hex.value(of: b[i + 2]) ?? 0) == 0xD && (Hex.value(of: b[i + 3]) ?? 0) >= 0x8
+                        i += isHigh ? 12 : 6
+                    } else {
+                        i += 2
+                    }
+                    count += 1
+                } else {
+                    if c & 0xC0 != 0x80 { count += 1 }
+                    i += 1
+                }
+            }
+            return count
+        }
+    }
+
+    /// Number of members or elements (0 for scalars).
+    public var count: Int { Int(node.count) }
+
+    /// Builds the full tree for this value.
+    public func materialize() -> JSONValue {
+        var i = index
+        return document.materialize(&i)
+    }
+}
+
+extension JSONDocument {
+    func text(_ n: Node) -> String {
+        bytes.withUnsafeBufferPointer { b in
+            String(decoding: UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)]), as: UTF8.self)
+        }
+    }
+
+    /// Decodes a string node (content validated during parsing).
+    func decodeString(_ n: Node) -> String {
+        if !n.flag { return text(n) }
+        return String(decoding: unescaped(n), as: UTF8.self)
+    }
+
+    func unescaped(_ n: Node) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { JSONDocument.unescape($0, Int(n.start), Int(n.end)) }
+    }
+
+    /// Decodes the escapes of an already validated string's content `bytes[start..<end]`.
+    static func unescape(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> [UInt8] {
+        func hex4(at i: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0..<4 { v = v << 4 | UInt32(Hex.value(of: bytes[i + k]) ?? 0) }
+            return v
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var i = start
+        while i < end {
+            let b = bytes[i]
+            if b != 0x5C {
+                out.append(b)
+                i += 1
+                continue
+            }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(at: i)
+                i += 4
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = hex4(at: i + 2)
+                    i += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                if let u = Unicode.Scalar(scalar) { appendUTF8(u, to: &out) }
+            default: out.append(e)  // " \ /
+            }
+        }
+        return out
+    }
+
+    /// Whether a key node equals `key` (UTF-8), unescaping only when the key has escapes.
+    func keyEquals(_ n: Node, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        if n.flag { return unescaped(n).elementsEqual(key) }
+        let len = Int(n.end - n.start)
+        guard len == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            let s = Int(n.start)
+            while i < len {
+                if b[s + i] != key[i] { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+
+    func materialize(_ i: inout Int) -> JSONValue {
+        let n = nodes[i]
+        switch n.kind {
+        case .null:
+            i += 1
+            return .null
+        case .bool:
+            i += 1
+            return .bool(n.flag)
+        case .number:
+            i += 1
+            return .number(text(n))
+        case .string:
+            i += 1
+            return .string(decodeString(n))
+        case .array:
+            i += 1
+            var a: [JSONValue] = []
+            a.reserveCapacity(Int(n.count))
+            for _ in 0..<n.count { a.append(materialize(&i)) }
+            return .array(a)
+        case .object:
+            i += 1
+            var members: [JSONObject.Member] = []
+            members.reserveCapacity(Int(n.count))
+            for _ in 0..<n.count {
+                let key = decodeString(nodes[i])
+                i += 1
+                members.append(JSONObject.Member(key: key, value: materialize(&i)))
+            }
+            return .object(JSONObject(members))
+        }
+    }
+}
+
+/// Single pass: validate and record the tape. No per-value allocation.
+private struct TapeBuilder {
+    typealias Node = JSONDocument.Node
+    let bytes: UnsafeBufferPointer<UInt8>
+    let limits: JSONParser.Limits
+    var index = 0
+    var nodes: [Node] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>, limits: JSONParser.Limits) {
+        self.bytes = bytes
+        self.limits = limits
+    }
+
+    func fail(_ reason: String) -> JSONParser.ParseError { JSONParser.ParseError(reason: reason, offset: index) }
+
+    @inline(__always) mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    @inline(__always) mutating func push(_ kind: JSONDocument.Kind, flag: Bool = false, start: Int, end: Int) {
+        nodes.append(Node(kind: kind, flag: flag, start: Int32(start), end: Int32(end), next: Int32(nodes.count + 1), count: 0))
+    }
+
+    mutating func parseValue(depth: Int) throws(JSONParser.ParseError) {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): try parseObject(depth: depth + 1)
+        case UInt8(ascii: "["): try parseArray(depth: depth + 1)
+        case UInt8(ascii: "\""): try parseString()
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            push(.bool, flag: true, start: index - 4, end: index)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            push(.bool, flag: false, start: index - 5, end: index)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            push(.null, start: index - 4, end: index)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try parseNumber()
+        default: throw fail("unexpected character")
+        }
+    }
+
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONParser.ParseError) {
+        let n = literal.utf8CodeUnitCount
+        guard bytes.count - index >= n else { throw fail("invalid literal") }
+        let lit = literal.utf8Start
+        for i in 0..<n where bytes[index + i] != lit[i] { throw fail("invalid literal") }
+        index += n
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONParser.ParseError) {
+        if depth > limits.maxDepth { throw fail("JSON nested deeper than \(limits.maxDepth)") }
+        let me = nodes.count
+        push(.object, start: index, end: index)
+        index += 1
+        var count: Int32 = 0
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let keyIndex = nodes.count
+                try parseString()
+                try checkDuplicate(keyIndex: keyIndex, objectIndex: me)
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                index += 1
+                skipWhitespace()
+                try parseValue(depth: depth)
+                count += 1
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of JSON") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    break
+                }
+                throw fail("expected ',' or '}'")
+            }
+        }
+        nodes[me].end = Int32(index)
+        nodes[me].next = Int32(nodes.count)
+        nodes[me].count = count
+    }
+
+    /// Refuses a key equal to an earlier key of the same object. Objects are small in practice;
+    /// the scan compares raw bytes and unescapes only keys that have escapes.
+    mutating func checkDuplicate(keyIndex: Int, objectIndex: Int) throws(JSONParser.ParseError) {
+        let key = nodes[keyIndex]
+        var i = objectIndex + 1
+        var seen = 0
+        while i < keyIndex {
+            let other = nodes[i]
+            if keysEqual(other, key) {
+                index = Int(key.start) - 1
+                throw fail("duplicate key in object")
+            }
+            i = Int(nodes[i + 1].next)
+            seen += 1
+            if seen > 4096 { throw fail("object has too many members") }
+        }
+    }
+
+    func keysEqual(_ a: Node, _ b: Node) -> Bool {
+        if !a.flag && !b.flag {
+            let la = Int(a.end - a.start)
+            guard la == Int(b.end - b.start) else { return false }
+            var k = 0
+            while k < la {
+                if bytes[Int(a.start) + k] != bytes[Int(b.start) + k] { return false }
+                k += 1
+            }
+            return true
+        }
+        return decoded(a) == decoded(b)
+    }
+
+    func decoded(_ n: Node) -> [UInt8] {
+        JSONDocument.unescape(bytes, Int(n.start), Int(n.end))
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParser.ParseError) {
+        if depth > limits.maxDepth { throw fail("JSON nested deeper than \(limits.maxDepth)") }
+        let me = nodes.count
+        push(.array, start: index, end: index)
+        index += 1
+        var count: Int32 = 0
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+        } else {
+            while true {
+                skipWhitespace()
+                try parseValue(depth: depth)
+                count += 1
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of JSON") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    break
+                }
+                throw fail("expected ',' or ']'")
+            }
+        }
+        nodes[me].end = Int32(index)
+        nodes[me].next = Int32(nodes.count)
+        nodes[me].count = count
+    }
+
+    @inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    mutating func parseNumber() throws(JSONParser.ParseError) {
+        let start = index
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { throw fail("invalid number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if isDigit(bytes[index]) {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        } else {
+            throw fail("invalid number")
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw fail("invalid number") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index - start > limits.maxNumberLength {
+            index = start
+            throw fail("number longer than \(limits.maxNumberLength) characters")
+        }
+        push(.number, start: start, end: index)
+    }
+
+    /// Validates a string (escapes, surrogate pairs, control characters, UTF-8) in place.
+    mutating func parseString() throws(JSONParser.ParseError) {
+        index += 1
+        let start = index
+        var escapes = false
+        var asciiOnly = true
+        while index < bytes.count {
+            // Skip 8 plain bytes at a time: no quote, backslash, control or non-ASCII byte.
+            if let base = bytes.baseAddress {
+                while index + 8 <= bytes.count {
+                    let w = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                    if SWAR.needsAttention(w) { break }
+                    index += 8
+                }
+                if index >= bytes.count { break }
+            }
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                if !asciiOnly {
+                    guard UTF8Validation.isValid(UnsafeBufferPointer(rebasing: bytes[start..<index])) else {
+                        index = start
+                        throw fail("invalid UTF-8 in string")
+                    }
+                }
+                push(.string, flag: escapes, start: start, end: index)
+                index += 1
+                return
+            }
+            if b < 0x20 { throw fail("control character in string") }
+            if b >= 0x80 { asciiOnly = false }
+            if b == UInt8(ascii: "\\") {
+                escapes = true
+                index += 1
+                guard index < bytes.count else { throw fail("unterminated string") }
+                switch bytes[index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 1
+                case UInt8(ascii: "u"):
+                    index += 1
+                    let scalar = try hex4()
+                    if scalar >= 0xD800 && scalar <= 0xDBFF {
+                        guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw fail("unpaired surrogate escape")
+                        }
+                        index += 2
+                        let low = try hex4()
+                        guard low >= 0xDC00 && low <= 0xDFFF else { throw fail("unpaired surrogate escape") }
+                    } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
+                        throw fail("unpaired surrogate escape")
+                    }
+                default:
+                    throw fail("invalid escape")
+                }
+                continue
+            }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func hex4() throws(JSONParser.ParseError) -> UInt32 {
+        guard bytes.count - index >= 4 else { throw fail("invalid unicode escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            guard let d = Hex.value(of: bytes[index]) else { throw fail("invalid unicode escape") }
+            v = v << 4 | UInt32(d)
+            index += 1
+        }
+        return v
+    }
+}
+
+/// Word-at-a-time byte tests ("SIMD within a register").
+enum SWAR {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// True when some byte of `w` is zero (the classic haszero test).
+    @inline(__always) static func hasZeroByte(_ w: UInt64) -> Bool {
+        (w &- ones) & ~w & highs != 0
+    }
+
+    /// True when some byte of `w` equals `b`.
+    @inline(__always) static func hasByte(_ w: UInt64, _ b: UInt8) -> Bool {
+        hasZeroByte(w ^ (ones &* UInt64(b)))
+    }
+
+    /// True when some byte of `w` is below 0x20, at or above 0x80, or a quote or backslash:
+    /// the bytes a JSON string scanner must look at one by one.
+    @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
+        // bytes < 0x20: (w - 0x20 per byte) & ~w & 0x80 per byte
+        let below = (w &- ones &* 0x20) & ~w & highs
+        return (w & highs) != 0 || below != 0 || hasByte(w, 0x22) || hasByte(w, 0x5C)
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Start the gateway peer in the foreground (exec; bench/run.sh owns the PID).
+# env from run.sh: EVO_KEY EVO_PATH EVO_PORT BENCH_RUNDIR BENCH_SERVER_CPUS
+#   GATEWAY_BIN   the binary (default: .build/release/gateway of this checkout)
+#   GATEWAY_LOG   log level (default info: one JSON line per accepted notification, the "log sink")
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+BIN=${GATEWAY_BIN:-$ROOT/.build/release/gateway}
+RUNDIR=${BENCH_RUNDIR:?}
+cat > "$RUNDIR/gateway.yaml" <<YAML
+server:
+  listen: 127.0.0.1:${EVO_PORT:?}
+  workers: ${BENCH_SERVER_CPUS:-0}
+spool:
+  dir: $RUNDIR/spool
+sources:
+  - name: evo
+    path: ${EVO_PATH:?}
+    signKey: "${EVO_KEY:?}"
+    signTypes: [SHA256, SHA512, HMAC-SHA256, HMAC-SHA512]
+    # make_requests.py puts up to ~800 characters of JSON in metadata; the provider documents 512.
+    maxMetadataLength: 1024
+log:
+  level: ${GATEWAY_LOG:-info}
+YAML
+exec "$BIN" serve --config "$RUNDIR/gateway.yaml" > "$RUNDIR/gateway.log"

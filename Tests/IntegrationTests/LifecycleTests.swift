@@ -111,6 +111,18 @@ struct LifecycleTests {
         }
     }
 
+    @Test func bodyTimeoutAnswers408() throws {
+        let config = testConfig(extraServer: "  bodyTimeoutMs: 400")
+        try withGateway(config) { gw in
+            let c = try TestClient(port: gw.port)
+            try c.send("POST /webhooks/evo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"eventCode\"")
+            let a = try c.read()
+            #expect(a.status == 408)
+            #expect(a.bodyText.contains("body"))
+            #expect(c.closedByServer())
+        }
+    }
+
     @Test func slowClientsDoNotDelayOthers() throws {
         try withGateway { gw in
             // 200 connections dribbling a request one byte at a time, never finishing.

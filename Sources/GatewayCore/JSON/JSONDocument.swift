@@ -33,7 +33,7 @@ public struct JSONDocument: Sendable {
     public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
         let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> [Node] in
             var t = TapeBuilder(bytes: buf, limits: limits)
-            t.nodes.reserveCapacity(max(16, buf.count / 12))
+            t.nodes.reserveCapacity(max(16, buf.count / 8))
             t.skipWhitespace()
             try t.parseValue(depth: 0)
             t.skipWhitespace()
@@ -125,6 +125,14 @@ public struct JSONRef: Sendable {
             var i = Int(n.start)
             let end = Int(n.end)
             while i < end {
+                if let base = b.baseAddress, i + 8 <= end {
+                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    if w & SWAR.highs == 0 && SWAR.byteMask(w, 0x5C) == 0 {
+                        count += 8
+                        i += 8
+                        continue
+                    }
+                }
                 let c = b[i]
                 if c == 0x5C {
                     if b[i + 1] == UInt8(ascii: "u") {
@@ -463,12 +471,18 @@ private struct TapeBuilder {
         let start = index
         var escapes = false
         var asciiOnly = true
+        let base = bytes.baseAddress
         while index < bytes.count {
-            // Skip 8 plain bytes at a time: no quote, backslash, control or non-ASCII byte.
-            if let base = bytes.baseAddress {
+            // Skip plain bytes 8 at a time, landing exactly on the first byte that needs a look
+            // (quote, backslash, control or non-ASCII).
+            if let base {
                 while index + 8 <= bytes.count {
                     let w = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                    if SWAR.needsAttention(w) { break }
+                    let m = SWAR.attentionMask(w)
+                    if m != 0 {
+                        index += m.trailingZeroBitCount >> 3
+                        break
+                    }
                     index += 8
                 }
                 if index >= bytes.count { break }
@@ -545,11 +559,19 @@ enum SWAR {
         hasZeroByte(w ^ (ones &* UInt64(b)))
     }
 
-    /// True when some byte of `w` is below 0x20, at or above 0x80, or a quote or backslash:
-    /// the bytes a JSON string scanner must look at one by one.
-    @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
-        // bytes < 0x20: (w - 0x20 per byte) & ~w & 0x80 per byte
+    /// High bit set in each byte that a JSON string scanner must look at (below 0x20, at or
+    /// above 0x80, quote, backslash). Bits above the lowest one may be false positives (borrow
+    /// propagation), the lowest one is exact, which is all the scanner uses.
+    @inline(__always) static func attentionMask(_ w: UInt64) -> UInt64 {
         let below = (w &- ones &* 0x20) & ~w & highs
-        return (w & highs) != 0 || below != 0 || hasByte(w, 0x22) || hasByte(w, 0x5C)
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        return (w & highs) | below | ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
+    }
+
+    /// High bit set in each byte equal to `b` (lowest one exact).
+    @inline(__always) static func byteMask(_ w: UInt64, _ b: UInt8) -> UInt64 {
+        let x = w ^ (ones &* UInt64(b))
+        return (x &- ones) & ~x & highs
     }
 }

@@ -13,7 +13,7 @@ public enum LogFormatter {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         out.append(contentsOf: "{\"ts\":\"".utf8)
-        out.append(contentsOf: CivilTime.iso8601(epochMillis: r.epochMillis).utf8)
+        CivilTime.writeISO8601(epochMillis: r.epochMillis, into: &out)
         out.append(contentsOf: "\",\"level\":\"".utf8)
         out.append(contentsOf: r.level.name.utf8)
         out.append(contentsOf: "\",\"msg\":".utf8)
@@ -24,7 +24,7 @@ public enum LogFormatter {
             out.append(UInt8(ascii: ":"))
             switch v {
             case .string(let s): JSONValue.writeString(s, to: &out)
-            case .int(let i): out.append(contentsOf: String(i).utf8)
+            case .int(let i): appendDecimal(i, to: &out)
             case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
             case .double(let d): out.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
             }
@@ -37,7 +37,7 @@ public enum LogFormatter {
         var out: [UInt8] = []
         out.reserveCapacity(160)
         out.append(contentsOf: "ts=".utf8)
-        out.append(contentsOf: CivilTime.iso8601(epochMillis: r.epochMillis).utf8)
+        CivilTime.writeISO8601(epochMillis: r.epochMillis, into: &out)
         out.append(contentsOf: " level=".utf8)
         out.append(contentsOf: r.level.name.utf8)
         out.append(contentsOf: " msg=".utf8)
@@ -58,6 +58,31 @@ public enum LogFormatter {
             JSONValue.writeString(s, to: &out)
         } else {
             out.append(contentsOf: s.utf8)
+        }
+    }
+}
+
+/// Appends a decimal integer without building a String.
+public func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+    if value == 0 {
+        out.append(0x30)
+        return
+    }
+    var v = value.magnitude
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var n = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        while v > 0 {
+            d[n] = UInt8(0x30 + v % 10)
+            v /= 10
+            n += 1
+        }
+        while n > 0 {
+            n -= 1
+            out.append(d[n])
         }
     }
 }

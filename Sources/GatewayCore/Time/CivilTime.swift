@@ -42,13 +42,19 @@ public enum CivilTime {
 
     /// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-22T10:00:00.123Z`.
     public static func iso8601(epochMillis: Int64) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        writeISO8601(epochMillis: epochMillis, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the RFC 3339 timestamp to `out` (no intermediate string).
+    public static func writeISO8601(epochMillis: Int64, into out: inout [UInt8]) {
         let ms = Int(((epochMillis % 1000) + 1000) % 1000)
         let secs = Int((epochMillis - Int64(ms)) / 1000)
         let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
         let rem = secs - days * 86400
         let (y, m, d) = civilFromDays(days)
-        var out = [UInt8]()
-        out.reserveCapacity(24)
         func put(_ v: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -63,7 +69,6 @@ public enum CivilTime {
         out.append(UInt8(ascii: "T"))
         put(rem / 3600, 2); out.append(0x3A); put(rem / 60 % 60, 2); out.append(0x3A); put(rem % 60, 2)
         out.append(0x2E); put(ms, 3); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// RFC 9110 IMF-fixdate for the HTTP `Date` header, e.g. `Sun, 22 Nov 2026 02:00:00 GMT`.

@@ -34,7 +34,7 @@ public struct HTTPResponse: Sendable {
     /// Serializes the status line, headers and (unless `headOnly`) the body.
     public func serialize(keepAlive: Bool, date: String?, headOnly: Bool = false, into out: inout [UInt8]) {
         out.append(contentsOf: "HTTP/1.1 ".utf8)
-        out.append(contentsOf: String(status).utf8)
+        appendDecimal(status, to: &out)
         out.append(0x20)
         out.append(contentsOf: GatewayError.reasonPhrase(status).utf8)
         out.append(contentsOf: "\r\n".utf8)
@@ -47,7 +47,7 @@ public struct HTTPResponse: Sendable {
         }
         if status >= 200 && status != 204 && status != 304 {
             out.append(contentsOf: "Content-Length: ".utf8)
-            out.append(contentsOf: String(body.count).utf8)
+            appendDecimal(body.count, to: &out)
             out.append(contentsOf: "\r\n".utf8)
         }
         if let date {

@@ -53,7 +53,9 @@ public final class IngressResponder: HTTPResponder {
     }
 
     private func acceptedFields(_ n: Notification, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {
-        var f: [(String, LogValue)] = [
+        var f: [(String, LogValue)] = []
+        f.reserveCapacity(16)
+        f += [
             ("source", .string(n.source)), ("eventCode", .string(n.eventCode.rawValue)), ("known", .bool(n.eventCode.isKnown)),
             ("msgID", .string(n.msgID)), ("signType", .string(signType.rawValue)),
         ]

@@ -1,0 +1,62 @@
+import Testing
+
+@testable import GatewayCore
+
+@Suite("JSON document (tape)")
+struct JSONDocumentTests {
+    let text = #"{"eventCode":"Payment","metadata":"{\"orderNo\":\"SO-1\",\"note\":\"caf\u00e9 \ud83d\ude00\"}","payment":{"items":[{"sku":"A"},{"sku":"B"}],"status":"Success","amount":10.50,"flag":false,"none":null}}"#
+
+    @Test func lookupsDecodeOnlyWhatIsAsked() throws {
+        let doc = try JSONDocument.parse(Array(text.utf8))
+        let root = doc.root
+        #expect(root.kind == .object && root.count == 3)
+        #expect(root["eventCode"]?.stringValue == "Payment")
+        #expect(root["metadata"]?.stringValue == #"{"orderNo":"SO-1","note":"café 😀"}"#)
+        #expect(root[path: JSONPath("payment.items.1.sku")!]?.stringValue == "B")
+        #expect(root[path: JSONPath("payment.amount")!]?.scalarText == "10.50")
+        #expect(root[path: JSONPath("payment.flag")!]?.scalarText == "false")
+        #expect(root[path: JSONPath("payment.none")!]?.kind == .null)
+        #expect(root[path: JSONPath("payment.items.2")!] == nil)
+        #expect(root["missing"] == nil)
+        #expect(root["payment"]?["items"]?[0]?["sku"]?.stringValue == "A")
+    }
+
+    @Test func scalarCountMatchesTheDecodedString() throws {
+        let doc = try JSONDocument.parse(Array(text.utf8))
+        let m = try #require(doc.root["metadata"])
+        #expect(m.scalarCount == m.stringValue?.unicodeScalars.count)
+        let cjk = try JSONDocument.parse(Array(#"{"s":"张伟\u5f20\t"}"#.utf8))
+        #expect(cjk.root["s"]?.scalarCount == 4)
+    }
+
+    @Test func materializeEqualsATreeParse() throws {
+        let doc = try JSONDocument.parse(Array(text.utf8))
+        let tree = doc.root.materialize()
+        #expect(tree["payment"]?["items"] == .array([.object(JSONObject(["sku": .string("A")])), .object(JSONObject(["sku": .string("B")]))]))
+        #expect(try JSONParser.parse(tree.serialized()) == tree)
+    }
+
+    @Test func duplicateKeysAreFoundThroughEscapes() {
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"a":1,"\u0061":2}"#.utf8)) }
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"x":{"k":1,"k":2}}"#.utf8)) }
+        // Same key in different objects is fine.
+        #expect(throws: Never.self) { try JSONDocument.parse(Array(#"{"a":{"k":1},"b":{"k":2}}"#.utf8)) }
+    }
+
+    @Test func keysWithEscapesAreLookedUpUnescaped() throws {
+        let doc = try JSONDocument.parse(Array(#"{"a\"b":1,"\u00e9":2}"#.utf8))
+        #expect(doc.root["a\"b"]?.scalarText == "1")
+        #expect(doc.root["é"]?.scalarText == "2")
+    }
+
+    @Test func longPlainStringsUseTheFastScan() throws {
+        // Crosses the 8-byte stride with a quote, a backslash, a control byte and non-ASCII at every offset.
+        for offset in 0..<9 {
+            let pad = String(repeating: "a", count: offset)
+            _ = try JSONDocument.parse(Array("[\"\(pad)\\\"\(pad)\"]".utf8))
+            _ = try JSONDocument.parse(Array("[\"\(pad)é\(pad)\"]".utf8))
+            #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("[\"\(pad)\u{1}\(pad)\"]".utf8)) }
+            #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("[\"\(pad)".utf8) + [0xFF] + Array("\(pad)\"]".utf8)) }
+        }
+    }
+}

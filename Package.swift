@@ -53,6 +53,13 @@ let package = Package(
             swiftSettings: settings
         ),
         .executableTarget(name: "gateway", dependencies: ["GatewayRuntime"], swiftSettings: settings),
+        // Micro-benchmarks of the hot path (bench/micro); not shipped.
+        .executableTarget(
+            name: "gateway-microbench",
+            dependencies: ["GatewayCore", "GatewayCrypto", "GatewaySignature", "GatewayHTTP"],
+            path: "bench/micro",
+            swiftSettings: settings
+        ),
 
         // MARK: Tests
         .target(

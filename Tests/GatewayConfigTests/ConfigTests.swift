@@ -201,6 +201,14 @@ struct ConfigTests {
         #expect(errors(text).first?.contains("alias bomb") == true, "got \(errors(text))")
     }
 
+    @Test func longListsDecodeInLinearTime() throws {
+        // 50,000 entries: building the tree by copying lists on every append would take minutes.
+        let text = minimal + "\nredact:\n" + (0..<50_000).map { "  - field\($0)\n" }.joined()
+        let c = try decode(text)
+        #expect(c.redact.count == 50_000)
+        #expect(c.redact.last == "field49999")
+    }
+
     @Test func deepNestingIsRefused() {
         let text = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(errors(text).first?.contains("nesting deeper than") == true)

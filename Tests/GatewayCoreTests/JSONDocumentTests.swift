@@ -60,3 +60,16 @@ struct JSONDocumentTests {
         }
     }
 }
+
+@Suite("JSON document limits")
+struct JSONDocumentLimitTests {
+    @Test func hugeObjectsAreCheckedInLinearTime() throws {
+        // 100,000 distinct keys: a quadratic duplicate check would take minutes.
+        let members = (0..<100_000).map { "\"k\($0)\":1" }.joined(separator: ",")
+        let doc = try JSONDocument.parse(Array("{\(members)}".utf8))
+        #expect(doc.root.count == 100_000)
+        #expect(doc.root["k99999"]?.scalarText == "1")
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("{\(members),\"k5\":2}".utf8)) }
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("{\(members),\"k\\u0035\":2}".utf8)) }
+    }
+}

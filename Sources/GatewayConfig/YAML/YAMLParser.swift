@@ -48,9 +48,23 @@ enum YAMLParser {
 
 /// Builds the tree from the event stream.
 private struct TreeBuilder {
-    enum Frame {
-        case sequence(items: [YAMLNode], mark: Mark, anchor: String?, size: Int)
-        case mapping(pairs: [YAMLPair], pendingKey: YAMLScalar?, mark: Mark, anchor: String?, size: Int, keys: Set<String>)
+    /// An open sequence or mapping. A class, so appending to the innermost one happens in place
+    /// (a value type popped, changed and pushed back would be copied whole on every append).
+    final class Frame {
+        let isMapping: Bool
+        let mark: Mark
+        let anchor: String?
+        var size = 1
+        var items: [YAMLNode] = []
+        var pairs: [YAMLPair] = []
+        var pendingKey: YAMLScalar?
+        var keys: Set<String> = []
+
+        init(isMapping: Bool, mark: Mark, anchor: String?) {
+            self.isMapping = isMapping
+            self.mark = mark
+            self.anchor = anchor
+        }
     }
 
     let file: String
@@ -107,20 +121,16 @@ private struct TreeBuilder {
             try add(target.node, size: target.size, anchor: nil)
         case YAML_SEQUENCE_START_EVENT:
             if stack.count >= YAMLParser.maxNesting { throw error(m, "nesting deeper than \(YAMLParser.maxNesting) levels") }
-            stack.append(.sequence(items: [], mark: m, anchor: text(e.data.sequence_start.anchor), size: 1))
+            stack.append(Frame(isMapping: false, mark: m, anchor: text(e.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
             if stack.count >= YAMLParser.maxNesting { throw error(m, "nesting deeper than \(YAMLParser.maxNesting) levels") }
-            stack.append(.mapping(pairs: [], pendingKey: nil, mark: m, anchor: text(e.data.mapping_start.anchor), size: 1, keys: []))
+            stack.append(Frame(isMapping: true, mark: m, anchor: text(e.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(let items, let sm, let anchor, let size)? = stack.popLast() else {
-                throw error(m, "unbalanced sequence")
-            }
-            try add(.sequence(items, sm), size: size, anchor: anchor, counted: true)
+            guard let f = stack.popLast(), !f.isMapping else { throw error(m, "unbalanced sequence") }
+            try add(.sequence(f.items, f.mark), size: f.size, anchor: f.anchor, counted: true)
         case YAML_MAPPING_END_EVENT:
-            guard case .mapping(let pairs, _, let mm, let anchor, let size, _)? = stack.popLast() else {
-                throw error(m, "unbalanced mapping")
-            }
-            try add(.mapping(pairs, mm), size: size, anchor: anchor, counted: true)
+            guard let f = stack.popLast(), f.isMapping else { throw error(m, "unbalanced mapping") }
+            try add(.mapping(f.pairs, f.mark), size: f.size, anchor: f.anchor, counted: true)
         default:
             return false
         }
@@ -136,30 +146,27 @@ private struct TreeBuilder {
             throw error(node.mark, "document expands to more than \(YAMLParser.maxNodes) nodes (alias bomb?)")
         }
         if let anchor { anchors[anchor] = (node, size) }
-        guard let top = stack.popLast() else {
+        guard let top = stack.last else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var items, let m, let a, let s):
-            items.append(node)
-            stack.append(.sequence(items: items, mark: m, anchor: a, size: s + size))
-        case .mapping(var pairs, let pending, let m, let a, let s, var keys):
-            if let key = pending {
-                pairs.append(YAMLPair(key: key, value: node))
-                stack.append(.mapping(pairs: pairs, pendingKey: nil, mark: m, anchor: a, size: s + size, keys: keys))
-            } else {
-                guard case .scalar(let k) = node else {
-                    throw error(node.mark, "mapping keys must be plain text, not \(node.kindName)")
-                }
-                if k.value == "<<" && k.style == .plain {
-                    throw error(k.mark, "YAML merge keys (<<) are not supported; repeat the keys or use an alias as a whole value")
-                }
-                if !keys.insert(k.value).inserted {
-                    throw error(k.mark, "duplicate key '\(k.value)'")
-                }
-                stack.append(.mapping(pairs: pairs, pendingKey: k, mark: m, anchor: a, size: s + size, keys: keys))
+        top.size += size
+        if !top.isMapping {
+            top.items.append(node)
+        } else if let key = top.pendingKey {
+            top.pairs.append(YAMLPair(key: key, value: node))
+            top.pendingKey = nil
+        } else {
+            guard case .scalar(let k) = node else {
+                throw error(node.mark, "mapping keys must be plain text, not \(node.kindName)")
             }
+            if k.value == "<<" && k.style == .plain {
+                throw error(k.mark, "YAML merge keys (<<) are not supported; repeat the keys or use an alias as a whole value")
+            }
+            if !top.keys.insert(k.value).inserted {
+                throw error(k.mark, "duplicate key '\(k.value)'")
+            }
+            top.pendingKey = k
         }
     }
 }

@@ -273,6 +273,7 @@ extension JSONDocument {
 /// Single pass: validate and record the tape. No per-value allocation.
 private struct TapeBuilder {
     typealias Node = JSONDocument.Node
+    static let smallObject: Int32 = 32
     let bytes: UnsafeBufferPointer<UInt8>
     let limits: JSONParser.Limits
     var index = 0
@@ -332,6 +333,9 @@ private struct TapeBuilder {
         push(.object, start: index, end: index)
         index += 1
         var count: Int32 = 0
+        // Past `smallObject` members, keys go into a hash set: the pairwise scan is quadratic and
+        // a hostile body could hold a hundred thousand keys.
+        var seen: Set<[UInt8]>? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -341,7 +345,24 @@ private struct TapeBuilder {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyIndex = nodes.count
                 try parseString()
-                try checkDuplicate(keyIndex: keyIndex, objectIndex: me)
+                // (Mutated through the optional, in place: copying the set out would copy it whole.)
+                if let inserted = seen?.insert(decoded(nodes[keyIndex])).inserted {
+                    guard inserted else {
+                        index = Int(nodes[keyIndex].start) - 1
+                        throw fail("duplicate key in object")
+                    }
+                } else {
+                    try checkDuplicate(keyIndex: keyIndex, objectIndex: me)
+                    if count + 1 >= TapeBuilder.smallObject {
+                        var set = Set<[UInt8]>()
+                        var k = me + 1
+                        while k <= keyIndex {
+                            set.insert(decoded(nodes[k]))
+                            k = k == keyIndex ? k + 1 : Int(nodes[k + 1].next)
+                        }
+                        seen = set
+                    }
+                }
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
@@ -369,18 +390,21 @@ private struct TapeBuilder {
     /// Refuses a key equal to an earlier key of the same object. Objects are small in practice;
     /// the scan compares raw bytes and unescapes only keys that have escapes.
     mutating func checkDuplicate(keyIndex: Int, objectIndex: Int) throws(JSONParser.ParseError) {
-        let key = nodes[keyIndex]
-        var i = objectIndex + 1
-        var seen = 0
-        while i < keyIndex {
-            let other = nodes[i]
-            if keysEqual(other, key) {
-                index = Int(key.start) - 1
-                throw fail("duplicate key in object")
+        let duplicate = nodes.withUnsafeBufferPointer { n -> Bool in
+            let key = n[keyIndex]
+            let keyLength = key.end - key.start
+            var i = objectIndex + 1
+            while i < keyIndex {
+                let other = n[i]
+                // Cheap tests first: length, then first byte, then everything.
+                if (other.end - other.start == keyLength || other.flag || key.flag) && keysEqual(other, key) { return true }
+                i = Int(n[i + 1].next)
             }
-            i = Int(nodes[i + 1].next)
-            seen += 1
-            if seen > 4096 { throw fail("object has too many members") }
+            return false
+        }
+        if duplicate {
+            index = Int(nodes[keyIndex].start) - 1
+            throw fail("duplicate key in object")
         }
     }
 
@@ -399,7 +423,7 @@ private struct TapeBuilder {
     }
 
     func decoded(_ n: Node) -> [UInt8] {
-        JSONDocument.unescape(bytes, Int(n.start), Int(n.end))
+        n.flag ? JSONDocument.unescape(bytes, Int(n.start), Int(n.end)) : Array(bytes[Int(n.start)..<Int(n.end)])
     }
 
     mutating func parseArray(depth: Int) throws(JSONParser.ParseError) {
@@ -466,46 +490,56 @@ private struct TapeBuilder {
     }
 
     /// Validates a string (escapes, surrogate pairs, control characters, UTF-8) in place.
+    ///
+    /// The scan works on a local index (not `self.index`) so the hot loop stays in registers.
     mutating func parseString() throws(JSONParser.ParseError) {
-        index += 1
-        let start = index
+        let start = index + 1
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { throw fail("unterminated string") }
+        var i = start
         var escapes = false
         var asciiOnly = true
-        let base = bytes.baseAddress
-        while index < bytes.count {
-            // Skip plain bytes 8 at a time, landing exactly on the first byte that needs a look
+        while true {
+            // Skip plain bytes 8 at a time, landing on the first byte that needs a look
             // (quote, backslash, control or non-ASCII).
-            if let base {
-                while index + 8 <= bytes.count {
-                    let w = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                    let m = SWAR.attentionMask(w)
-                    if m != 0 {
-                        index += m.trailingZeroBitCount >> 3
-                        break
-                    }
-                    index += 8
+            while i + 8 <= count {
+                let m = SWAR.attentionMask(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                if m != 0 {
+                    i += m.trailingZeroBitCount >> 3
+                    break
                 }
-                if index >= bytes.count { break }
+                i += 8
             }
-            let b = bytes[index]
+            guard i < count else {
+                index = i
+                throw fail("unterminated string")
+            }
+            let b = base[i]
             if b == UInt8(ascii: "\"") {
                 if !asciiOnly {
-                    guard UTF8Validation.isValid(UnsafeBufferPointer(rebasing: bytes[start..<index])) else {
+                    guard UTF8Validation.isValid(UnsafeBufferPointer(start: base + start, count: i - start)) else {
                         index = start
                         throw fail("invalid UTF-8 in string")
                     }
                 }
-                push(.string, flag: escapes, start: start, end: index)
-                index += 1
+                push(.string, flag: escapes, start: start, end: i)
+                index = i + 1
                 return
             }
-            if b < 0x20 { throw fail("control character in string") }
-            if b >= 0x80 { asciiOnly = false }
+            if b < 0x20 {
+                index = i
+                throw fail("control character in string")
+            }
+            if b >= 0x80 {
+                asciiOnly = false
+                i += 1
+                continue
+            }
             if b == UInt8(ascii: "\\") {
                 escapes = true
-                index += 1
-                guard index < bytes.count else { throw fail("unterminated string") }
-                switch bytes[index] {
+                index = i + 1
+                guard index < count else { throw fail("unterminated string") }
+                switch base[index] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
@@ -513,7 +547,7 @@ private struct TapeBuilder {
                     index += 1
                     let scalar = try hex4()
                     if scalar >= 0xD800 && scalar <= 0xDBFF {
-                        guard bytes.count - index >= 6, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        guard count - index >= 6, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") else {
                             throw fail("unpaired surrogate escape")
                         }
                         index += 2
@@ -525,11 +559,11 @@ private struct TapeBuilder {
                 default:
                     throw fail("invalid escape")
                 }
+                i = index
                 continue
             }
-            index += 1
+            i += 1  // an ASCII byte the mask flagged only through a borrow: plain
         }
-        throw fail("unterminated string")
     }
 
     mutating func hex4() throws(JSONParser.ParseError) -> UInt32 {

@@ -43,7 +43,20 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
         var copy = s
         let plain = copy.withUTF8 { u -> Bool in
-            for b in u where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+            var i = 0
+            if let base = u.baseAddress {
+                // 8 bytes at a time: control bytes, quote and backslash need escaping.
+                while i + 8 <= u.count {
+                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    if SWAR.attentionMask(w) & ~(w & SWAR.highs) != 0 || SWAR.byteMask(w, 0x7F) != 0 { return false }
+                    i += 8
+                }
+            }
+            while i < u.count {
+                let b = u[i]
+                if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+                i += 1
+            }
             out.append(contentsOf: u)
             return true
         }

@@ -23,6 +23,8 @@ public struct Redactor: Sendable {
     /// `sensitiveNames` as lower-case bytes, bucketed by length, for an allocation-free check.
     private let namesByLength: [[[UInt8]]]
     private let secretBytes: [[UInt8]]
+    /// Bytes that may start something to scrub: digits, ':' (of "://"), first bytes of secrets.
+    private let interesting: [Bool]
 
     public init(extraNames: [String] = [], secrets: [String] = []) {
         let names = Redactor.defaultSensitiveNames.union(extraNames.map { $0.lowercased() })
@@ -32,6 +34,11 @@ public struct Redactor: Sendable {
         for n in names where n.utf8.count <= 64 { buckets[n.utf8.count].append(Array(n.utf8)) }
         self.namesByLength = buckets
         self.secretBytes = self.secrets.map { Array($0.utf8) }
+        var table = [Bool](repeating: false, count: 256)
+        for d in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(d)] = true }
+        table[Int(UInt8(ascii: ":"))] = true
+        for sb in self.secretBytes { table[Int(sb[0])] = true }
+        self.interesting = table
     }
 
     public func redact(_ record: inout LogRecord) {
@@ -77,6 +84,15 @@ public struct Redactor: Sendable {
             var i = 0
             while i < u.count {
                 let b = u[i]
+                if !interesting[Int(b)] {
+                    if b == 0x20 || b == 0x2D {
+                        if run < 0 { run = 0 }  // a separator may sit inside a card number
+                    } else {
+                        run = 0
+                    }
+                    i += 1
+                    continue
+                }
                 if b >= 0x30 && b <= 0x39 {
                     if run == 0 && i > 0 && Redactor.isAlphanumeric(u[i - 1]) {
                         run = -1_000  // glued to a word: not a card number

@@ -1,0 +1,159 @@
+/*
+ * gateway_plugin.h - the handler plugin ABI of the webhook gateway, version 1.
+ *
+ * This header is the whole contract between the gateway (the "host") and a handler plugin (a
+ * shared object loaded with dlopen). It is plain C so plugins can be written in C, Swift, or any
+ * language that can export a C function. Nothing else of the host is visible to a plugin: no
+ * Swift type crosses this boundary, only the structs below, byte buffers and C function pointers.
+ *
+ * Loading
+ *   The host looks for `libgwplugin-<name>.so` in `plugins.path` (default: the directory of the
+ *   gateway executable), refuses files or directories writable by other users, dlopens it with
+ *   RTLD_NOW | RTLD_LOCAL, resolves GW_PLUGIN_REGISTER_SYMBOL and calls it with a zero-filled
+ *   gw_plugin_v1 and its size. The plugin fills in the table and returns GW_OK. The host then
+ *   checks abi_version == GW_PLUGIN_ABI_VERSION, struct_size, that `name` equals <name>, and that
+ *   create/handle/destroy are set. Plugins are never unloaded (dlclose is unsafe for Swift code);
+ *   a changed plugin file takes effect on restart.
+ *
+ * Instances
+ *   Every handler entry in gateway.yaml gets its own instance: create() receives the handler's
+ *   `with:` block as a JSON object (UTF-8). create() validates it; on a problem it returns
+ *   GW_FAIL and reports a reason through `out` (the host shows it as a config error at the
+ *   handler's FILE:LINE:COL). destroy() is called when a configuration generation is retired.
+ *
+ * Threading
+ *   handle() is called from several host threads at once, for the same instance. An instance must
+ *   be safe for that (immutable after create, or locking). handle() may block (network, disk,
+ *   child processes): each route has its own worker threads, so a slow handler delays only its
+ *   own route.
+ *
+ * Memory
+ *   Every gw_bytes the host passes is borrowed and valid only during the call. Results go back
+ *   through the gw_output callbacks, which copy; a plugin never returns memory to the host.
+ *   Strings are UTF-8 and NOT NUL-terminated (use ptr and len).
+ *
+ * Results of handle()
+ *   GW_CONTINUE  handled; the next handler of the route (if any) runs, with the body replaced if
+ *                the plugin called out->set_body.
+ *   GW_DROP      handled; the chain stops here and the delivery is complete (a filter said no).
+ *   GW_RETRY     transient failure (reason via out->set_reason); the route retries the delivery
+ *                later, resuming at this handler; out->set_retry_after_ms asks for a minimum delay.
+ *   GW_FAIL      permanent failure (reason via out->set_reason): the delivery becomes a dead letter.
+ *
+ * Compatibility
+ *   Structs carry struct_size; members are only ever appended. A plugin built against an older
+ *   v1 header keeps working; a breaking change gets a new version and a new register symbol.
+ */
+#ifndef GATEWAY_PLUGIN_H
+#define GATEWAY_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GW_PLUGIN_ABI_VERSION 1
+#define GW_PLUGIN_REGISTER_SYMBOL "gw_plugin_register_v1"
+
+/* Results. */
+#define GW_OK 0
+#define GW_CONTINUE 0
+#define GW_DROP 1
+#define GW_RETRY 2
+#define GW_FAIL 3
+
+/* Log levels for host->log. */
+#define GW_LOG_DEBUG 0
+#define GW_LOG_INFO 1
+#define GW_LOG_WARN 2
+#define GW_LOG_ERROR 3
+
+/* A borrowed byte buffer. */
+typedef struct gw_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} gw_bytes;
+
+typedef struct gw_header {
+    gw_bytes name;
+    gw_bytes value;
+} gw_header;
+
+/* One delivery attempt of one event to one handler. */
+typedef struct gw_event {
+    uint32_t struct_size;
+    gw_bytes body;        /* the event after the route's transforms (and earlier handlers): JSON */
+    gw_bytes event_code;
+    gw_bytes source;
+    gw_bytes route;
+    gw_bytes msg_id;
+    gw_bytes delivery_id; /* stable across the retries of one delivery */
+    uint32_t attempt;     /* 1 for the first attempt */
+    const void *host_ref; /* for host->event_value; opaque */
+} gw_event;
+
+/* Where handle() and create() put their results; every setter copies. */
+typedef struct gw_output {
+    void *ctx;
+    void (*set_body)(void *ctx, gw_bytes body);
+    void (*set_reason)(void *ctx, gw_bytes reason);
+    void (*set_retry_after_ms)(void *ctx, uint32_t ms);
+} gw_output;
+
+/* Outbound HTTP done by the host (connection reuse, timeouts), so plugins need no sockets. */
+typedef struct gw_http_request {
+    uint32_t struct_size;
+    gw_bytes method;
+    gw_bytes url;            /* http:// */
+    const gw_header *headers;
+    size_t header_count;
+    gw_bytes body;
+    uint32_t timeout_ms;
+} gw_http_request;
+
+typedef struct gw_http_response {
+    uint32_t struct_size;
+    int32_t status;          /* 0 when no answer was received */
+    uint32_t retry_after_ms; /* from a Retry-After answer header (seconds or HTTP date), 0 if none */
+    gw_bytes error;          /* when status == 0: why (connect refused, timeout...); borrowed */
+} gw_http_response;
+
+/* Services the host lends to plugins. Append-only. */
+typedef struct gw_host_api {
+    uint32_t struct_size;
+    uint32_t abi_version;
+    void *host_ctx;
+    /* Writes a line to the gateway's log (redacted like every log line). */
+    void (*log)(void *host_ctx, int32_t level, gw_bytes message);
+    /* The scalar text at a dotted path of the event's body (strings unquoted, numbers as written,
+       true/false); returns 1 and sets *out (valid during the handle() call), or 0 if absent. */
+    int32_t (*event_value)(const gw_event *event, gw_bytes path, gw_bytes *out);
+    /* Sends an HTTP request and waits for the answer (at most req->timeout_ms). Returns GW_OK when
+       an answer arrived (see resp->status) or GW_RETRY on connection errors and timeouts. */
+    int32_t (*http_request)(void *host_ctx, const gw_http_request *req, gw_http_response *resp);
+    /* HMAC-SHA256(key, data) into out (32 bytes). */
+    void (*hmac_sha256)(gw_bytes key, gw_bytes data, uint8_t out[32]);
+} gw_host_api;
+
+/* The plugin's table, filled in by its register function. */
+typedef struct gw_plugin_v1 {
+    uint32_t abi_version; /* GW_PLUGIN_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(gw_plugin_v1) as the plugin knows it */
+    const char *name;     /* NUL-terminated, static: e.g. "forward-http" */
+    const char *description;
+    int32_t (*create)(const gw_host_api *host, gw_bytes config_json, void **instance, const gw_output *out);
+    int32_t (*handle)(void *instance, const gw_event *event, const gw_output *out);
+    void (*destroy)(void *instance);
+} gw_plugin_v1;
+
+typedef int32_t (*gw_plugin_register_fn)(gw_plugin_v1 *table, uint32_t table_size);
+
+/* The ABI version this header describes (a real symbol, so SwiftPM has a C source to build). */
+uint32_t gw_plugin_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GATEWAY_PLUGIN_H */

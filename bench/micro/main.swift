@@ -1,0 +1,65 @@
+// Micro-benchmarks of the ingress hot path, per operation, in one process:
+//   swift run -c release gateway-microbench [iterations]
+// Each line: operation, ns per op, ops/s. Use it to see where a request's CPU goes; the
+// end-to-end numbers (with nginx side by side) come from bench/gateway.sh.
+import Foundation
+import GatewayCore
+import GatewayCrypto
+import GatewayHTTP
+import GatewaySignature
+
+let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
+
+let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
+
+func measure(_ name: String, _ body: () -> Void) {
+    if let only, !name.contains(only) { return }
+    for _ in 0..<min(1000, iterations) { body() }  // warm up
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<iterations { body() }
+    let ns = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(iterations)
+    print(name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%9.1f ns/op %12.0f ops/s", ns, 1e9 / ns))
+}
+
+// A realistic ~2 KB Payment notification like bench/make_requests.py makes.
+let meta = #"{"orderNo":"SO-7F3A1C-000000042","storeName":"Orchard Flagship","customerRef":"CUST48213377","items":[{"sku":"SKU-48213","name":"Premium wireless headphones","qty":2},{"sku":"SKU-11873","name":"Organic green tea 250g","qty":1},{"sku":"SKU-99812","name":"Coffee beans 1kg","qty":3}],"note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#
+let bodyText = """
+    {"eventCode":"Payment","metadata":\(JSONValue.quoted(meta)),"payment":{"merchantTransInfo":{"merchantTransID":"MT7F3A1C000000000042","merchantTransTime":"2026-11-22T09:55:01+08:00","merchantOrderReference":"ORD482133771234"},"evoTransInfo":{"evoTransID":"9f1c2d3e4b5a69788796a5b4c3d2e1f0","evoTransTime":"2026-11-22T09:55:02+08:00","traceNum":"004211","retrievalReferenceNum":"000012345678"},"pspTransInfo":{"pspTransID":"a1b2c3d4e5f6a7b8c9d0e1f2","pspTransTime":"2026-11-22T09:55:03+08:00","pspName":"Visa Direct Acquirer","authorizationCode":"123456"},"transAmount":{"currency":"SGD","value":"128.50"},"billingAmount":{"currency":"SGD","value":"128.50"},"status":"Success","captureMethod":"Automatic","transInitiator":{"platform":"WEB","userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"},"channelMerchantID":"482133771234567","storeID":"S482133"},"paymentMethod":{"type":"card","card":{"first6No":"411111","last4No":"1111","paymentBrand":"Visa","holderName":"JANE DOE","expiryDate":"1230","fundingType":"credit","issuingBank":"DBS BANK LTD","issuingCountry":"SGP","tokenID":"0123456789abcdef0123456789abcdef"}},"authentication":{"type":"threeDS","threeDS":{"eci":"05","version":"2.2.0","dsTransID":"12345678-1234-1234-1234-123456789012","authenticationResult":"Y"}},"pspData":{"acquirerID":"482133","mcc":"5411","avsResult":"Y","cvcResult":"M","networkTransID":"482133771234567","responseCode":"00","responseMessage":"Approved or completed successfully"},"result":{"code":"S0000","message":"Success"}}
+    """
+let body = Array(bodyText.utf8)
+print("body: \(body.count) bytes, \(iterations) iterations")
+
+var sink = 0
+measure("JSONDocument.parse") { sink &+= (try? JSONDocument.parse(body))?.bytes.count ?? 0 }
+let classifier = Classifier()
+measure("Classifier.classify") { sink &+= (try? classifier.classify(source: "evo", msgID: "m", rawBody: body))?.msgID.count ?? 0 }
+measure("JSONParser.parse (tree)") { if case .object(let o)? = try? JSONParser.parse(body) { sink &+= o.count } }
+
+let msg = CanonicalMessage(method: "POST", target: "/webhooks/evo", dateTime: "2026-11-22T10:00:00+08:00", msgID: "0123456789abcdef0123456789abcdef", body: body)
+measure("SHA256 digest") { sink &+= (try? Digest.hash(.sha256, parts: msg.parts(key: "k")))?.count ?? 0 }
+let sig = (try? SignatureSigner.sign(msg, type: .sha256, key: "k")) ?? ""
+let verifier = SignatureVerifier(keys: ["k"], allowed: [.sha256], sm2PublicKey: nil, maxSkewSeconds: 0)
+let headers = SignatureHeaders(authorization: sig, signType: "SHA256", dateTime: msg.dateTime, msgID: msg.msgID)
+measure("SignatureVerifier.verify") { sink &+= (try? verifier.verify(method: "POST", target: "/webhooks/evo", headers: headers, body: body, now: 0)) == .sha256 ? 1 : 0 }
+
+let request = Array("POST /webhooks/evo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\nDateTime: 2026-11-22T10:00:00+08:00\r\nMsgID: 0123456789abcdef0123456789abcdef\r\nSignType: SHA256\r\nAuthorization: \(sig)\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+var events: [HTTPRequestParser.Event] = []
+measure("HTTPRequestParser.feed") {
+    var p = HTTPRequestParser()
+    p.feed(request, into: &events)
+    sink &+= events.count
+    events.removeAll(keepingCapacity: true)
+}
+
+struct CountingSink: LogSink {
+    func write(_ line: [UInt8]) {}
+}
+let logger = Logger(sink: CountingSink(), redactor: Redactor(secrets: ["evo-bench-sign-key-0123456789abcdef"]))
+measure("Logger.info (accepted line)") {
+    logger.info("notification accepted", [
+        ("source", "evo"), ("eventCode", "Payment"), ("known", true), ("msgID", "0123456789abcdef0123456789abcdef"),
+        ("signType", "SHA256"), ("merchantTransID", "MT7F3A1C000000000042"), ("evoTransID", "9f1c2d3e4b5a69788796a5b4c3d2e1f0"),
+        ("txStatus", "Success"), ("amount", "128.50"), ("currency", "SGD"), ("bytes", 2100), ("remote", "127.0.0.1"),
+    ])
+}
+print("(checksum \(sink))")

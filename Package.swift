@@ -24,6 +24,15 @@ let package = Package(
     name: "gateway",
     products: [
         .executable(name: "gateway", targets: ["gateway"]),
+        // Handler plugins: one shared object each, loaded by the gateway with dlopen. The file
+        // name carries the plugin name (libgwplugin-<name>.so), which is how the loader finds them.
+        .library(name: "gwplugin-forward-http", type: .dynamic, targets: ["ForwardHTTPPlugin"]),
+        .library(name: "gwplugin-file", type: .dynamic, targets: ["FilePlugin"]),
+        .library(name: "gwplugin-shell", type: .dynamic, targets: ["ShellPlugin"]),
+        .library(name: "gwplugin-metadata-filter", type: .dynamic, targets: ["MetadataFilterPlugin"]),
+        // A plugin written in plain C, used by the tests to prove the ABI is C.
+        .library(name: "gwplugin-c-echo", type: .dynamic, targets: ["CEchoPlugin"]),
+        .library(name: "gwplugin-c-badabi", type: .dynamic, targets: ["CBadABIPlugin"]),
     ],
     targets: [
         // MARK: C libraries and shims
@@ -39,6 +48,8 @@ let package = Package(
         ),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSystem"),
+        // The plugin ABI: one C header (include/gateway_plugin.h), shared by host and plugins.
+        .target(name: "CGatewayPluginABI"),
 
         // MARK: Swift modules, bottom-up
         .target(name: "GatewayCore", swiftSettings: settings),
@@ -48,8 +59,15 @@ let package = Package(
         .target(name: "GatewaySignature", dependencies: ["GatewayCore", "GatewayCrypto"], swiftSettings: settings),
         .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "CSystem"], swiftSettings: settings),
         .target(
+            name: "GatewayPluginHost",
+            dependencies: ["GatewayCore", "GatewayCrypto", "GatewayHTTP", "CGatewayPluginABI"],
+            swiftSettings: settings
+        ),
+        .target(
             name: "GatewayRuntime",
-            dependencies: ["GatewayCore", "GatewayConfig", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "CSystem"],
+            dependencies: [
+                "GatewayCore", "GatewayConfig", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "GatewayPluginHost", "CSystem",
+            ],
             swiftSettings: settings
         ),
         .executableTarget(name: "gateway", dependencies: ["GatewayRuntime"], swiftSettings: settings),
@@ -60,6 +78,17 @@ let package = Package(
             path: "bench/micro",
             swiftSettings: settings
         ),
+
+        // MARK: Plugins (never a dependency of the gateway itself)
+        .target(name: "GatewayPluginKit", dependencies: ["CGatewayPluginABI"], path: "Plugins/Kit", swiftSettings: settings),
+        .target(name: "ForwardHTTPPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI"], path: "Plugins/ForwardHTTP", swiftSettings: settings),
+        .target(name: "FilePlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI"], path: "Plugins/File", swiftSettings: settings),
+        .target(name: "ShellPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI", "CSystem"], path: "Plugins/Shell", swiftSettings: settings),
+        .target(
+            name: "MetadataFilterPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI"], path: "Plugins/MetadataFilter",
+            swiftSettings: settings),
+        .target(name: "CEchoPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CEcho"),
+        .target(name: "CBadABIPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CBadABI"),
 
         // MARK: Tests
         .target(
@@ -74,6 +103,7 @@ let package = Package(
         .testTarget(name: "GatewaySignatureTests", dependencies: ["GatewaySignature", "GatewayCrypto"],
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
+        .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit"], swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], swiftSettings: settings),
     ]
 )

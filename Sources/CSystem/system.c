@@ -86,3 +86,10 @@ int gw_accept(int fd, struct sockaddr *addr, socklen_t *len, int nonblocking) {
     int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
     return accept4(fd, addr, len, flags);
 }
+
+int gw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+#include <spawn.h>
+int gw_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

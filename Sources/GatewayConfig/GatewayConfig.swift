@@ -194,6 +194,11 @@ public struct RouteConfig: Sendable {
     public var transform: [Transform]
     public var handlers: [HandlerConfig]
     public var retry: RetryPolicy
+    /// Deliveries of this route running at once (worker threads). Default 4.
+    public var concurrency: Int = 4
+    /// Deliveries waiting (queued or between retries) beyond which new notifications are refused
+    /// with 503 rather than acknowledged. Default 100000.
+    public var maxPending: Int = 100_000
     public var mark: Mark
 
     public var matchesAllEvents: Bool { events.contains("*") }

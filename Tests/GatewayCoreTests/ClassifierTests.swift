@@ -6,7 +6,7 @@ import Testing
 struct ClassifierTests {
     let classifier = Classifier()
 
-    func classify(_ body: String, msgID: String = "m1") throws(GatewayError) -> Notification {
+    func classify(_ body: String, msgID: String = "m1") throws(GatewayError) -> GatewayEvent {
         try classifier.classify(source: "evo", msgID: msgID, rawBody: Array(body.utf8))
     }
 

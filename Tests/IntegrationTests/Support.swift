@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayCrypto
 import GatewaySignature
+import GatewayHTTP
 import GatewayTestKit
 import Testing
 
@@ -51,19 +52,9 @@ func withGateway<R>(
     return try body(gw)
 }
 
-func jsonError(_ r: HTTPClientResponseLike) -> String? {
-    guard let v = try? JSONParser.parse(r.bodyBytes), case .string(let s)? = v["error"] else { return nil }
+func jsonError(_ r: HTTPClientResponse) -> String? {
+    guard let v = try? JSONParser.parse(r.body), case .string(let s)? = v["error"] else { return nil }
     return s
-}
-
-protocol HTTPClientResponseLike {
-    var bodyBytes: [UInt8] { get }
-}
-
-import GatewayHTTP
-
-extension HTTPClientResponse: HTTPClientResponseLike {
-    var bodyBytes: [UInt8] { body }
 }
 
 func nowDateTime(offsetSeconds: Int64 = 0) -> String {

@@ -45,4 +45,9 @@ void gw_ignore_sigpipe(void);
 int gw_gettid(void);
 /* accept4 (needs _GNU_SOURCE, which the Swift importer does not set). */
 int gw_accept(int fd, struct sockaddr *addr, socklen_t *len, int nonblocking);
+/* pipe2(O_CLOEXEC): the child side is dup2'ed by posix_spawn, nothing else leaks. */
+int gw_pipe_cloexec(int fds[2]);
+#include <spawn.h>
+/* posix_spawn_file_actions_addchdir_np (glibc 2.29+). */
+int gw_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 #endif

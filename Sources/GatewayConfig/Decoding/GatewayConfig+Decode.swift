@@ -31,7 +31,12 @@ extension GatewayConfig {
         } catch {
             throw ConfigErrors([error])
         }
-        let ctx = DecodeContext(file: file, environment: environment)
+        var env = environment
+        // `${GATEWAY_CONFIG_DIR}`: the configuration file's directory, absolute, so handler
+        // settings (script paths, output files) can be written relative to the file.
+        let absoluteBase = baseDirectory.hasPrefix("/") ? baseDirectory : FileManager.default.currentDirectoryPath + "/" + baseDirectory
+        env["GATEWAY_CONFIG_DIR"] = (absoluteBase as NSString).standardizingPath
+        let ctx = DecodeContext(file: file, environment: env)
         guard let root else {
             ctx.error(.start, "empty configuration: 'server.listen' and at least one entry under 'sources' are required")
             throw ConfigErrors(ctx.errors)

@@ -49,11 +49,16 @@ extension ConfigDecoder {
             handlers = list.enumerated().compactMap { decodeHandler($0.element, "\(label): handlers[\($0.offset)]") }
         }
         let retry = m.optional("retry").map { decodeRetry($0, label) } ?? RetryPolicy()
+        let concurrency = m.optional("concurrency").flatMap { ctx.int($0, "\(label): concurrency", min: 1, max: 256) } ?? 4
+        let maxPending = m.optional("maxPending").flatMap { ctx.int($0, "\(label): maxPending", min: 1, max: 10_000_000) } ?? 100_000
         m.finish()
         guard let name else { return nil }
-        return RouteConfig(
+        var r = RouteConfig(
             name: name, source: source, events: events, when: when, transform: transform, handlers: handlers,
             retry: retry, mark: node.mark)
+        r.concurrency = concurrency
+        r.maxPending = maxPending
+        return r
     }
 
     func decodeRetry(_ node: YAMLNode, _ label: String) -> RetryPolicy {

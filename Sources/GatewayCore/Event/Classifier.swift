@@ -24,7 +24,7 @@ public struct Classifier: Sendable {
         self.limits = limits
     }
 
-    public func classify(source: String, msgID: String, rawBody: [UInt8]) throws(GatewayError) -> Notification {
+    public func classify(source: String, msgID: String, rawBody: [UInt8]) throws(GatewayError) -> GatewayEvent {
         if msgID.unicodeScalars.count > limits.maxMsgIDLength {
             throw GatewayError(.badRequest, "MsgID is longer than \(limits.maxMsgIDLength) characters", reason: "msgid_too_long")
         }
@@ -63,7 +63,7 @@ public struct Classifier: Sendable {
             }
         }
         let eventCode = EventCode(code)
-        return Notification(
+        return GatewayEvent(
             source: source, eventCode: eventCode, msgID: msgID, transaction: Classifier.summarize(object, eventCode: eventCode),
             document: document)
     }

@@ -73,3 +73,17 @@ public struct RetryPolicy: Sendable, Equatable {
         self.maxDelayMs = maxDelayMs
     }
 }
+
+extension RetryPolicy {
+    /// The delay before the next attempt after attempt `attempt` (1-based) failed: exponential
+    /// from `initialDelayMs`, capped at `maxDelayMs`, with "equal jitter" (half fixed, half random)
+    /// so a burst of failures does not retry in lockstep.
+    ///
+    /// - Parameter random: a value in 0..<1 (injected so tests are deterministic).
+    public func delayMs(afterAttempt attempt: Int, random: Double) -> Int {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let base = min(maxDelayMs, initialDelayMs.multipliedReportingOverflow(by: 1 << exponent).overflow ? maxDelayMs : initialDelayMs << exponent)
+        let half = base / 2
+        return half + Int(Double(base - half) * min(max(random, 0), 0.999_999))
+    }
+}

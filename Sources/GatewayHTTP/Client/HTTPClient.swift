@@ -19,7 +19,10 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
 
 /// A blocking HTTP/1.1 client connection with deadlines, for `gateway send`, the test kit and
 /// (through the host services) outbound deliveries. Plain `http://` only for now.
-public final class HTTPClientConnection {
+///
+/// Used by one thread at a time; a connection pool hands it from one user to the next (hence
+/// the unchecked `Sendable`).
+public final class HTTPClientConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer: [UInt8] = []
     private let timeoutMs: Int

@@ -1,4 +1,5 @@
 import CSystem
+import Foundation
 import GatewayCore
 import Glibc
 import Synchronization
@@ -171,6 +172,22 @@ public final class EventLoop: @unchecked Sendable {
     @discardableResult
     func schedule(afterMs ms: UInt64, _ task: @escaping () -> Void) -> TimerQueue.Handle {
         timers.add(deadline: monotonicMillis() + ms, task)
+    }
+
+    /// Runs `task` on this loop after `ms` milliseconds. Safe from any thread.
+    public func scheduleTask(afterMs ms: UInt64, _ task: @escaping @Sendable () -> Void) {
+        if inEventLoop {
+            schedule(afterMs: ms, task)
+        } else {
+            execute { [self] in schedule(afterMs: ms, task) }
+        }
+    }
+
+    /// Starts a thread running this loop (for a loop outside an `EventLoopGroup`).
+    public func startThread(name: String) {
+        let t = Thread { [self] in run() }
+        t.name = name
+        t.start()
     }
 
     /// Calls `body` for every registered handler of type `T`. Loop thread only.

@@ -5,15 +5,23 @@ import GatewayCore
 public enum CheckCommand {
     public static func run(configPath: String) -> Int32 {
         let config: GatewayConfig
+        let routes: RouteTable
         do {
             config = try GatewayConfig.load(path: configPath)
             _ = try SourceTable(config: config)
+            routes = try RouteTable.compile(config, loadPlugins: true)
         } catch {
             printError("\(error)")
             printError("\(configPath): configuration is NOT valid")
             return 1
         }
-        printOut(summary(config))
+        var text = summary(config)
+        var plugins: [String: String] = [:]
+        for r in routes.routes { for h in r.handlers { plugins[h.plugin.name] = h.plugin.path } }
+        if !plugins.isEmpty {
+            text += "\nplugins loaded: " + plugins.keys.sorted().map { "\($0) (\(plugins[$0] ?? ""))" }.joined(separator: ", ")
+        }
+        printOut(text)
         return 0
     }
 

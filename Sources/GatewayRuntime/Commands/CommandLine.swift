@@ -9,6 +9,8 @@ public enum GatewayCommandLine {
           gateway serve --config FILE     run the gateway
           gateway check --config FILE     validate a configuration and print a summary
           gateway send --url URL ...      sign and send one notification (see gateway send --help)
+          gateway route --config FILE EVENT.json [--source NAME]
+                                          dry run: which routes take the event, and what they send
           gateway version                 print the version
 
         """
@@ -24,6 +26,34 @@ public enum GatewayCommandLine {
         case "serve", "check":
             guard let path = configPath(rest, command: command) else { return 2 }
             return command == "serve" ? ServeCommand.run(configPath: path) : CheckCommand.run(configPath: path)
+        case "route":
+            var config: String? = nil
+            var source: String? = nil
+            var event: String? = nil
+            var i = 0
+            while i < rest.count {
+                switch rest[i] {
+                case "--config", "-c", "--source":
+                    guard i + 1 < rest.count else {
+                        printError("gateway route: \(rest[i]) needs a value")
+                        return 2
+                    }
+                    if rest[i] == "--source" { source = rest[i + 1] } else { config = rest[i + 1] }
+                    i += 2
+                default:
+                    guard event == nil, !rest[i].hasPrefix("--") else {
+                        printError("gateway route: unexpected argument '\(rest[i])'")
+                        return 2
+                    }
+                    event = rest[i]
+                    i += 1
+                }
+            }
+            guard let config, let event else {
+                printError("usage: gateway route --config FILE EVENT.json [--source NAME]")
+                return 2
+            }
+            return RouteCommand.run(configPath: config, eventPath: event, sourceName: source)
         case "send":
             if rest.contains("--help") || rest.contains("-h") {
                 printOut(SendCommand.usage)

@@ -13,9 +13,11 @@ import Synchronization
 public final class IngressResponder: HTTPResponder {
     private let state: GatewayState
     private let logger: Logger
+    private let dispatcher: Dispatcher
 
-    public init(state: GatewayState, logger: Logger) {
+    public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger) {
         self.state = state
+        self.dispatcher = dispatcher
         self.logger = logger
     }
 
@@ -34,6 +36,11 @@ public final class IngressResponder: HTTPResponder {
             let signType = try source.verifier.verify(
                 method: head.method, target: head.target, headers: headers, body: request.body, now: wallClockSeconds())
             let n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
+            if case .backlogFull(let route) = dispatcher.submit(n) {
+                state.stats.rejected.add(1, ordering: .relaxed)
+                logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(n.msgID))])
+                return completion(.error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")))
+            }
             state.stats.accepted.add(1, ordering: .relaxed)
             if logger.isEnabled(.info) {
                 logger.info("notification accepted", acceptedFields(n, signType: signType, remote: context.remote))
@@ -52,7 +59,7 @@ public final class IngressResponder: HTTPResponder {
         }
     }
 
-    private func acceptedFields(_ n: Notification, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {
+    private func acceptedFields(_ n: GatewayEvent, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {
         var f: [(String, LogValue)] = []
         f.reserveCapacity(16)
         f += [

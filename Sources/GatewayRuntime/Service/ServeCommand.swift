@@ -2,6 +2,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayHTTP
+import GatewayPluginHost
 import Glibc
 import Synchronization
 
@@ -10,8 +11,11 @@ public enum ServeCommand {
     /// Returns the process exit status.
     public static func run(configPath: String) -> Int32 {
         Signals.blockHandled()
+        // Files the gateway (and the programs it starts) create are private unless made otherwise.
+        umask(0o077)
         let config: GatewayConfig
         let sources: SourceTable
+        let routes: RouteTable
         do {
             config = try GatewayConfig.load(path: configPath)
             sources = try SourceTable(config: config)
@@ -24,6 +28,14 @@ public enum ServeCommand {
             sink: sink, level: config.log.level, format: config.log.format,
             redactor: Redactor(extraNames: config.redact, secrets: config.secrets))
         defer { sink.flush() }
+        HostServices.setLogger(logger)
+        do {
+            routes = try RouteTable.compile(config, loadPlugins: true)
+        } catch {
+            sink.flush()
+            printError("configuration error:\n\(error)")
+            return 2
+        }
 
         if config.server.tls != nil {
             logger.error("server.tls is configured, but this version cannot terminate TLS yet; put a TLS proxy in front or remove server.tls")
@@ -36,12 +48,14 @@ public enum ServeCommand {
         let group: EventLoopGroup
         let publicServer: HTTPServer
         var adminServer: HTTPServer? = nil
+        let dispatcher: Dispatcher
         do {
+            dispatcher = try Dispatcher(table: routes, logger: logger)
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
-                responder: IngressResponder(state: state, logger: logger), logger: logger)
+                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger), logger: logger)
             if let admin = config.admin {
                 let adminSocket = try ListeningSocket(address: socketAddress(admin.listen))
                 var adminConfig = HTTPServerConfiguration()
@@ -89,6 +103,14 @@ public enum ServeCommand {
         }
         adminServer?.drain {}
         group.stop()
+        // Deliveries: no new attempts; running ones finish (up to the grace period). Deliveries not
+        // made yet are lost on exit until the durable spool lands; the log says how many.
+        dispatcher.stop()
+        dispatcher.waitIdle(timeoutMs: graceMs)
+        let unfinished = dispatcher.pending.values.reduce(0, +)
+        if unfinished > 0 {
+            logger.warning("deliveries not finished at exit", [("pending", .int(unfinished))])
+        }
         logger.info("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
         return 0
     }
@@ -101,8 +123,12 @@ public enum ServeCommand {
             if config.server.listen != old.server.listen || config.admin?.listen != old.admin?.listen {
                 logger.warning("listen addresses change only on restart; keeping the current ones")
             }
+            _ = try RouteTable.compile(config, loadPlugins: true)  // validates; routes swap on restart for now
             state.replace(config: config, sources: sources)
             logger.info("configuration reloaded", [("generation", .int(state.generation)), ("sources", .int(config.sources.count))])
+            if config.routes.count != old.routes.count || zip(config.routes, old.routes).contains(where: { $0.name != $1.name }) {
+                logger.warning("route changes take effect on restart in this version; sources were reloaded")
+            }
         } catch {
             logger.error("configuration reload failed; keeping the current configuration", [("errors", .string("\(error)"))])
         }

@@ -1,5 +1,6 @@
-/// An accepted, classified notification: what the rest of the gateway works with.
-public struct Notification: Sendable {
+/// An accepted, classified notification: what the rest of the gateway works with. (Not
+/// `Notification`, which Foundation already names.)
+public struct GatewayEvent: Sendable {
     /// The configured source it arrived on.
     public var source: String
     public var eventCode: EventCode

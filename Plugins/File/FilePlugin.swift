@@ -1,0 +1,136 @@
+public import CGatewayPluginABI
+import Foundation
+import GatewayPluginKit
+import Glibc
+
+/// `file`: appends each event as one JSON line to a file.
+///
+/// ```yaml
+/// - plugin: file
+///   with: { path: "/var/log/gateway/{route}/{date}.jsonl", fsync: false }
+/// ```
+/// `path` may hold `{eventCode}`, `{route}`, `{date}` (UTC yyyy-mm-dd); directories are created
+/// (mode 0750), files are created with mode 0600. One `write` per line under a per-file lock, on
+/// an `O_APPEND` descriptor: lines from concurrent deliveries never interleave.
+@_cdecl("gw_plugin_register_v1")
+public func gwPluginRegisterV1(_ table: UnsafeMutablePointer<gw_plugin_v1>?, _ size: UInt32) -> Int32 {
+    PluginRegistry.register(FileHandler.definition, table: table, size: size)
+}
+
+final class FileHandler: GatewayHandler, @unchecked Sendable {
+    // Unchecked: mutable state (open files) is behind `lock`; the rest is immutable.
+
+    static let definition = PluginDefinition(
+        name: "file", description: "appends each event as a JSON line to a file"
+    ) { config, host in try FileHandler(config: config, host: host) }
+
+    let pathTemplate: String
+    let fsync: Bool
+    let host: PluginHost
+    private let lock = NSLock()
+    /// Open descriptors by resolved path (a few: one per route/date/eventCode combination).
+    private var files: [String: Int32] = [:]
+    private var order: [String] = []
+    private static let maxOpen = 64
+
+    init(config: PluginConfig, host: PluginHost) throws {
+        var c = config
+        pathTemplate = try c.requiredString("path")
+        fsync = try c.bool("fsync", default: false)
+        try c.finish()
+        for token in FileHandler.placeholders(in: pathTemplate) where !["eventCode", "route", "date"].contains(token) {
+            throw PluginConfigError("with.path: unknown placeholder {\(token)}; use {eventCode}, {route} or {date}")
+        }
+        self.host = host
+    }
+
+    deinit {
+        for fd in files.values { close(fd) }
+    }
+
+    static func placeholders(in s: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(s)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return out
+    }
+
+    /// A path component from event data: no separators, no `..`, nothing hidden.
+    static func safeComponent(_ s: String) -> String {
+        let cleaned = String(s.map { $0 == "/" || $0 == "\0" || $0 == "\\" ? "_" : $0 }.prefix(64))
+        return cleaned.isEmpty || cleaned.hasPrefix(".") ? "_" + cleaned : cleaned
+    }
+
+    func resolve(_ event: PluginEvent) -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let date = String(format: "%04d-%02d-%02d", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday))
+        return pathTemplate
+            .replacingOccurrences(of: "{eventCode}", with: FileHandler.safeComponent(event.eventCode))
+            .replacingOccurrences(of: "{route}", with: FileHandler.safeComponent(event.route))
+            .replacingOccurrences(of: "{date}", with: date)
+    }
+
+    func handle(_ event: PluginEvent) -> HandlerResult {
+        let path = resolve(event)
+        // One line: JSON needs no raw newlines (inside strings they are escaped).
+        var line = [UInt8]()
+        line.reserveCapacity(event.body.count + 1)
+        for b in event.body where b != 0x0A && b != 0x0D { line.append(b) }
+        line.append(0x0A)
+        lock.lock()
+        defer { lock.unlock() }
+        let fd: Int32
+        switch descriptor(for: path) {
+        case .success(let d): fd = d
+        case .failure(let e): return .retry(e.message)
+        }
+        var off = 0
+        while off < line.count {
+            let n = line.withUnsafeBytes { b -> Int in b.baseAddress.map { write(fd, $0 + off, b.count - off) } ?? 0 }
+            if n > 0 {
+                off += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                let reason = "write \(path): \(String(cString: strerror(errno)))"
+                closeFile(path)
+                return .retry(reason)
+            }
+        }
+        if fsync && fdatasync(fd) != 0 {
+            let reason = "fdatasync \(path): \(String(cString: strerror(errno)))"
+            closeFile(path)
+            return .retry(reason)
+        }
+        return .proceed()
+    }
+
+    /// The open descriptor for `path`, opening (and creating directories) when needed. Lock held.
+    private func descriptor(for path: String) -> Result<Int32, PluginConfigError> {
+        if let fd = files[path] { return .success(fd) }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            } catch {
+                return .failure(PluginConfigError("cannot create directory \(dir): \(error.localizedDescription)"))
+            }
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return .failure(PluginConfigError("open \(path): \(String(cString: strerror(errno)))")) }
+        if files.count >= FileHandler.maxOpen, let oldest = order.first { closeFile(oldest) }
+        files[path] = fd
+        order.append(path)
+        return .success(fd)
+    }
+
+    private func closeFile(_ path: String) {
+        if let fd = files.removeValue(forKey: path) { close(fd) }
+        order.removeAll { $0 == path }
+    }
+}

@@ -1,0 +1,164 @@
+public import CGatewayPluginABI
+import Foundation
+import GatewayPluginKit
+
+/// `metadata-filter`: passes an event on only when its `metadata` string satisfies conditions.
+///
+/// ```yaml
+/// - plugin: metadata-filter
+///   with:
+///     when:
+///       - { key: tenant, equals: acme }          # all must hold
+///       - { raw: { prefix: "vip" } }             # the whole metadata string
+/// ```
+/// The merchant's `metadata` is read as a JSON object (keys may be dotted paths), else as
+/// `k=v&k=v` or `k=v;k=v` pairs, else as raw text (only `raw` conditions apply). Operators:
+/// `equals`, `notEquals`, `in`, `prefix`, `matches` (regex), `exists`.
+@_cdecl("gw_plugin_register_v1")
+public func gwPluginRegisterV1(_ table: UnsafeMutablePointer<gw_plugin_v1>?, _ size: UInt32) -> Int32 {
+    PluginRegistry.register(MetadataFilter.definition, table: table, size: size)
+}
+
+final class MetadataFilter: GatewayHandler, @unchecked Sendable {
+    // Unchecked: immutable after init (the compiled regexes are only read).
+
+    static let definition = PluginDefinition(
+        name: "metadata-filter", description: "passes events whose metadata matches conditions"
+    ) { config, _ in try MetadataFilter(config: config) }
+
+    let conditions: [MetadataCondition]
+
+    init(config: PluginConfig) throws {
+        var c = config
+        guard let list = try c.objectList("when"), !list.isEmpty else {
+            throw PluginConfigError("with.when must list at least one condition")
+        }
+        conditions = try list.map(MetadataCondition.init)
+        try c.finish()
+    }
+
+    func handle(_ event: PluginEvent) -> HandlerResult {
+        let metadata = Metadata.parse(event.value(at: "metadata"))
+        return conditions.allSatisfy { $0.holds(metadata) } ? .proceed() : .drop
+    }
+}
+
+/// The metadata string in the form the merchant used.
+struct Metadata {
+    enum Form: Equatable { case json, pairs, raw, missing }
+    var form: Form
+    var raw: String?
+    /// Flattened values: "a.b" -> scalar text (JSON), or "k" -> "v" (pairs).
+    var values: [String: String]
+
+    static func parse(_ text: String?) -> Metadata {
+        guard let text else { return Metadata(form: .missing, raw: nil, values: [:]) }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("{"), let data = trimmed.data(using: .utf8),
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
+            var values: [String: String] = [:]
+            flatten(obj, prefix: "", into: &values)
+            return Metadata(form: .json, raw: text, values: values)
+        }
+        if trimmed.contains("=") {
+            // `k=v&k=v` or `k=v;k=v` (a single `k=v` too); percent-encoding is decoded.
+            let separator: Character = trimmed.contains("&") ? "&" : ";"
+            var values: [String: String] = [:]
+            var ok = true
+            for p in trimmed.split(separator: separator, omittingEmptySubsequences: true) {
+                guard let eq = p.firstIndex(of: "=") else {
+                    ok = false
+                    break
+                }
+                let k = p[..<eq].trimmingCharacters(in: .whitespaces)
+                let v = p[p.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                guard !k.isEmpty, !k.contains(" ") else {
+                    ok = false
+                    break
+                }
+                values[k.removingPercentEncoding ?? k] = v.removingPercentEncoding ?? v
+            }
+            if ok && !values.isEmpty { return Metadata(form: .pairs, raw: text, values: values) }
+        }
+        return Metadata(form: .raw, raw: text, values: [:])
+    }
+
+    static func flatten(_ value: Any, prefix: String, into out: inout [String: String]) {
+        if let d = value as? [String: Any] {
+            for (k, v) in d { flatten(v, prefix: prefix.isEmpty ? k : "\(prefix).\(k)", into: &out) }
+        } else if let a = value as? [Any] {
+            for (i, v) in a.enumerated() { flatten(v, prefix: "\(prefix).\(i)", into: &out) }
+        } else if let s = value as? String {
+            out[prefix] = s
+        } else if let n = value as? NSNumber {
+            let t = String(cString: n.objCType)
+            out[prefix] = (t == "c" || t == "B") ? (n.boolValue ? "true" : "false") : n.stringValue
+        } else if value is NSNull {
+            out[prefix] = "null"
+        }
+    }
+}
+
+struct MetadataCondition: @unchecked Sendable {
+    // Unchecked: the regex is compiled once and only read.
+    enum Target { case key(String), raw }
+    enum Op {
+        case equals(String), notEquals(String), oneOf([String]), prefix(String), matches(NSRegularExpression), exists(Bool)
+    }
+
+    let target: Target
+    let op: Op
+
+    init(_ config: PluginConfig) throws {
+        var c = config
+        var opConfig: PluginConfig
+        if c.has("raw") {
+            guard let raw = try c.object("raw") else { throw PluginConfigError("\(c.path).raw must be a mapping") }
+            try c.finish()
+            target = .raw
+            opConfig = raw
+        } else {
+            target = .key(try c.requiredString("key"))
+            opConfig = c  // the operator sits beside `key`; `finish` below checks both
+        }
+        let names = ["equals", "notEquals", "in", "prefix", "matches", "exists"]
+        let present = names.filter { opConfig.has($0) }
+        guard present.count == 1 else {
+            throw PluginConfigError("\(opConfig.path) needs exactly one of \(names.joined(separator: ", "))")
+        }
+        switch present[0] {
+        case "equals": op = .equals(try opConfig.string("equals") ?? "")
+        case "notEquals": op = .notEquals(try opConfig.string("notEquals") ?? "")
+        case "prefix": op = .prefix(try opConfig.string("prefix") ?? "")
+        case "in": op = .oneOf(try opConfig.stringList("in") ?? [])
+        case "exists": op = .exists(try opConfig.bool("exists", default: true))
+        default:
+            let pattern = try opConfig.requiredString("matches")
+            do {
+                op = .matches(try NSRegularExpression(pattern: pattern))
+            } catch {
+                throw PluginConfigError("\(opConfig.path).matches: invalid regular expression '\(pattern)'")
+            }
+        }
+        try opConfig.finish()
+    }
+
+    func holds(_ m: Metadata) -> Bool {
+        let value: String?
+        switch target {
+        case .raw: value = m.raw
+        case .key(let k): value = m.values[k]
+        }
+        switch op {
+        case .exists(let e): return (value != nil) == e
+        case .equals(let v): return value == v
+        case .notEquals(let v): return value != v
+        case .oneOf(let vs): return value.map(vs.contains) ?? false
+        case .prefix(let p): return value?.hasPrefix(p) ?? false
+        case .matches(let re):
+            guard let value else { return false }
+            return re.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+        }
+    }
+}

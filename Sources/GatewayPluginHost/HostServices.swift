@@ -1,0 +1,92 @@
+import CGatewayPluginABI
+import Foundation
+import GatewayCore
+import GatewayCrypto
+import GatewayHTTP
+import Synchronization
+
+/// The services lent to plugins through `gw_host_api`: logging, event values, outbound HTTP and
+/// HMAC. One table per loaded plugin (its `host_ctx` carries the plugin's name for log lines);
+/// the tables live for the process.
+public enum HostServices {
+    /// Where plugin log lines go. Set at start and on reload.
+    private static let loggerBox = Mutex<Logger>(Logger.disabled)
+    static let http = PooledHTTPClient()
+
+    public static func setLogger(_ logger: Logger) {
+        loggerBox.withLock { $0 = logger }
+    }
+
+    static var logger: Logger { loggerBox.withLock { $0 } }
+
+    final class Context {
+        let pluginName: String
+        init(pluginName: String) { self.pluginName = pluginName }
+    }
+
+    static func makeTable(pluginName: String) -> UnsafeMutablePointer<gw_host_api> {
+        let context = Unmanaged.passRetained(Context(pluginName: pluginName)).toOpaque()  // lives for the process
+        let t = UnsafeMutablePointer<gw_host_api>.allocate(capacity: 1)
+        t.initialize(
+            to: gw_host_api(
+                struct_size: UInt32(MemoryLayout<gw_host_api>.size), abi_version: UInt32(GW_PLUGIN_ABI_VERSION),
+                host_ctx: context,
+                log: { ctx, level, message in HostServices.log(ctx, level, message) },
+                event_value: { event, path, out in HostServices.eventValue(event, path, out) },
+                http_request: { ctx, req, resp in HostServices.httpRequest(ctx, req, resp) },
+                hmac_sha256: { key, data, out in HostServices.hmac(key, data, out) }))
+        return t
+    }
+
+    static func text(_ b: gw_bytes) -> String {
+        guard let p = b.ptr, b.len > 0 else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: p, count: b.len), as: UTF8.self)
+    }
+
+    static func log(_ ctx: UnsafeMutableRawPointer?, _ level: Int32, _ message: gw_bytes) {
+        let name = ctx.map { Unmanaged<Context>.fromOpaque($0).takeUnretainedValue().pluginName } ?? "?"
+        let l: LogLevel =
+            switch level {
+            case GW_LOG_DEBUG: .debug
+            case GW_LOG_WARN: .warning
+            case GW_LOG_ERROR: .error
+            default: .info
+            }
+        logger.log(l, String(text(message).prefix(8192)), [("plugin", .string(name))])
+    }
+
+    static func eventValue(_ event: UnsafePointer<gw_event>?, _ path: gw_bytes, _ out: UnsafeMutablePointer<gw_bytes>?) -> Int32 {
+        guard let event, let out, let ref = event.pointee.host_ref else { return 0 }
+        let ctx = Unmanaged<CallContext>.fromOpaque(UnsafeMutableRawPointer(mutating: ref)).takeUnretainedValue()
+        guard let value = ctx.value(at: text(path)) else { return 0 }
+        out.pointee = gw_bytes(ptr: value.baseAddress, len: value.count)
+        return 1
+    }
+
+    static func hmac(_ key: gw_bytes, _ data: gw_bytes, _ out: UnsafeMutablePointer<UInt8>?) {
+        guard let out else { return }
+        let k = key.ptr.map { Array(UnsafeBufferPointer(start: $0, count: key.len)) } ?? []
+        let d = data.ptr.map { Array(UnsafeBufferPointer(start: $0, count: data.len)) } ?? []
+        let mac = (try? HMAC.authenticate(.sha256, key: k, parts: [d])) ?? [UInt8](repeating: 0, count: 32)
+        for i in 0..<32 { out[i] = i < mac.count ? mac[i] : 0 }
+    }
+
+    static func httpRequest(
+        _ ctx: UnsafeMutableRawPointer?, _ req: UnsafePointer<gw_http_request>?, _ resp: UnsafeMutablePointer<gw_http_response>?
+    ) -> Int32 {
+        guard let req, let resp else { return GW_FAIL }
+        let r = req.pointee
+        var headers: [(String, String)] = []
+        if let hs = r.headers {
+            for i in 0..<r.header_count { headers.append((text(hs[i].name), text(hs[i].value))) }
+        }
+        let body = r.body.ptr.map { Array(UnsafeBufferPointer(start: $0, count: r.body.len)) } ?? []
+        let result = http.send(
+            method: text(r.method), url: text(r.url), headers: headers, body: body, timeoutMs: Int(max(1, r.timeout_ms)))
+        resp.pointee.status = Int32(result.status)
+        resp.pointee.retry_after_ms = result.retryAfterMs
+        let message = result.error
+        resp.pointee.error = gw_bytes(ptr: message.utf8Start, len: message.utf8CodeUnitCount)
+        return result.status == 0 ? GW_RETRY : GW_OK
+    }
+}

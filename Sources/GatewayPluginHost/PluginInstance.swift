@@ -1,0 +1,145 @@
+import CGatewayPluginABI
+import GatewayCore
+
+/// One attempt's input, as the host has it.
+public struct HandlerCall: Sendable {
+    public var body: [UInt8]
+    public var eventCode: String
+    public var source: String
+    public var route: String
+    public var msgID: String
+    public var deliveryID: String
+    public var attempt: Int
+
+    public init(body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int) {
+        self.body = body
+        self.eventCode = eventCode
+        self.source = source
+        self.route = route
+        self.msgID = msgID
+        self.deliveryID = deliveryID
+        self.attempt = attempt
+    }
+}
+
+/// What a handler answered (see gateway_plugin.h, "Results of handle()").
+public enum HandlerOutcome: Sendable, Equatable {
+    case proceed(newBody: [UInt8]?)
+    case drop
+    case retry(reason: String, afterMs: UInt32)
+    case fail(reason: String)
+}
+
+/// A configured handler: a plugin instance made from one `with:` block.
+public final class PluginInstance: @unchecked Sendable {
+    // Unchecked: `instance` belongs to the plugin, which must make handle() thread-safe (ABI rule).
+    public let plugin: LoadedPlugin
+    let instance: UnsafeMutableRawPointer
+
+    init(plugin: LoadedPlugin, instance: UnsafeMutableRawPointer) {
+        self.plugin = plugin
+        self.instance = instance
+    }
+
+    deinit {
+        plugin.table.pointee.destroy?(instance)
+    }
+
+    /// Runs one attempt. Blocks as long as the plugin does.
+    public func handle(_ call: HandlerCall) -> HandlerOutcome {
+        guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
+        let context = CallContext(body: call.body)
+        let collector = OutputCollector()
+        // All borrowed strings live in one buffer for the duration of the call.
+        var arena: [UInt8] = []
+        var ranges: [(Int, Int)] = []
+        for s in [call.eventCode, call.source, call.route, call.msgID, call.deliveryID] {
+            ranges.append((arena.count, s.utf8.count))
+            arena.append(contentsOf: s.utf8)
+        }
+        let status: Int32 = withExtendedLifetime(context) {
+            call.body.withUnsafeBufferPointer { body in
+                arena.withUnsafeBufferPointer { a in
+                    func bytes(_ i: Int) -> gw_bytes { gw_bytes(ptr: a.baseAddress.map { $0 + ranges[i].0 }, len: ranges[i].1) }
+                    var event = gw_event(
+                        struct_size: UInt32(MemoryLayout<gw_event>.size), body: gw_bytes(ptr: body.baseAddress, len: body.count),
+                        event_code: bytes(0), source: bytes(1), route: bytes(2), msg_id: bytes(3), delivery_id: bytes(4),
+                        attempt: UInt32(clamping: call.attempt), host_ref: UnsafeRawPointer(Unmanaged.passUnretained(context).toOpaque()))
+                    return collector.withOutput { out in handle(instance, &event, out) }
+                }
+            }
+        }
+        switch status {
+        case GW_CONTINUE: return .proceed(newBody: collector.body)
+        case GW_DROP: return .drop
+        case GW_RETRY: return .retry(reason: collector.reason ?? "the handler asked for a retry", afterMs: collector.retryAfterMs)
+        case GW_FAIL: return .fail(reason: collector.reason ?? "the handler failed")
+        default: return .fail(reason: "the handler returned an unknown status \(status)")
+        }
+    }
+}
+
+/// Per-call state behind `gw_event.host_ref`: the body, parsed on demand for `event_value`, and
+/// the values handed out (kept alive until the call ends).
+final class CallContext {
+    let body: [UInt8]
+    private var document: JSONDocument?
+    private var parsed = false
+    private var values: [UnsafeMutableBufferPointer<UInt8>] = []
+
+    init(body: [UInt8]) {
+        self.body = body
+    }
+
+    deinit {
+        for v in values { v.deallocate() }
+    }
+
+    /// The scalar text at `path`, kept alive for the rest of the call.
+    func value(at path: String) -> UnsafeBufferPointer<UInt8>? {
+        if !parsed {
+            parsed = true
+            document = try? JSONDocument.parse(body)
+        }
+        guard let doc = document, let p = JSONPath(path), let ref = doc.root[path: p] else { return nil }
+        let text: String
+        if let s = ref.scalarText {
+            text = s
+        } else if ref.kind == .null {
+            text = ""
+        } else {
+            text = ref.materialize().jsonText
+        }
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, text.utf8.count))
+        _ = copy.initialize(from: text.utf8)
+        values.append(copy)
+        return UnsafeBufferPointer(start: copy.baseAddress, count: text.utf8.count)
+    }
+}
+
+/// Collects what a plugin reports through `gw_output` (every setter copies).
+final class OutputCollector {
+    var body: [UInt8]?
+    var reason: String?
+    var retryAfterMs: UInt32 = 0
+
+    func withOutput<R>(_ body: (UnsafePointer<gw_output>) -> R) -> R {
+        var out = gw_output(
+            ctx: Unmanaged.passUnretained(self).toOpaque(),
+            set_body: { ctx, bytes in
+                guard let ctx else { return }
+                let me = Unmanaged<OutputCollector>.fromOpaque(ctx).takeUnretainedValue()
+                me.body = bytes.ptr.map { Array(UnsafeBufferPointer(start: $0, count: bytes.len)) } ?? []
+            },
+            set_reason: { ctx, bytes in
+                guard let ctx else { return }
+                let me = Unmanaged<OutputCollector>.fromOpaque(ctx).takeUnretainedValue()
+                me.reason = bytes.ptr.map { String(decoding: UnsafeBufferPointer(start: $0, count: min(bytes.len, 4096)), as: UTF8.self) } ?? ""
+            },
+            set_retry_after_ms: { ctx, ms in
+                guard let ctx else { return }
+                Unmanaged<OutputCollector>.fromOpaque(ctx).takeUnretainedValue().retryAfterMs = ms
+            })
+        return withExtendedLifetime(self) { body(&out) }
+    }
+}

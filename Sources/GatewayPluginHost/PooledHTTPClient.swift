@@ -1,0 +1,78 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import Synchronization
+
+/// Outbound HTTP for plugins: keep-alive connections pooled per host:port, a deadline per
+/// request, and `Retry-After` read from the answer.
+final class PooledHTTPClient: Sendable {
+    struct Result {
+        var status: Int
+        var retryAfterMs: UInt32
+        /// Static text: it is handed to plugins as borrowed bytes.
+        var error: StaticString
+    }
+
+    private let idle = Mutex<[String: [HTTPClientConnection]]>([:])
+    private static let maxIdlePerHost = 32
+
+    func send(method: String, url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int) -> Result {
+        guard let u = URLParts(url) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
+        guard u.scheme == "http" else { return Result(status: 0, retryAfterMs: 0, error: "https is not supported yet") }
+        let key = "\(u.host):\(u.port)"
+        var head = "\(method) \(u.target) HTTP/1.1\r\nHost: \(u.hostHeader)\r\n"
+        for (n, v) in headers { head += "\(n): \(v)\r\n" }
+        head += "Content-Length: \(body.count)\r\n\r\n"
+        let request = Array(head.utf8) + body
+        // A pooled connection may have been closed by the server meanwhile; then one fresh try.
+        for attempt in 0..<2 {
+            let reused = attempt == 0 ? take(key) : nil
+            let conn: HTTPClientConnection
+            if let reused {
+                conn = reused
+            } else {
+                do {
+                    conn = try HTTPClientConnection(host: u.host, port: u.port, timeoutMs: timeoutMs)
+                } catch {
+                    return Result(status: 0, retryAfterMs: 0, error: error.message.contains("timed out") ? "connect timed out" : "cannot connect")
+                }
+            }
+            do {
+                try conn.write(request)
+                let answer = try conn.readResponse(maxBody: 1 << 20)
+                if !answer.headers.tokens("Connection").contains("close") { put(key, conn) }
+                return Result(status: answer.status, retryAfterMs: Self.retryAfter(answer.headers["Retry-After"]), error: "")
+            } catch {
+                if reused != nil && !error.message.contains("timed out") { continue }
+                return Result(status: 0, retryAfterMs: 0, error: error.message.contains("timed out") ? "timed out" : "connection failed")
+            }
+        }
+        return Result(status: 0, retryAfterMs: 0, error: "connection failed")
+    }
+
+    private func take(_ key: String) -> HTTPClientConnection? {
+        while let c = idle.withLock({ $0[key]?.popLast() }) {
+            if !c.peerClosed(waitMs: 0) { return c }
+        }
+        return nil
+    }
+
+    private func put(_ key: String, _ c: HTTPClientConnection) {
+        idle.withLock { pool in
+            if pool[key, default: []].count < Self.maxIdlePerHost { pool[key, default: []].append(c) }
+        }
+    }
+
+    /// `Retry-After: <seconds>` or an HTTP date, as milliseconds from now (at most a day).
+    static func retryAfter(_ value: String?) -> UInt32 {
+        guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return 0 }
+        if let s = Int(v), s >= 0 { return UInt32(min(s, 86_400) * 1000) }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let d = f.date(from: v) else { return 0 }
+        let delta = d.timeIntervalSinceNow
+        return delta > 0 ? UInt32(min(delta, 86_400) * 1000) : 0
+    }
+}

@@ -1,0 +1,47 @@
+import GatewayCore
+import GatewayCrypto
+
+/// One notification on its way through one route. Owned by one worker at a time (queued,
+/// running, or waiting for its retry), hence the unchecked `Sendable`.
+public final class Delivery: @unchecked Sendable {
+    /// Stable across retries: `X-Gateway-Delivery-Id`, `GATEWAY_DELIVERY_ID`.
+    public let id: String
+    public let notification: GatewayEvent
+    public let route: CompiledRoute
+    /// Attempts made so far.
+    public internal(set) var attempts = 0
+    /// The handler the next attempt starts at (earlier handlers already passed it on).
+    public internal(set) var handlerIndex = 0
+    /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run.
+    public internal(set) var body: [UInt8]?
+    public internal(set) var lastError: String?
+
+    init(notification: GatewayEvent, route: CompiledRoute) {
+        self.id = "dl_" + Hex.encode(SecureRandom.bytes(12))
+        self.notification = notification
+        self.route = route
+    }
+}
+
+/// How a delivery ended.
+public enum DeliveryOutcome: String, Sendable {
+    /// Every handler passed it on.
+    case delivered
+    /// A handler stopped the chain (a filter).
+    case dropped
+    /// Permanent failure, or retries exhausted: kept as a dead letter.
+    case dead
+}
+
+/// A delivery that could not be made, kept for inspection and replay.
+public struct DeadLetter: Sendable {
+    public let deliveryID: String
+    public let route: String
+    public let source: String
+    public let eventCode: String
+    public let msgID: String
+    public let attempts: Int
+    public let lastError: String
+    public let rawBody: [UInt8]
+    public let epochSeconds: Int64
+}

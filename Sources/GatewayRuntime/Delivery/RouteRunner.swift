@@ -1,0 +1,183 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import GatewayPluginHost
+import Synchronization
+
+/// Runs one route's deliveries on its own worker threads, so a slow or failing route never holds
+/// up another, and within the route a delivery waiting for its retry never holds up the others
+/// (it sits in the scheduler, not in a worker).
+final class RouteRunner: @unchecked Sendable {
+    // Unchecked: shared state is in `queue` (a Mutex) and atomics; `Delivery` objects are handed
+    // from owner to owner (queue -> worker -> scheduler -> queue), never shared.
+
+    let route: CompiledRoute
+    private let queue = Mutex<(items: [Delivery], head: Int)>(([], 0))
+    private let available = DispatchSemaphore(value: 0)
+    /// Queued + running + waiting for a retry.
+    let pending = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let running = Atomic<Int>(0)
+    private let events: DeliveryEvents
+
+    init(route: CompiledRoute, events: DeliveryEvents) {
+        self.route = route
+        self.events = events
+    }
+
+    func start() {
+        for i in 0..<route.concurrency {
+            let t = Thread { [self] in work() }
+            t.name = "route-\(route.name)-\(i)"
+            t.start()
+        }
+    }
+
+    /// Adds a new delivery; false when the route's backlog is full.
+    func submit(_ d: Delivery) -> Bool {
+        if pending.add(1, ordering: .relaxed).newValue > route.maxPending {
+            pending.subtract(1, ordering: .relaxed)
+            return false
+        }
+        enqueue(d)
+        return true
+    }
+
+    /// Queues a delivery (new, or back from its retry delay).
+    func enqueue(_ d: Delivery) {
+        queue.withLock { q in q.items.append(d) }
+        available.signal()
+    }
+
+    private func next() -> Delivery? {
+        queue.withLock { q -> Delivery? in
+            guard q.head < q.items.count else { return nil }
+            let d = q.items[q.head]
+            q.head += 1
+            // Compact now and then instead of shifting the array on every pop.
+            if q.head > 1024 && q.head * 2 > q.items.count {
+                q.items.removeFirst(q.head)
+                q.head = 0
+            } else if q.head == q.items.count {
+                q.items.removeAll(keepingCapacity: true)
+                q.head = 0
+            }
+            return d
+        }
+    }
+
+    private func work() {
+        while true {
+            available.wait()
+            if stopping.load(ordering: .relaxed) { return }
+            guard let d = next() else { continue }
+            running.add(1, ordering: .relaxed)
+            attempt(d)
+            running.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Stops the workers after their current delivery (queued ones stay queued).
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        for _ in 0..<route.concurrency { available.signal() }
+    }
+
+    var runningCount: Int { running.load(ordering: .relaxed) }
+
+    /// One attempt: run the handler chain from where the delivery stands.
+    func attempt(_ d: Delivery) {
+        let n = d.notification
+        if d.body == nil { d.body = route.transformedBody(n) }
+        d.attempts += 1
+        var body = d.body ?? n.rawBody
+        var i = d.handlerIndex
+        while i < route.handlers.count {
+            let call = HandlerCall(
+                body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
+                deliveryID: d.id, attempt: d.attempts)
+            switch route.handlers[i].handle(call) {
+            case .proceed(let newBody):
+                if let newBody { body = newBody }
+                i += 1
+            case .drop:
+                finish(d, .dropped, handler: i)
+                return
+            case .retry(let reason, let afterMs):
+                d.handlerIndex = i
+                d.body = body
+                d.lastError = reason
+                if d.attempts >= route.retry.maxAttempts {
+                    d.lastError = "gave up after \(d.attempts) attempts: \(reason)"
+                    finish(d, .dead, handler: i)
+                } else {
+                    let delay = max(route.retry.delayMs(afterAttempt: d.attempts, random: Double.random(in: 0..<1)), Int(afterMs))
+                    events.retrying(d, handler: i, reason: reason, delayMs: delay)
+                    events.scheduler.scheduleTask(afterMs: UInt64(delay)) { [self] in enqueue(d) }
+                }
+                return
+            case .fail(let reason):
+                d.handlerIndex = i
+                d.lastError = reason
+                finish(d, .dead, handler: i)
+                return
+            }
+        }
+        finish(d, .delivered, handler: route.handlers.count - 1)
+    }
+
+    private func finish(_ d: Delivery, _ outcome: DeliveryOutcome, handler: Int) {
+        pending.subtract(1, ordering: .relaxed)
+        events.finished(d, outcome, handler: handler)
+    }
+}
+
+/// What runners report to (logging, dead letters, counters) and the timer they use for retries.
+final class DeliveryEvents: Sendable {
+    let logger: Logger
+    let deadLetters: DeadLetterStore
+    let scheduler: EventLoop
+    let delivered = Atomic<Int>(0)
+    let dropped = Atomic<Int>(0)
+    let dead = Atomic<Int>(0)
+    let retries = Atomic<Int>(0)
+
+    init(logger: Logger, deadLetters: DeadLetterStore, scheduler: EventLoop) {
+        self.logger = logger
+        self.deadLetters = deadLetters
+        self.scheduler = scheduler
+    }
+
+    private func fields(_ d: Delivery, handler: Int) -> [(String, LogValue)] {
+        let n = d.notification
+        let plugin = handler >= 0 && handler < d.route.handlerNames.count ? d.route.handlerNames[handler] : "-"
+        return [
+            ("route", .string(d.route.name)), ("deliveryID", .string(d.id)), ("eventCode", .string(n.eventCode.rawValue)),
+            ("msgID", .string(n.msgID)), ("attempt", .int(d.attempts)), ("plugin", .string(plugin)),
+        ]
+    }
+
+    func retrying(_ d: Delivery, handler: Int, reason: String, delayMs: Int) {
+        retries.add(1, ordering: .relaxed)
+        logger.warning("delivery will be retried", fields(d, handler: handler) + [("outcome", "retry"), ("error", .string(reason)), ("delayMs", .int(delayMs))])
+    }
+
+    func finished(_ d: Delivery, _ outcome: DeliveryOutcome, handler: Int) {
+        switch outcome {
+        case .delivered:
+            delivered.add(1, ordering: .relaxed)
+            logger.info("delivered", fields(d, handler: handler) + [("outcome", "delivered")])
+        case .dropped:
+            dropped.add(1, ordering: .relaxed)
+            logger.debug("dropped by a handler", fields(d, handler: handler) + [("outcome", "dropped")])
+        case .dead:
+            dead.add(1, ordering: .relaxed)
+            let n = d.notification
+            deadLetters.add(
+                DeadLetter(
+                    deliveryID: d.id, route: d.route.name, source: n.source, eventCode: n.eventCode.rawValue, msgID: n.msgID,
+                    attempts: d.attempts, lastError: d.lastError ?? "", rawBody: n.rawBody, epochSeconds: wallClockSeconds()))
+            logger.error("dead letter", fields(d, handler: handler) + [("outcome", "dead"), ("error", .string(d.lastError ?? ""))])
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import GatewayConfig
+import GatewayCore
+import GatewayPluginHost
+
+/// A route ready to run: its rule, transforms, handler instances and retry policy.
+public final class CompiledRoute: Sendable {
+    public let rule: RouteRule
+    public let transforms: [Transform]
+    /// Plugin names, in order (for logs and the dry run).
+    public let handlerNames: [String]
+    /// Handler instances; empty in a dry-run table (no plugin is loaded then).
+    public let handlers: [PluginInstance]
+    public let retry: RetryPolicy
+    public let concurrency: Int
+    public let maxPending: Int
+
+    public var name: String { rule.name }
+
+    init(config r: RouteConfig, handlers: [PluginInstance]) {
+        rule = RouteRule(name: r.name, source: r.source, events: r.events, conditions: r.when)
+        transforms = r.transform
+        handlerNames = r.handlers.map(\.plugin)
+        self.handlers = handlers
+        retry = r.retry
+        concurrency = r.concurrency
+        maxPending = r.maxPending
+    }
+
+    /// The body the first handler receives: the event after this route's transforms. Without
+    /// transforms, the raw body as received (byte for byte, no re-encoding).
+    public func transformedBody(_ n: GatewayEvent) -> [UInt8] {
+        guard !transforms.isEmpty else { return n.rawBody }
+        return Transform.applyAll(transforms, to: n.document.root.materialize(), original: n.document.root).serialized()
+    }
+}
+
+/// The routes of one configuration generation, compiled once and then only read.
+public final class RouteTable: Sendable {
+    public let routes: [CompiledRoute]
+    public let unmatched: UnmatchedAction
+
+    init(routes: [CompiledRoute], unmatched: UnmatchedAction) {
+        self.routes = routes
+        self.unmatched = unmatched
+    }
+
+    /// Compiles `config.routes`. With `loadPlugins`, every handler's plugin is loaded and an
+    /// instance created from its `with:` block (so plugin configuration errors surface here, with
+    /// the handler's position); without, nothing is loaded (the dry run).
+    public static func compile(_ config: GatewayConfig, loadPlugins: Bool) throws(ConfigErrors) -> RouteTable {
+        var errors: [ConfigError] = []
+        var compiled: [CompiledRoute] = []
+        for r in config.routes {
+            var instances: [PluginInstance] = []
+            if loadPlugins {
+                for (i, h) in r.handlers.enumerated() {
+                    do {
+                        let plugin = try PluginLoader.load(name: h.plugin, searchPath: config.plugins.path)
+                        instances.append(try plugin.makeInstance(configJSON: h.with.serialized()))
+                    } catch {
+                        errors.append(
+                            ConfigError(file: config.file, mark: h.mark, message: "route '\(r.name)': handlers[\(i)] (\(h.plugin)): \(error.message)"))
+                    }
+                }
+            }
+            compiled.append(CompiledRoute(config: r, handlers: instances))
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+        return RouteTable(routes: compiled, unmatched: config.unmatched)
+    }
+
+    /// The routes that take `n`.
+    public func matching(_ n: GatewayEvent) -> [CompiledRoute] {
+        routes.filter { $0.rule.matches(n) }
+    }
+}

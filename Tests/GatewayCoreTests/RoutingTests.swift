@@ -1,0 +1,177 @@
+import Testing
+
+@testable import GatewayCore
+
+func doc(_ text: String) -> JSONRef {
+    (try? JSONDocument.parse(Array(text.utf8)))?.root ?? JSONDocument.empty.root
+}
+
+extension JSONDocument {
+    static let empty: JSONDocument = (try? JSONDocument.parse(Array("{}".utf8)))!
+}
+
+let payment = #"{"eventCode":"Payment","metadata":"tenant=acme","payment":{"status":"Success","amount":10.50,"merchantTransInfo":{"merchantTransID":"MT1"},"flag":true,"nothing":null},"paymentMethod":{"card":{"holderName":"JANE DOE","first6No":"411111","last4No":"1111"}},"items":[{"sku":"A"},{"sku":"B"}]}"#
+
+func path(_ s: String) -> JSONPath { JSONPath(s) ?? JSONPath(segments: [s]) }
+
+@Suite("Conditions")
+struct ConditionTests {
+    let event = doc(payment)
+
+    @Test(arguments: [
+        (ConditionOperator.equals("Success"), "payment.status", true),
+        (.equals("success"), "payment.status", false),
+        (.equals("10.50"), "payment.amount", true),
+        (.equals("10.5"), "payment.amount", false),
+        (.equals("true"), "payment.flag", true),
+        (.equals("x"), "payment.missing", false),
+        (.notEquals("Failure"), "payment.status", true),
+        (.notEquals("x"), "payment.missing", true),
+        (.notEquals("Success"), "payment.status", false),
+        (.oneOf(["Failure", "Success"]), "payment.status", true),
+        (.oneOf(["Failure"]), "payment.status", false),
+        (.prefix("MT"), "payment.merchantTransInfo.merchantTransID", true),
+        (.prefix("XX"), "payment.merchantTransInfo.merchantTransID", false),
+        (.exists(true), "payment.nothing", true),
+        (.exists(false), "payment.nothing", false),
+        (.exists(false), "payment.missing", true),
+        (.exists(true), "items.1.sku", true),
+        (.equals("B"), "items.1.sku", true),
+        (.equals("A"), "payment", false),
+    ])
+    func operators(_ op: ConditionOperator, _ p: String, _ expected: Bool) {
+        #expect(Condition.match(path: path(p), op: op).holds(for: event) == expected)
+    }
+
+    @Test func regexAndCombinations() throws {
+        let re = Condition.match(path: path("payment.merchantTransInfo.merchantTransID"), op: .matches(try Pattern("^MT[0-9]+$")))
+        #expect(re.holds(for: event))
+        let notRe = Condition.match(path: path("payment.status"), op: .matches(try Pattern("^Fail")))
+        #expect(!notRe.holds(for: event))
+        #expect(Condition.any([notRe, re]).holds(for: event))
+        #expect(!Condition.all([notRe, re]).holds(for: event))
+        #expect(Condition.all([]).holds(for: event))
+        #expect(!Condition.any([]).holds(for: event))
+    }
+
+    @Test func failuresNameThePathNotTheValue() {
+        let c = Condition.match(path: path("paymentMethod.card.holderName"), op: .equals("JOHN ROE"))
+        let f = c.failure(for: event)
+        #expect(f == "paymentMethod.card.holderName does not equal \"JOHN ROE\"")
+        #expect(f?.contains("JANE") == false)
+        #expect(Condition.match(path: path("x.y"), op: .equals("1")).failure(for: event) == "x.y does not equal \"1\" (missing)")
+    }
+
+    @Test func routeRules() throws {
+        let n = try Classifier().classify(source: "evo", msgID: "m", rawBody: Array(payment.utf8))
+        #expect(RouteRule(name: "r", source: nil, events: ["*"], conditions: []).matches(n))
+        #expect(RouteRule(name: "r", source: "evo", events: ["Payment", "Refund"], conditions: []).matches(n))
+        let other = RouteRule(name: "r", source: "other", events: ["*"], conditions: [])
+        #expect(!other.matches(n) && other.mismatch(n) == "source is not 'other'")
+        let refunds = RouteRule(name: "r", source: nil, events: ["Refund"], conditions: [])
+        #expect(refunds.mismatch(n) == "eventCode is not one of Refund")
+        let failed = RouteRule(name: "r", source: nil, events: ["*"], conditions: [.match(path: path("payment.status"), op: .equals("Failure"))])
+        #expect(failed.mismatch(n) == "condition failed: payment.status does not equal \"Failure\"")
+    }
+}
+
+@Suite("Templates")
+struct TemplateTests {
+    let event = doc(payment)
+
+    @Test func rendering() throws {
+        #expect(try Template("ref-{{payment.merchantTransInfo.merchantTransID}}").render(event) == "ref-MT1")
+        #expect(try Template("{{ payment.status }}/{{payment.amount}}/{{missing.path}}.").render(event) == "Success/10.50/.")
+        #expect(try Template("{{items.0}}").render(event) == #"{"sku":"A"}"#)
+        #expect(try Template("{{payment.nothing}}").render(event) == "")
+        #expect(try Template("plain").isLiteral)
+    }
+
+    @Test func singlePlaceholderKeepsTheType() throws {
+        #expect(try Template("{{payment.amount}}").value(event) == .number("10.50"))
+        #expect(try Template("{{payment.flag}}").value(event) == .bool(true))
+        #expect(try Template("{{missing}}").value(event) == .string(""))
+        #expect(try Template("x{{payment.amount}}").value(event) == .string("x10.50"))
+    }
+
+    @Test func badTemplates() {
+        #expect(throws: TemplateError.self) { try Template("{{open") }
+        #expect(throws: TemplateError.self) { try Template("{{a..b}}") }
+        #expect(throws: TemplateError.self) { try Template("{{}}") }
+    }
+}
+
+@Suite("Transforms")
+struct TransformTests {
+    func run(_ transforms: [Transform], _ text: String = payment) -> JSONValue {
+        let d = doc(text)
+        return Transform.applyAll(transforms, to: d.materialize(), original: d)
+    }
+
+    @Test func removeMaskSetRenameKeep() throws {
+        let out = run([
+            .remove([path("paymentMethod.card.holderName"), path("does.not.exist")]),
+            .mask([path("paymentMethod.card.first6No"), path("payment.amount")]),
+            .set([(path("gateway.route"), try Template("ledger")), (path("ref"), try Template("{{payment.merchantTransInfo.merchantTransID}}"))]),
+            .rename([(path("metadata"), path("merchant.metadata"))]),
+            .keep(["eventCode", "payment", "paymentMethod", "gateway", "ref", "merchant"]),
+        ])
+        #expect(out.value(at: "paymentMethod.card.holderName") == nil)
+        #expect(out.value(at: "paymentMethod.card.first6No") == .string("**1111"))
+        #expect(out.value(at: "payment.amount") == .string("*0.50"))
+        #expect(out.value(at: "gateway.route") == .string("ledger"))
+        #expect(out.value(at: "ref") == .string("MT1"))
+        #expect(out.value(at: "merchant.metadata") == .string("tenant=acme"))
+        #expect(out["metadata"] == nil)
+        #expect(out["items"] == nil)
+        #expect(out.objectValue?.keys == ["eventCode", "payment", "paymentMethod", "gateway", "ref", "merchant"])
+    }
+
+    @Test func templatesReadTheOriginalEvent() throws {
+        // Even after the value is removed, `set` renders it from the event as received.
+        let out = run([.remove([path("payment")]), .set([(path("ref"), try Template("{{payment.status}}"))])])
+        #expect(out["payment"] == nil)
+        #expect(out["ref"] == .string("Success"))
+    }
+
+    @Test func setReplacesScalarsOnTheWayAndEditsArrays() throws {
+        let out = run([.set([(path("eventCode.deep"), try Template("x")), (path("items.1.sku"), try Template("Z")), (path("items.5.sku"), try Template("nope"))])])
+        #expect(out.value(at: "eventCode.deep") == .string("x"))
+        #expect(out.value(at: "items.1.sku") == .string("Z"))
+        #expect(out.value(at: "items.5") == nil)
+    }
+
+    @Test func maskLeavesShortAndNonScalarValues() {
+        #expect(Transform.masked(.string("1234")) == .string("1234"))
+        #expect(Transform.masked(.string("张伟李四五")) == .string("*伟李四五"))
+        #expect(Transform.masked(.bool(true)) == .bool(true))
+        #expect(Transform.masked(.object(JSONObject())) == .object(JSONObject()))
+    }
+
+    @Test func transformsNeverChangeTheOriginal() {
+        let d = doc(payment)
+        let original = d.materialize()
+        _ = Transform.applyAll([.remove([path("payment")]), .keep(["x"])], to: original, original: d)
+        #expect(original["payment"] != nil)
+    }
+}
+
+@Suite("Retry backoff")
+struct BackoffTests {
+    @Test func exponentialWithJitterAndCap() {
+        let p = RetryPolicy(maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000)
+        #expect(p.delayMs(afterAttempt: 1, random: 0) == 100)
+        #expect(p.delayMs(afterAttempt: 1, random: 0.999999) == 199)
+        #expect(p.delayMs(afterAttempt: 2, random: 0) == 200)
+        #expect(p.delayMs(afterAttempt: 3, random: 0.5) == 600)
+        #expect(p.delayMs(afterAttempt: 20, random: 0) == 15_000)
+        #expect(p.delayMs(afterAttempt: 20, random: 0.999999) <= 30_000)
+        #expect(p.delayMs(afterAttempt: 10_000, random: 0.5) <= 30_000)
+        for attempt in 1...40 {
+            for r in [0.0, 0.3, 0.99] {
+                let d = p.delayMs(afterAttempt: attempt, random: r)
+                #expect(d >= 100 && d <= 30_000)
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import GatewayCore
+import GatewayTestKit
+import Glibc
+import Testing
+
+@testable import GatewayPluginHost
+
+/// The directory holding the built plugins (next to the gateway binary).
+let pluginDir = URL(fileURLWithPath: GatewayProcess.binary).deletingLastPathComponent().path
+
+func call(_ body: String, route: String = "r", attempt: Int = 1) -> HandlerCall {
+    HandlerCall(body: Array(body.utf8), eventCode: "Payment", source: "evo", route: route, msgID: "m1", deliveryID: "dl_1", attempt: attempt)
+}
+
+/// A private copy of a built plugin under another name or mode, in its own directory.
+func copyPlugin(_ name: String, as newName: String, mode: mode_t = 0o755, dirMode: mode_t = 0o755) throws -> String {
+    let dir = try GatewayProcess.makeTempDirectory("plug")
+    chmod(dir.path, dirMode)
+    let src = pluginDir + "/" + PluginLoader.fileName(for: name)
+    let dst = dir.appendingPathComponent(PluginLoader.fileName(for: newName)).path
+    try FileManager.default.copyItem(atPath: src, toPath: dst)
+    chmod(dst, mode)
+    return dir.path
+}
+
+@Suite("Plugin loader")
+struct PluginLoaderTests {
+    @Test func loadsEveryShippedPluginAndTheCOne() throws {
+        for name in ["forward-http", "file", "shell", "metadata-filter", "c-echo"] {
+            let p = try PluginLoader.load(name: name, searchPath: [pluginDir])
+            #expect(p.name == name)
+            #expect(!p.description.isEmpty)
+        }
+        // Loaded once per process: the same table again.
+        let a = try PluginLoader.load(name: "file", searchPath: [pluginDir])
+        let b = try PluginLoader.load(name: "file", searchPath: [pluginDir])
+        #expect(a === b)
+    }
+
+    @Test func refusesWithClearErrors() throws {
+        func message(_ name: String, _ dirs: [String]) -> String {
+            do {
+                _ = try PluginLoader.load(name: name, searchPath: dirs)
+                return "loaded"
+            } catch {
+                return error.message
+            }
+        }
+        #expect(message("nope", [pluginDir]).contains("plugin 'nope' not found: no libgwplugin-nope.so in \(pluginDir)"))
+        #expect(message("c-badabi", [pluginDir]).contains("was built for plugin ABI version 99; this gateway speaks version 1"))
+        // A shared object without the entry symbol.
+        let noSym = try GatewayProcess.makeTempDirectory("plug")
+        let libm = ["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6"].first { FileManager.default.fileExists(atPath: $0) } ?? ""
+        try FileManager.default.copyItem(atPath: libm, toPath: noSym.appendingPathComponent("libgwplugin-nosym.so").path)
+        #expect(message("nosym", [noSym.path]).contains("is not a gateway plugin: it has no gw_plugin_register_v1 symbol"))
+        // A file that is not a shared object at all.
+        let junk = try GatewayProcess.makeTempDirectory("plug")
+        try "not elf".write(to: junk.appendingPathComponent("libgwplugin-junk.so"), atomically: true, encoding: .utf8)
+        chmod(junk.appendingPathComponent("libgwplugin-junk.so").path, 0o644)
+        #expect(message("junk", [junk.path]).contains("cannot load"))
+        // A plugin file renamed: its own name does not match.
+        let renamed = try copyPlugin("c-echo", as: "other")
+        #expect(message("other", [renamed]).contains("calls itself 'c-echo', not 'other'"))
+        // Writable by others: refused before it is ever opened.
+        let writable = try copyPlugin("c-echo", as: "c-echo", mode: 0o666)
+        #expect(message("c-echo", [writable]).contains("is writable by other users"))
+        let groupWritable = try copyPlugin("c-echo", as: "c-echo", mode: 0o775)
+        #expect(message("c-echo", [groupWritable]).contains("is writable by other users"))
+        let openDir = try copyPlugin("c-echo", as: "c-echo", dirMode: 0o777)
+        #expect(message("c-echo", [openDir]).contains("directory \(openDir) is writable by other users"))
+    }
+
+    @Test func pluginsValidateTheirConfiguration() throws {
+        func refusal(_ plugin: String, _ json: String) -> String? {
+            do {
+                _ = try PluginLoader.load(name: plugin, searchPath: [pluginDir]).makeInstance(configJSON: Array(json.utf8))
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        #expect(refusal("forward-http", "{}") == "with.url is required")
+        #expect(refusal("forward-http", #"{"url":"ftp://x"}"#)?.contains("http://") == true)
+        #expect(refusal("forward-http", #"{"url":"http://127.0.0.1:1/","timeoutMs":"soon"}"#) == "with.timeoutMs must be an integer")
+        #expect(refusal("forward-http", #"{"url":"http://127.0.0.1:1/","colour":"red"}"#) == "unknown key 'colour' in with")
+        #expect(refusal("forward-http", #"{"url":"http://127.0.0.1:1/","headers":{"Host":"x"}}"#) == "with.headers: Host is set by the gateway")
+        #expect(refusal("file", "{}") == "with.path is required")
+        #expect(refusal("file", #"{"path":"/tmp/{nope}.log"}"#)?.contains("unknown placeholder {nope}") == true)
+        #expect(refusal("shell", #"{"command":[]}"#)?.contains("with.command must be a list") == true)
+        #expect(refusal("shell", #"{"command":["/nonexistent/script"]}"#)?.contains("is not an executable file") == true)
+        #expect(refusal("shell", #"{"command":["/bin/true"],"env":{"GATEWAY_X":"y"}}"#)?.contains("GATEWAY_ variables are set by the gateway") == true)
+        #expect(refusal("metadata-filter", #"{"when":[]}"#) == "with.when must list at least one condition")
+        #expect(refusal("metadata-filter", #"{"when":[{"key":"a","equals":"b","prefix":"c"}]}"#)?.contains("needs exactly one of") == true)
+        #expect(refusal("metadata-filter", #"{"when":[{"key":"a","matches":"("}]}"#)?.contains("invalid regular expression") == true)
+        #expect(refusal("c-echo", "{}") == "with.path is required")
+        #expect(refusal("file", #"{"path":"/tmp/x.log"}"#) == nil)
+    }
+
+    @Test func cPluginHandlesEventsThroughTheABI() throws {
+        let dir = try GatewayProcess.makeTempDirectory("cecho")
+        let out = dir.appendingPathComponent("out.txt").path
+        let inst = try PluginLoader.load(name: "c-echo", searchPath: [pluginDir]).makeInstance(configJSON: Array(#"{"path":"\#(out)"}"#.utf8))
+        #expect(inst.handle(call(#"{"a":1}"#)) == .proceed(newBody: nil))
+        #expect(inst.handle(call(#"{"c-echo-fail":1}"#)) == .fail(reason: "c-echo was told to fail"))
+        #expect(inst.handle(call(#"{"c-echo-retry":1}"#)) == .retry(reason: "c-echo was told to retry", afterMs: 0))
+        #expect(inst.handle(call(#"{"c-echo-drop":1}"#)) == .drop)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "1 Payment {\"a\":1}\n")
+    }
+
+    @Test func metadataFilterReadsEveryFormat() throws {
+        let plugin = try PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir])
+        let acme = try plugin.makeInstance(configJSON: Array(#"{"when":[{"key":"tenant","equals":"acme"}]}"#.utf8))
+        func body(_ metadata: String) -> String { #"{"eventCode":"Payment","metadata":\#(JSONValue.quoted(metadata))}"# }
+        #expect(acme.handle(call(body(#"{"tenant":"acme","region":"sg"}"#))) == .proceed(newBody: nil))
+        #expect(acme.handle(call(body("tenant=acme&region=sg"))) == .proceed(newBody: nil))
+        #expect(acme.handle(call(body("region=sg;tenant=acme"))) == .proceed(newBody: nil))
+        #expect(acme.handle(call(body("tenant=globex&region=sg"))) == .drop)
+        #expect(acme.handle(call(body("just some text"))) == .drop)
+        #expect(acme.handle(call(#"{"eventCode":"Payment"}"#)) == .drop)
+        let nested = try plugin.makeInstance(configJSON: Array(#"{"when":[{"key":"customer.tier","in":["gold","vip"]},{"key":"order","exists":true}]}"#.utf8))
+        #expect(nested.handle(call(body(#"{"customer":{"tier":"vip"},"order":7}"#))) == .proceed(newBody: nil))
+        #expect(nested.handle(call(body(#"{"customer":{"tier":"basic"},"order":7}"#))) == .drop)
+        let raw = try plugin.makeInstance(configJSON: Array(#"{"when":[{"raw":{"matches":"^VIP-[0-9]+$"}}]}"#.utf8))
+        #expect(raw.handle(call(body("VIP-42"))) == .proceed(newBody: nil))
+        #expect(raw.handle(call(body("vip-42"))) == .drop)
+    }
+
+    @Test func filePluginAppendsWholeLinesFromManyThreads() throws {
+        let dir = try GatewayProcess.makeTempDirectory("file")
+        let inst = try PluginLoader.load(name: "file", searchPath: [pluginDir])
+            .makeInstance(configJSON: Array(#"{"path":"\#(dir.path)/{route}/{eventCode}.jsonl"}"#.utf8))
+        let body = #"{"eventCode":"Payment","pad":"\#(String(repeating: "x", count: 5000))"}"#
+        DispatchQueue.concurrentPerform(iterations: 400) { i in
+            _ = inst.handle(call(body, route: "r\(i % 2)"))
+        }
+        for r in ["r0", "r1"] {
+            let path = dir.path + "/\(r)/Payment.jsonl"
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 200)
+            #expect(lines.allSatisfy { $0 == Substring(body) })
+            var st = stat()
+            stat(path, &st)
+            #expect(st.st_mode & 0o777 == 0o600)
+        }
+    }
+}

@@ -104,6 +104,6 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
         .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit"], swiftSettings: settings),
-        .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], swiftSettings: settings),
+        .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], exclude: ["Fixtures"], swiftSettings: settings),
     ]
 )

@@ -74,7 +74,7 @@ let package = Package(
         // Micro-benchmarks of the hot path (bench/micro); not shipped.
         .executableTarget(
             name: "gateway-microbench",
-            dependencies: ["GatewayCore", "GatewayCrypto", "GatewaySignature", "GatewayHTTP"],
+            dependencies: ["GatewayCore", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "GatewayPluginHost"],
             path: "bench/micro",
             swiftSettings: settings
         ),

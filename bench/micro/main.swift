@@ -6,8 +6,11 @@ import Foundation
 import GatewayCore
 import GatewayCrypto
 import GatewayHTTP
+import GatewayPluginHost
 import GatewaySignature
+import Synchronization
 
+signal(SIGPIPE, SIG_IGN)  // as the gateway does (the plugin ABI says so): writes to a closed pipe fail with EPIPE
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 200_000 : 200_000
 
 let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
@@ -61,5 +64,43 @@ measure("Logger.info (accepted line)") {
         ("signType", "SHA256"), ("merchantTransID", "MT7F3A1C000000000042"), ("evoTransID", "9f1c2d3e4b5a69788796a5b4c3d2e1f0"),
         ("txStatus", "Success"), ("amount", "128.50"), ("currency", "SGD"), ("bytes", 2100), ("remote", "127.0.0.1"),
     ])
+}
+// Routing: match a route with two conditions, then the ledger-like transform chain.
+if let n = try? classifier.classify(source: "evo", msgID: "m", rawBody: body) {
+    let rule = RouteRule(name: "ledger", source: "evo", events: ["Payment", "Capture", "Refund"], conditions: [
+        .match(path: JSONPath("payment.status")!, op: .equals("Success")),
+        .any([.match(path: JSONPath("payment.transAmount.currency")!, op: .oneOf(["USD", "SGD"]))]),
+    ])
+    measure("RouteRule.matches") { sink &+= rule.matches(n) ? 1 : 0 }
+    let transforms: [Transform] = [
+        .remove([JSONPath("paymentMethod.card.holderName")!]),
+        .mask([JSONPath("paymentMethod.card.first6No")!]),
+        .set([(JSONPath("gateway.route")!, try! Template("ledger")), (JSONPath("ref")!, try! Template("{{payment.merchantTransInfo.merchantTransID}}"))]),
+        .keep(["eventCode", "metadata", "payment", "paymentMethod", "gateway", "ref"]),
+    ]
+    measure("transforms (4) + serialize") {
+        sink &+= Transform.applyAll(transforms, to: n.document.root).count
+    }
+}
+
+// The shell plugin starting /bin/true, 8 at a time (needs a release build of the plugins).
+if only == nil || only == "shell" {
+    let dir = PluginLoader.executableDirectory
+    if let plugin = try? PluginLoader.load(name: "shell", searchPath: [dir]),
+        let shell = try? plugin.makeInstance(configJSON: Array(#"{"command":["/bin/true"],"maxConcurrent":8}"#.utf8))
+    {
+        let runs = min(iterations, 4000)
+        let call = HandlerCall(body: Array("{}".utf8), eventCode: "Refund", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: runs) { _ in
+            if shell.handle(call) != .proceed(newBody: nil) { failures.add(1, ordering: .relaxed) }
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print("shell /bin/true (8 at once)".padding(toLength: 30, withPad: " ", startingAt: 0)
+            + String(format: "%9.0f processes/s (%d runs, %d failed)", Double(runs) / secs, runs, failures.load(ordering: .relaxed)))
+    } else {
+        print("shell: plugin not found in \(dir) (build the plugins: swift build -c release)")
+    }
 }
 print("(checksum \(sink))")

@@ -27,6 +27,11 @@
  *   child processes): each route has its own worker threads, so a slow handler delays only its
  *   own route.
  *
+ * Process
+ *   The host ignores SIGPIPE (a write to a closed pipe or socket fails with EPIPE instead of
+ *   killing the process) and blocks SIGINT, SIGTERM and SIGHUP in its threads; a plugin that starts
+ *   programs must reset both for its children (the shell plugin does, with posix_spawnattr).
+ *
  * Memory
  *   Every gw_bytes the host passes is borrowed and valid only during the call. Results go back
  *   through the gw_output callbacks, which copy; a plugin never returns memory to the host.

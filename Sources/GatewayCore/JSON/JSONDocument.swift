@@ -26,8 +26,23 @@ public struct JSONDocument: Sendable {
         var count: Int32
     }
 
-    public let bytes: [UInt8]
-    let nodes: [Node]
+    /// One reference-counted box for both arrays: a `JSONRef` is then one retain to copy, not two.
+    final class Storage: Sendable {
+        let bytes: [UInt8]
+        let nodes: [Node]
+        init(bytes: [UInt8], nodes: [Node]) {
+            self.bytes = bytes
+            self.nodes = nodes
+        }
+    }
+
+    let storage: Storage
+    public var bytes: [UInt8] { storage.bytes }
+    var nodes: [Node] { storage.nodes }
+
+    init(bytes: [UInt8], nodes: [Node]) {
+        storage = Storage(bytes: bytes, nodes: nodes)
+    }
 
     /// Parses and validates `bytes` under `limits` (same rules and errors as `JSONParser`).
     public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
@@ -44,15 +59,24 @@ public struct JSONDocument: Sendable {
     }
 
     /// The top-level value.
-    public var root: JSONRef { JSONRef(document: self, index: 0) }
+    public var root: JSONRef { JSONRef(storage: storage, index: 0) }
 }
 
 /// A value inside a `JSONDocument`.
 public struct JSONRef: Sendable {
-    let document: JSONDocument
+    let storage: JSONDocument.Storage
     let index: Int
 
-    var node: JSONDocument.Node { document.nodes[index] }
+    init(storage: JSONDocument.Storage, index: Int) {
+        self.storage = storage
+        self.index = index
+    }
+
+    var document: JSONDocument.Storage { storage }
+    /// The document this value belongs to.
+    public var owner: JSONDocument { JSONDocument(storage: storage) }
+
+    var node: JSONDocument.Node { storage.nodes[index] }
 
     public var kind: JSONDocument.Kind { node.kind }
 
@@ -67,7 +91,7 @@ public struct JSONRef: Sendable {
             while i < end {
                 let keyNode = document.nodes[i]
                 let valueIndex = i + 1
-                if document.keyEquals(keyNode, keyBytes) { return JSONRef(document: document, index: valueIndex) }
+                if document.keyEquals(keyNode, keyBytes) { return JSONRef(storage: storage, index: valueIndex) }
                 i = Int(document.nodes[valueIndex].next)
             }
             return nil
@@ -80,7 +104,7 @@ public struct JSONRef: Sendable {
         guard n.kind == .array, position >= 0, position < Int(n.count) else { return nil }
         var i = index + 1
         for _ in 0..<position { i = Int(document.nodes[i].next) }
-        return JSONRef(document: document, index: i)
+        return JSONRef(storage: storage, index: i)
     }
 
     /// The value at a dotted path (object keys; digit segments also index arrays).
@@ -163,6 +187,14 @@ public struct JSONRef: Sendable {
 }
 
 extension JSONDocument {
+    init(storage: Storage) {
+        self.storage = storage
+    }
+}
+
+extension JSONDocument.Storage {
+    typealias Node = JSONDocument.Node
+
     func text(_ n: Node) -> String {
         bytes.withUnsafeBufferPointer { b in
             String(decoding: UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)]), as: UTF8.self)
@@ -176,7 +208,7 @@ extension JSONDocument {
     }
 
     func unescaped(_ n: Node) -> [UInt8] {
-        bytes.withUnsafeBufferPointer { JSONDocument.unescape($0, Int(n.start), Int(n.end)) }
+        bytes.withUnsafeBufferPointer { JSONDocument.Storage.unescape($0, Int(n.start), Int(n.end)) }
     }
 
     /// Decodes the escapes of an already validated string's content `bytes[start..<end]`.
@@ -423,7 +455,7 @@ private struct TapeBuilder {
     }
 
     func decoded(_ n: Node) -> [UInt8] {
-        n.flag ? JSONDocument.unescape(bytes, Int(n.start), Int(n.end)) : Array(bytes[Int(n.start)..<Int(n.end)])
+        n.flag ? JSONDocument.Storage.unescape(bytes, Int(n.start), Int(n.end)) : Array(bytes[Int(n.start)..<Int(n.end)])
     }
 
     mutating func parseArray(depth: Int) throws(JSONParser.ParseError) {

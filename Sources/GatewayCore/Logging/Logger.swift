@@ -42,10 +42,20 @@ public struct Logger: Sendable {
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String, _ fields: @autoclosure () -> [(String, LogValue)] = []) {
         guard l >= level else { return }
+        emit(l, message(), fields())
+    }
+
+    /// Lifecycle lines (listening, stopping, reloaded) are written whatever the level: operators
+    /// and supervisors rely on them.
+    public func lifecycle(_ message: String, _ fields: [(String, LogValue)] = []) {
+        emit(.info, message, fields)
+    }
+
+    private func emit(_ l: LogLevel, _ message: String, _ fields: [(String, LogValue)]) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-        var record = LogRecord(epochMillis: now, level: l, message: message(), fields: baseFields.isEmpty ? fields() : baseFields + fields())
+        var record = LogRecord(epochMillis: now, level: l, message: message, fields: baseFields.isEmpty ? fields : baseFields + fields)
         redactor.redact(&record)
         sink.write(LogFormatter.format(record, as: format))
     }

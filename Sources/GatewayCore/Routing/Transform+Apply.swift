@@ -1,39 +1,66 @@
-/// Applying a route's transforms, in the order written, to the event's tree.
+/// Applying a route's transforms, in the order written.
 extension Transform {
     /// - Parameters:
-    ///   - body: the tree being transformed (starts as the original event).
+    ///   - body: the value being transformed (starts as the original event, untouched).
     ///   - original: the original event, which `set` templates read from.
-    public func apply(to body: inout JSONValue, original: JSONRef) {
+    public func apply(to body: inout EditableJSON, original: JSONRef) {
         switch self {
         case .remove(let paths):
             for p in paths { body.remove(p) }
         case .mask(let paths):
-            for p in paths { body.modify(p) { $0 = Transform.masked($0) } }
+            for p in paths {
+                guard let current = body.get(p), let text = current.scalarText, !Transform.isBoolean(current) else { continue }
+                body.set(p, to: .value(Transform.masked(text)))
+            }
         case .set(let assignments):
-            for (path, template) in assignments { body.set(path, to: template.value(original)) }
+            for (path, template) in assignments { body.set(path, to: Transform.value(of: template, from: original)) }
         case .rename(let moves):
             for (from, to) in moves {
                 if let v = body.remove(from) { body.set(to, to: v) }
             }
         case .keep(let keys):
-            if case .object(let o) = body {
-                body = .object(JSONObject(o.members.filter { keys.contains($0.key) }))
-            }
+            body.keep(keys)
         }
     }
 
-    /// All but the last 4 characters of a string (or number) become `*`; other values are left alone.
-    static func masked(_ v: JSONValue) -> JSONValue {
-        guard let text = v.scalarText, v != .bool(true), v != .bool(false) else { return v }
-        let chars = Array(text)
-        guard chars.count > 4 else { return .string(text) }
-        return .string(String(repeating: "*", count: chars.count - 4) + String(chars.suffix(4)))
+    static func isBoolean(_ v: EditableJSON) -> Bool {
+        switch v {
+        case .original(let r): return r.kind == .bool
+        case .value(.bool): return true
+        default: return false
+        }
     }
 
-    /// Runs every transform of a route on a copy of `event`; the result to serialize.
-    public static func applyAll(_ transforms: [Transform], to event: JSONValue, original: JSONRef) -> JSONValue {
-        var body = event
-        for t in transforms { t.apply(to: &body, original: original) }
-        return body
+    /// A template's value: exactly one placeholder copies the value as it is (any JSON type,
+    /// by reference); anything else renders to a string.
+    static func value(of template: Template, from original: JSONRef) -> EditableJSON {
+        if template.parts.count == 1, case .path(let p) = template.parts[0] {
+            return original[path: p].map(EditableJSON.original) ?? .value(.string(""))
+        }
+        return .value(.string(template.render(original)))
+    }
+
+    /// All but the last 4 characters (Unicode scalars) become `*`; 4 or fewer are left as they are.
+    static func masked(_ text: String) -> JSONValue {
+        let scalars = text.unicodeScalars
+        let count = scalars.count
+        guard count > 4 else { return .string(text) }
+        var out = String(repeating: "*", count: count - 4)
+        out.unicodeScalars.append(contentsOf: scalars.suffix(4))
+        return .string(out)
+    }
+
+    /// For values that are not scalars (objects, arrays, booleans) masking leaves them alone.
+    static func masked(_ v: JSONValue) -> JSONValue {
+        guard let text = v.scalarText, v != .bool(true), v != .bool(false) else { return v }
+        return masked(text)
+    }
+
+    /// Runs every transform of a route on the event; returns the JSON to send. Untouched parts
+    /// are copied byte for byte from the event as received.
+    public static func applyAll(_ transforms: [Transform], to event: JSONRef) -> [UInt8] {
+        var body = EditableJSON(event)
+        for t in transforms { t.apply(to: &body, original: event) }
+        return body.serialized(capacityHint: event.document.bytes.count + 128)
     }
 }

@@ -30,7 +30,7 @@ public final class CompiledRoute: Sendable {
     /// transforms, the raw body as received (byte for byte, no re-encoding).
     public func transformedBody(_ n: GatewayEvent) -> [UInt8] {
         guard !transforms.isEmpty else { return n.rawBody }
-        return Transform.applyAll(transforms, to: n.document.root.materialize(), original: n.document.root).serialized()
+        return Transform.applyAll(transforms, to: n.document.root)
     }
 }
 

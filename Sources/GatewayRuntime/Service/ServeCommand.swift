@@ -74,7 +74,7 @@ public enum ServeCommand {
         publicServer.start()
         adminServer?.start()
         state.setReady(true)
-        logger.info(
+        logger.lifecycle(
             "gateway listening",
             [
                 ("listen", .string(publicServer.address.description)),
@@ -89,7 +89,7 @@ public enum ServeCommand {
                 reload(configPath: configPath, state: state, logger: logger)
                 continue
             }
-            logger.info("shutting down", [("signal", .string(sig == SIGTERM ? "SIGTERM" : "SIGINT"))])
+            logger.lifecycle("shutting down", [("signal", .string(sig == SIGTERM ? "SIGTERM" : "SIGINT"))])
             break
         }
 
@@ -111,7 +111,7 @@ public enum ServeCommand {
         if unfinished > 0 {
             logger.warning("deliveries not finished at exit", [("pending", .int(unfinished))])
         }
-        logger.info("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
+        logger.lifecycle("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
         return 0
     }
 
@@ -125,7 +125,7 @@ public enum ServeCommand {
             }
             _ = try RouteTable.compile(config, loadPlugins: true)  // validates; routes swap on restart for now
             state.replace(config: config, sources: sources)
-            logger.info("configuration reloaded", [("generation", .int(state.generation)), ("sources", .int(config.sources.count))])
+            logger.lifecycle("configuration reloaded", [("generation", .int(state.generation)), ("sources", .int(config.sources.count))])
             if config.routes.count != old.routes.count || zip(config.routes, old.routes).contains(where: { $0.name != $1.name }) {
                 logger.warning("route changes take effect on restart in this version; sources were reloaded")
             }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The gateway with two routes, as issue 3's benchmark asks: every event to the `file` plugin
+# (fsync off), and every event to `forward-http` pointing at a local nginx (started here, in the
+# same process group, on 127.0.0.1:18085, answering 200). Optional TRANSFORMS=1 adds four
+# transforms to the forwarding route. Counting lines of out/audit.jsonl gives the file route's
+# deliveries (run.sh --count-lines out/audit.jsonl).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+BIN=${GATEWAY_BIN:-$ROOT/.build/release/gateway}
+RUNDIR=${BENCH_RUNDIR:?}
+mkdir -p "$RUNDIR/nginx" "$RUNDIR/out"
+cat > "$RUNDIR/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $RUNDIR/nginx/nginx.pid;
+error_log $RUNDIR/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $RUNDIR/nginx/body;
+    server { listen 127.0.0.1:18085 backlog=4096; keepalive_requests 1000000; location / { return 200 "ok"; } }
+}
+NGINX
+/usr/sbin/nginx -p "$RUNDIR/nginx" -c "$RUNDIR/nginx/nginx.conf" -e "$RUNDIR/nginx/error.log" -g 'daemon off;' &
+TRANSFORM=""
+if [ "${TRANSFORMS:-0}" = 1 ]; then
+  TRANSFORM='    transform:
+      - remove: [paymentMethod.card.holderName]
+      - mask: [paymentMethod.card.first6No]
+      - set: { "gateway.route": ledger, ref: "{{payment.merchantTransInfo.merchantTransID}}" }
+      - keep: [eventCode, metadata, payment, paymentMethod, gateway, ref]'
+fi
+cat > "$RUNDIR/gateway.yaml" <<YAML
+server:
+  listen: 127.0.0.1:${EVO_PORT:?}
+  workers: ${BENCH_SERVER_CPUS:-0}
+spool:
+  dir: $RUNDIR/spool
+sources:
+  - name: evo
+    path: ${EVO_PATH:?}
+    signKey: "${EVO_KEY:?}"
+    maxMetadataLength: 1024
+routes:
+  - name: audit
+    events: ["*"]
+    handlers:
+      - plugin: file
+        with: { path: "$RUNDIR/out/audit.jsonl", fsync: false }
+  - name: ledger
+    events: ["*"]
+$TRANSFORM
+    handlers:
+      - plugin: forward-http
+        with: { url: "http://127.0.0.1:18085/ledger", timeoutMs: 5000 }
+    concurrency: 8
+log:
+  level: ${GATEWAY_LOG:-info}
+YAML
+for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/18085) 2>/dev/null && break; sleep 0.1; done
+exec "$BIN" serve --config "$RUNDIR/gateway.yaml" > "$RUNDIR/gateway.log"

@@ -25,6 +25,9 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
     ) { config, host in try FileHandler(config: config, host: host) }
 
     let pathTemplate: String
+    /// The template split once into text and placeholders.
+    let parts: [Part]
+    let hasPlaceholders: Bool
     let fsync: Bool
     let host: PluginHost
     private let lock = NSLock()
@@ -42,6 +45,8 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
             throw PluginConfigError("with.path: unknown placeholder {\(token)}; use {eventCode}, {route} or {date}")
         }
         self.host = host
+        parts = FileHandler.parse(pathTemplate)
+        hasPlaceholders = parts.contains { if case .literal = $0 { false } else { true } }
     }
 
     deinit {
@@ -64,15 +69,49 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
         return cleaned.isEmpty || cleaned.hasPrefix(".") ? "_" + cleaned : cleaned
     }
 
+    /// The file for this event: the template with its placeholders filled (no work when it has none).
     func resolve(_ event: PluginEvent) -> String {
+        guard hasPlaceholders else { return pathTemplate }
+        var out = ""
+        for part in parts {
+            switch part {
+            case .literal(let s): out += s
+            case .eventCode: out += FileHandler.safeComponent(event.eventCode)
+            case .route: out += FileHandler.safeComponent(event.route)
+            case .date: out += FileHandler.utcDate()
+            }
+        }
+        return out
+    }
+
+    enum Part {
+        case literal(String), eventCode, route, date
+    }
+
+    static func parse(_ pathTemplate: String) -> [Part] {
+        var out: [Part] = []
+        var rest = Substring(pathTemplate)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            if open > rest.startIndex { out.append(.literal(String(rest[..<open]))) }
+            switch rest[rest.index(after: open)..<close] {
+            case "eventCode": out.append(.eventCode)
+            case "route": out.append(.route)
+            default: out.append(.date)
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { out.append(.literal(String(rest))) }
+        return out
+    }
+
+
+    /// Today's UTC date as yyyy-mm-dd.
+    static func utcDate() -> String {
         var t = time(nil)
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        let date = String(format: "%04d-%02d-%02d", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday))
-        return pathTemplate
-            .replacingOccurrences(of: "{eventCode}", with: FileHandler.safeComponent(event.eventCode))
-            .replacingOccurrences(of: "{route}", with: FileHandler.safeComponent(event.route))
-            .replacingOccurrences(of: "{date}", with: date)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))"
     }
 
     func handle(_ event: PluginEvent) -> HandlerResult {

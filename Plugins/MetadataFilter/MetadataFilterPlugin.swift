@@ -27,6 +27,8 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
     ) { config, _ in try MetadataFilter(config: config) }
 
     let conditions: [MetadataCondition]
+    /// Only `raw` conditions: the metadata need not be parsed at all.
+    let rawOnly: Bool
 
     init(config: PluginConfig) throws {
         var c = config
@@ -34,11 +36,13 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
             throw PluginConfigError("with.when must list at least one condition")
         }
         conditions = try list.map(MetadataCondition.init)
+        rawOnly = conditions.allSatisfy { if case .raw = $0.target { true } else { false } }
         try c.finish()
     }
 
     func handle(_ event: PluginEvent) -> HandlerResult {
-        let metadata = Metadata.parse(event.value(at: "metadata"))
+        let text = event.value(at: "metadata")
+        let metadata = rawOnly ? Metadata(form: .raw, raw: text, values: [:]) : Metadata.parse(text)
         return conditions.allSatisfy { $0.holds(metadata) } ? .proceed() : .drop
     }
 }
@@ -53,7 +57,7 @@ struct Metadata {
 
     static func parse(_ text: String?) -> Metadata {
         guard let text else { return Metadata(form: .missing, raw: nil, values: [:]) }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = Metadata.trim(text)
         if trimmed.hasPrefix("{"), let data = trimmed.data(using: .utf8),
             let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         {
@@ -71,8 +75,8 @@ struct Metadata {
                     ok = false
                     break
                 }
-                let k = p[..<eq].trimmingCharacters(in: .whitespaces)
-                let v = p[p.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                let k = Metadata.trim(p[..<eq])
+                let v = Metadata.trim(p[p.index(after: eq)...])
                 guard !k.isEmpty, !k.contains(" ") else {
                     ok = false
                     break
@@ -82,6 +86,14 @@ struct Metadata {
             if ok && !values.isEmpty { return Metadata(form: .pairs, raw: text, values: values) }
         }
         return Metadata(form: .raw, raw: text, values: [:])
+    }
+
+    /// Spaces and tabs off both ends (no Foundation: `trimmingCharacters` bridges to NSString).
+    static func trim<S: StringProtocol>(_ s: S) -> String {
+        var sub = Substring(s)
+        while let f = sub.first, f == " " || f == "\t" { sub = sub.dropFirst() }
+        while let l = sub.last, l == " " || l == "\t" { sub = sub.dropLast() }
+        return String(sub)
     }
 
     static func flatten(_ value: Any, prefix: String, into out: inout [String: String]) {

@@ -10,7 +10,7 @@ import Synchronization
 /// the tables live for the process.
 public enum HostServices {
     /// Where plugin log lines go. Set at start and on reload.
-    private static let loggerBox = Mutex<Logger>(Logger.disabled)
+    private static let loggerBox = Locked<Logger>(Logger.disabled)
     static let http = PooledHTTPClient()
 
     public static func setLogger(_ logger: Logger) {

@@ -25,7 +25,12 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
 public final class HTTPClientConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer: [UInt8] = []
+    /// Start of the unread bytes in `buffer` (consumed bytes are dropped in batches, not one
+    /// line at a time).
+    private var start = 0
     private let timeoutMs: Int
+    /// Reused for every read (allocated once per connection, not per read).
+    private var chunk = [UInt8](repeating: 0, count: 16 << 10)
 
     /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`.
     public init(host: String, port: Int, timeoutMs: Int = 10_000) throws(HTTPClientError) {
@@ -104,11 +109,17 @@ public final class HTTPClientConnection: @unchecked Sendable {
 
     /// Reads more bytes into the buffer; returns false at end of stream.
     private func fill() throws(HTTPClientError) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        if start > 0 && start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 4096 {
+            buffer.removeFirst(start)
+            start = 0
+        }
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                buffer.append(contentsOf: chunk[0..<n])
+                chunk.withUnsafeBufferPointer { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
                 return true
             }
             if n == 0 { return false }
@@ -125,7 +136,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
 
     /// True when the peer has closed the connection (or reset it) and nothing is buffered.
     public func peerClosed(waitMs: Int) -> Bool {
-        guard buffer.isEmpty else { return false }
+        guard start == buffer.count else { return false }
         guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: waitMs) else { return false }
         var b: UInt8 = 0
         let n = recv(fd, &b, 1, Int32(MSG_PEEK))
@@ -133,25 +144,29 @@ public final class HTTPClientConnection: @unchecked Sendable {
     }
 
     private func readLine() throws(HTTPClientError) -> String {
+        var scanned = start
         while true {
-            if let lf = buffer.firstIndex(of: 0x0A) {
-                var line = Array(buffer[0..<lf])
-                buffer.removeSubrange(0...lf)
-                if line.last == 0x0D { line.removeLast() }
-                return String(decoding: line, as: UTF8.self)
+            if let lf = buffer[scanned...].firstIndex(of: 0x0A) {
+                let end = lf > start && buffer[lf - 1] == 0x0D ? lf - 1 : lf
+                let line = buffer.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+                start = lf + 1
+                return line
             }
-            if buffer.count > 1 << 20 { throw HTTPClientError("answer header line too long") }
+            scanned = buffer.count
+            if buffer.count - start > 1 << 20 { throw HTTPClientError("answer header line too long") }
+            let before = start
             guard try fill() else { throw HTTPClientError("connection closed before a complete answer") }
+            scanned -= before - start  // fill() may have dropped consumed bytes
         }
     }
 
     /// Reads exactly `n` raw bytes (for tests of interim answers and framing).
     public func readExactly(_ n: Int) throws(HTTPClientError) -> [UInt8] {
-        while buffer.count < n {
+        while buffer.count - start < n {
             guard try fill() else { throw HTTPClientError("connection closed in the middle of the answer body") }
         }
-        let out = Array(buffer[0..<n])
-        buffer.removeSubrange(0..<n)
+        let out = Array(buffer[start..<(start + n)])
+        start += n
         return out
     }
 
@@ -193,9 +208,10 @@ public final class HTTPClientConnection: @unchecked Sendable {
                 guard let n = Int(cl), n >= 0, n <= maxBody else { throw HTTPClientError("bad Content-Length in answer") }
                 body = try readExactly(n)
             } else {
-                while try fill() { if buffer.count > maxBody { throw HTTPClientError("answer body too large") } }
-                body = buffer
+                while try fill() { if buffer.count - start > maxBody { throw HTTPClientError("answer body too large") } }
+                body = Array(buffer[start...])
                 buffer = []
+                start = 0
             }
             return HTTPClientResponse(status: status, headers: headers, body: body)
         }

@@ -31,7 +31,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Handlers by descriptor number. Loop thread only.
     private var handlers: [(any EventHandler)?] = []
     /// Tasks from other threads.
-    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let tasks = Locked<[@Sendable () -> Void]>([])
     private let thread = Atomic<UInt>(0)
     private let stopRequested = Atomic<Bool>(false)
     /// Timers. Loop thread only.

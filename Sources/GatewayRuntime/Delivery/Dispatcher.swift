@@ -18,8 +18,8 @@ public final class Dispatcher: Sendable {
         case backlogFull(route: String)
     }
 
-    private let runners: Mutex<[String: RouteRunner]>
-    private let table: Mutex<RouteTable>
+    private let runners: Locked<[String: RouteRunner]>
+    private let table: Locked<RouteTable>
     let events: DeliveryEvents
     public var deadLetters: DeadLetterStore { events.deadLetters }
 
@@ -34,8 +34,8 @@ public final class Dispatcher: Sendable {
             runner.start()
             rs[r.name] = runner
         }
-        runners = Mutex(rs)
-        self.table = Mutex(table)
+        runners = Locked(rs)
+        self.table = Locked(table)
     }
 
     public func submit(_ n: GatewayEvent) -> SubmitResult {

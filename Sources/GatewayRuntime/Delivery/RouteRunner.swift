@@ -12,12 +12,18 @@ final class RouteRunner: @unchecked Sendable {
     // from owner to owner (queue -> worker -> scheduler -> queue), never shared.
 
     let route: CompiledRoute
-    private let queue = Mutex<(items: [Delivery], head: Int)>(([], 0))
+    private let queue = Locked<(items: [Delivery], head: Int)>(([], 0))
     private let available = DispatchSemaphore(value: 0)
     /// Queued + running + waiting for a retry.
     let pending = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
+    /// Workers asleep on `available`, and whether a wake-up is already on its way: a delivery
+    /// arriving while one is wakes nobody else. Waking a sleeping thread per delivery cost a
+    /// context switch each; now a burst wakes one worker, which wakes the next only while work
+    /// is left (see `work`).
+    private let idleWorkers = Atomic<Int>(0)
+    private let wakePending = Atomic<Bool>(false)
     private let events: DeliveryEvents
 
     init(route: CompiledRoute, events: DeliveryEvents) {
@@ -46,14 +52,26 @@ final class RouteRunner: @unchecked Sendable {
     /// Queues a delivery (new, or back from its retry delay).
     func enqueue(_ d: Delivery) {
         queue.withLock { q in q.items.append(d) }
-        available.signal()
+        wakeOne()
     }
 
-    private func next() -> Delivery? {
-        queue.withLock { q -> Delivery? in
+    private func wakeOne() {
+        if idleWorkers.load(ordering: .sequentiallyConsistent) > 0
+            && !wakePending.exchange(true, ordering: .sequentiallyConsistent)
+        {
+            available.signal()
+        }
+    }
+
+    private var hasQueued: Bool { queue.withLock { $0.head < $0.items.count } }
+
+    /// The next delivery, and whether more are waiting (one lock for both).
+    private func next() -> (Delivery, Bool)? {
+        queue.withLock { q -> (Delivery, Bool)? in
             guard q.head < q.items.count else { return nil }
             let d = q.items[q.head]
             q.head += 1
+            let more = q.head < q.items.count
             // Compact now and then instead of shifting the array on every pop.
             if q.head > 1024 && q.head * 2 > q.items.count {
                 q.items.removeFirst(q.head)
@@ -62,18 +80,31 @@ final class RouteRunner: @unchecked Sendable {
                 q.items.removeAll(keepingCapacity: true)
                 q.head = 0
             }
-            return d
+            return (d, more)
         }
     }
 
     private func work() {
-        while true {
+        while !stopping.load(ordering: .relaxed) {
+            if let (d, more) = next() {
+                // More waiting: hand it to a sleeping colleague rather than leave it queued
+                // behind this (possibly slow) attempt.
+                if more { wakeOne() }
+                running.add(1, ordering: .relaxed)
+                attempt(d)
+                running.subtract(1, ordering: .relaxed)
+                continue
+            }
+            idleWorkers.add(1, ordering: .sequentiallyConsistent)
+            // Look again after announcing ourselves idle: a delivery queued in between would
+            // otherwise wait for the next wake-up.
+            if hasQueued {
+                idleWorkers.subtract(1, ordering: .sequentiallyConsistent)
+                continue
+            }
             available.wait()
-            if stopping.load(ordering: .relaxed) { return }
-            guard let d = next() else { continue }
-            running.add(1, ordering: .relaxed)
-            attempt(d)
-            running.subtract(1, ordering: .relaxed)
+            idleWorkers.subtract(1, ordering: .sequentiallyConsistent)
+            wakePending.store(false, ordering: .sequentiallyConsistent)
         }
     }
 

@@ -93,12 +93,12 @@ public final class GatewayState: Sendable {
         }
     }
 
-    private let current: Mutex<Snapshot>
+    private let current: Locked<Snapshot>
     private let readyFlag = Atomic<Bool>(false)
     public let stats = IngressStats()
 
     public init(config: GatewayConfig, sources: SourceTable) {
-        current = Mutex(Snapshot(config: config, sources: sources, generation: 1))
+        current = Locked(Snapshot(config: config, sources: sources, generation: 1))
     }
 
     var snapshot: Snapshot { current.withLock { $0 } }

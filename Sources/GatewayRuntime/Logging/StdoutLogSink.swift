@@ -22,7 +22,7 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
 
     private let fd: Int32
     private let maxQueuedBytes: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
     private let idle = DispatchSemaphore(value: 0)
 

@@ -4,6 +4,9 @@
 # same process group, on 127.0.0.1:18085, answering 200). Optional TRANSFORMS=1 adds four
 # transforms to the forwarding route. Counting lines of out/audit.jsonl gives the file route's
 # deliveries (run.sh --count-lines out/audit.jsonl).
+# MODE=filter instead runs one route with the four transforms whose only handler is a
+# metadata-filter that stops every event: what routing, dispatch and transforms cost without
+# any delivery I/O.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -30,6 +33,32 @@ if [ "${TRANSFORMS:-0}" = 1 ]; then
       - set: { "gateway.route": ledger, ref: "{{payment.merchantTransInfo.merchantTransID}}" }
       - keep: [eventCode, metadata, payment, paymentMethod, gateway, ref]'
 fi
+ROUTES='routes:
+  - name: audit
+    events: ["*"]
+    handlers:
+      - plugin: file
+        with: { path: "'"$RUNDIR"'/out/audit.jsonl", fsync: false }
+  - name: ledger
+    events: ["*"]
+'"$TRANSFORM"'
+    handlers:
+      - plugin: forward-http
+        with: { url: "http://127.0.0.1:18085/ledger", timeoutMs: 5000 }
+    concurrency: 8'
+if [ "${MODE:-}" = filter ]; then
+  ROUTES='routes:
+  - name: filtered
+    events: ["*"]
+    transform:
+      - remove: [paymentMethod.card.holderName]
+      - mask: [paymentMethod.card.first6No]
+      - set: { "gateway.route": ledger, ref: "{{payment.merchantTransInfo.merchantTransID}}" }
+      - keep: [eventCode, metadata, payment, paymentMethod, gateway, ref]
+    handlers:
+      - plugin: metadata-filter
+        with: { when: [ { raw: { prefix: "no-such-prefix" } } ] }'
+fi
 cat > "$RUNDIR/gateway.yaml" <<YAML
 server:
   listen: 127.0.0.1:${EVO_PORT:?}
@@ -41,19 +70,7 @@ sources:
     path: ${EVO_PATH:?}
     signKey: "${EVO_KEY:?}"
     maxMetadataLength: 1024
-routes:
-  - name: audit
-    events: ["*"]
-    handlers:
-      - plugin: file
-        with: { path: "$RUNDIR/out/audit.jsonl", fsync: false }
-  - name: ledger
-    events: ["*"]
-$TRANSFORM
-    handlers:
-      - plugin: forward-http
-        with: { url: "http://127.0.0.1:18085/ledger", timeoutMs: 5000 }
-    concurrency: 8
+$ROUTES
 log:
   level: ${GATEWAY_LOG:-info}
 YAML

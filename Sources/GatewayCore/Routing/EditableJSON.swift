@@ -29,8 +29,17 @@ public indirect enum EditableJSON: Sendable {
         self = .original(ref)
     }
 
-    /// Opens an original object or array one level (its members stay original).
+    /// Opens an object or array one level so it can be edited: an original one (its members stay
+    /// original), or one a transform wrote (its members become written values).
     private mutating func open() {
+        if case .value(let v) = self {
+            switch v {
+            case .object(let o): self = .object(o.members.map { Member($0.key, .value($0.value)) })
+            case .array(let a): self = .array(a.map { .value($0) })
+            default: break
+            }
+            return
+        }
         guard case .original(let ref) = self else { return }
         switch ref.kind {
         case .object:
@@ -77,13 +86,6 @@ public indirect enum EditableJSON: Sendable {
         }
         let rest = segs.dropFirst()
         open()
-        if case .value(let v) = self {
-            switch v {
-            case .object(let o): self = .object(o.members.map { Member($0.key, .value($0.value)) })
-            case .array(let a): self = .array(a.map { .value($0) })
-            default: break
-            }
-        }
         switch self {
         case .object(var members):
             self = .value(.null)  // release storage so `members` is edited in place
@@ -119,13 +121,6 @@ public indirect enum EditableJSON: Sendable {
         guard let first = segs.first else { return nil }
         let rest = segs.dropFirst()
         open()
-        if case .value(let v) = self {
-            switch v {
-            case .object(let o): self = .object(o.members.map { Member($0.key, .value($0.value)) })
-            case .array(let a): self = .array(a.map { .value($0) })
-            default: return nil
-            }
-        }
         switch self {
         case .object(var members):
             guard let i = members.lastIndex(where: { $0.key == first }) else { return nil }

@@ -10,8 +10,15 @@ public struct HandlerCall: Sendable {
     public var msgID: String
     public var deliveryID: String
     public var attempt: Int
+    /// The body already parsed, when the caller has it (the event as received): then a plugin
+    /// asking for a value does not make the host parse the body a second time.
+    public var document: JSONDocument?
 
-    public init(body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int) {
+    public init(
+        body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int,
+        document: JSONDocument? = nil
+    ) {
+        self.document = document
         self.body = body
         self.eventCode = eventCode
         self.source = source
@@ -48,7 +55,7 @@ public final class PluginInstance: @unchecked Sendable {
     /// Runs one attempt. Blocks as long as the plugin does.
     public func handle(_ call: HandlerCall) -> HandlerOutcome {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
-        let context = CallContext(body: call.body)
+        let context = CallContext(body: call.body, document: call.document)
         let collector = OutputCollector()
         // All borrowed strings live in one buffer for the duration of the call.
         var arena: [UInt8] = []
@@ -87,8 +94,10 @@ final class CallContext {
     private var parsed = false
     private var values: [UnsafeMutableBufferPointer<UInt8>] = []
 
-    init(body: [UInt8]) {
+    init(body: [UInt8], document: JSONDocument?) {
         self.body = body
+        self.document = document
+        self.parsed = document != nil
     }
 
     deinit {

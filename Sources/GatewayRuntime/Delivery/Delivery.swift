@@ -1,5 +1,6 @@
 import GatewayCore
 import GatewayCrypto
+import Synchronization
 
 /// One notification on its way through one route. Owned by one worker at a time (queued,
 /// running, or waiting for its retry), hence the unchecked `Sendable`.
@@ -17,9 +18,20 @@ public final class Delivery: @unchecked Sendable {
     public internal(set) var lastError: String?
 
     init(notification: GatewayEvent, route: CompiledRoute) {
-        self.id = "dl_" + Hex.encode(SecureRandom.bytes(12))
+        self.id = Delivery.nextID()
         self.notification = notification
         self.route = route
+    }
+}
+
+extension Delivery {
+    /// 8 random bytes per process, then a counter: unique across restarts and processes, and
+    /// no random bytes drawn per delivery.
+    private static let prefix = "dl_" + Hex.encode(SecureRandom.bytes(8)) + "_"
+    private static let counter = Atomic<UInt64>(0)
+
+    static func nextID() -> String {
+        prefix + String(counter.add(1, ordering: .relaxed).newValue, radix: 16)
     }
 }
 

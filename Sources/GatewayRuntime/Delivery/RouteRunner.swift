@@ -122,14 +122,19 @@ final class RouteRunner: @unchecked Sendable {
         if d.body == nil { d.body = route.transformedBody(n) }
         d.attempts += 1
         var body = d.body ?? n.rawBody
+        // While the body is the event as received, handlers can read it through its tape.
+        var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? n.document : nil
         var i = d.handlerIndex
         while i < route.handlers.count {
             let call = HandlerCall(
                 body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
-                deliveryID: d.id, attempt: d.attempts)
+                deliveryID: d.id, attempt: d.attempts, document: document)
             switch route.handlers[i].handle(call) {
             case .proceed(let newBody):
-                if let newBody { body = newBody }
+                if let newBody {
+                    body = newBody
+                    document = nil
+                }
                 i += 1
             case .drop:
                 finish(d, .dropped, handler: i)

@@ -58,6 +58,7 @@ let package = Package(
                 swiftSettings: settings),
         .target(name: "GatewaySignature", dependencies: ["GatewayCore", "GatewayCrypto"], swiftSettings: settings),
         .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "CSystem"], swiftSettings: settings),
+        .target(name: "GatewaySpool", dependencies: ["GatewayCore"], swiftSettings: settings),
         .target(
             name: "GatewayPluginHost",
             dependencies: ["GatewayCore", "GatewayCrypto", "GatewayHTTP", "CGatewayPluginABI"],
@@ -66,7 +67,8 @@ let package = Package(
         .target(
             name: "GatewayRuntime",
             dependencies: [
-                "GatewayCore", "GatewayConfig", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "GatewayPluginHost", "CSystem",
+                "GatewayCore", "GatewayConfig", "GatewayCrypto", "GatewaySignature", "GatewayHTTP", "GatewayPluginHost", "GatewaySpool",
+                "CSystem",
             ],
             swiftSettings: settings
         ),
@@ -103,6 +105,7 @@ let package = Package(
         .testTarget(name: "GatewaySignatureTests", dependencies: ["GatewaySignature", "GatewayCrypto"],
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
+        .testTarget(name: "GatewaySpoolTests", dependencies: ["GatewaySpool", "GatewayTestKit"], swiftSettings: settings),
         .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit"], swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], exclude: ["Fixtures"], swiftSettings: settings),
     ]

@@ -237,6 +237,13 @@ extension JSONRef {
         return out
     }
 
+    /// The value's exact source bytes (strings with their quotes).
+    public var rawBytes: [UInt8] {
+        var out: [UInt8] = []
+        writeRaw(to: &out)
+        return out
+    }
+
     /// Appends the value's exact source bytes (strings with their quotes).
     func writeRaw(to out: inout [UInt8]) {
         let n = node

@@ -1,0 +1,398 @@
+import Foundation
+import GatewayCore
+import Glibc
+
+/// The durable log of accepted notifications and their delivery progress. See SpoolFormat.swift
+/// for the format and the rules it keeps.
+public final class Spool: @unchecked Sendable {
+    // Unchecked: shared state lives in `state` (a lock); the writer's file descriptors are used
+    // only by the writer thread; `recovered` and `report` are set in init and then only read.
+
+    public struct Options: Sendable {
+        public var dir: String
+        /// Above this many bytes of segments, new notifications are refused (0: no limit).
+        public var maxBytes: Int = 0
+        /// Sync before acknowledging. Off only for throwaway setups and tmpfs benchmarks.
+        public var fsync = true
+        public var segmentBytes = 64 << 20
+
+        public init(dir: String) {
+            self.dir = dir
+        }
+    }
+
+    public enum AcceptResult: Sendable, Equatable {
+        /// Stored and synced.
+        case stored(id: UInt64)
+        /// The same notification was accepted before, within its window (and is durable).
+        case duplicate
+        /// Nothing was stored (disk full, I/O error, over `maxBytes`, shutting down).
+        case failed(String)
+    }
+
+    /// What opening found.
+    public struct RecoveryReport: Sendable {
+        public var segments = 0
+        public var records = 0
+        public var damaged: [(segment: String, damage: SegmentDamage)] = []
+        public var tightenedDirectory = false
+    }
+
+    public let options: Options
+    /// Deliveries to resume, as the log had them when the spool was opened.
+    public private(set) var recovered: [PendingDelivery] = []
+    public private(set) var report = RecoveryReport()
+    /// A random name for this spool, kept in `ID`: delivery IDs are built from it so they stay the
+    /// same across restarts.
+    public let spoolID: String
+
+    private let lockFD: Int32
+    private var segmentsDir: String { options.dir + "/segments" }
+    private var dedupPath: String { options.dir + "/dedup.idx" }
+
+    private struct Write {
+        var bytes: [UInt8]
+        /// For accepted records: its id, dedup hash and who waits for the sync.
+        var accepted: (id: UInt64, hash: DedupIndex.Hash, routes: Int, completion: @Sendable (AcceptResult) -> Void)?
+        /// For outcome records: the id whose delivery ended.
+        var resolvedID: UInt64?
+    }
+
+    private struct State {
+        var queue: [Write] = []
+        var nextID: UInt64 = 1
+        var dedup = DedupIndex()
+        /// Completions of duplicates that arrived while the original's write was not synced yet.
+        var dedupWaiters: [DedupIndex.Hash: [@Sendable (AcceptResult) -> Void]] = [:]
+        var closing = false
+        var bytesOnDisk = 0
+        /// Accepted ids with deliveries still pending: segment index and how many.
+        var live: [UInt64: (segment: Int, remaining: Int)] = [:]
+        /// Segment index -> pending deliveries of its notifications.
+        var unresolved: [Int: Int] = [:]
+        var segments: [Int: (name: String, bytes: Int)] = [:]
+        var activeSegment = 0
+    }
+
+    private let state: Locked<State>
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let logger: Logger
+    // Writer thread only:
+    private var fd: Int32 = -1
+    private var activeSize = 0
+    private var lastSync: UInt64 = 0
+    private var unsynced = false
+
+    public init(options: Options, logger: Logger) throws(SpoolError) {
+        self.options = options
+        self.logger = logger
+        var report = RecoveryReport()
+        report.tightenedDirectory = try SpoolFiles.privateDirectory(options.dir)
+        _ = try SpoolFiles.privateDirectory(options.dir + "/segments")
+        _ = try SpoolFiles.privateDirectory(options.dir + "/deadletters")
+        _ = try SpoolFiles.privateDirectory(options.dir + "/replay")
+
+        let lock = open(options.dir + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw SpoolError.errno("open \(options.dir)/LOCK") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(lock)
+            throw SpoolError("another gateway is using the spool in \(options.dir) (it holds \(options.dir)/LOCK)")
+        }
+        lockFD = lock
+
+        let idPath = options.dir + "/ID"
+        if let id = SpoolFiles.readFile(idPath).flatMap({ UTF8Validation.string($0) })?.trimmingCharacters(in: .whitespacesAndNewlines), id.count == 8 {
+            spoolID = id
+        } else {
+            var g = SystemRandomNumberGenerator()
+            spoolID = Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255, using: &g) })
+            try SpoolFiles.writeAtomically(idPath, Array(spoolID.utf8))
+        }
+
+        var s = State()
+        let now = Spool.nowMs()
+        let dedupFile = options.dir + "/dedup.idx"
+        if let snap = SpoolFiles.readFile(dedupFile), !s.dedup.load(snap, now: now) {
+            logger.warning("ignoring an unreadable de-duplication snapshot", [("file", .string(dedupFile))])
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: options.dir + "/segments")) ?? [])
+            .filter { $0.hasSuffix(".seg") }.sorted()
+        var recovery = SpoolRecovery()
+        for (index, name) in names.enumerated() {
+            let path = options.dir + "/segments/" + name
+            let bytes = SpoolFiles.readFile(path) ?? []
+            let (records, damage, valid) = decodeSegment(bytes)
+            for r in records {
+                recovery.apply(r, segment: index)
+                if case .accepted(let a) = r, a.dedupExpiresMs > now {
+                    s.dedup.entries[DedupIndex.Hash(a.dedupHash)] = DedupIndex.Entry(expiresMs: a.dedupExpiresMs, pending: false)
+                }
+            }
+            if let damage {
+                report.damaged.append((name, damage))
+                if index == names.count - 1, damage != .badHeader {
+                    // A torn tail: cut it off so the file ends with whole records.
+                    truncate(path, off_t(valid))
+                }
+            }
+            s.segments[index] = (name, valid)
+            s.bytesOnDisk += valid
+        }
+        report.segments = names.count
+        report.records = recovery.records
+        s.nextID = recovery.maxID + 1
+        for (id, remaining) in recovery.remainingPerID {
+            if let seg = recovery.segmentOf[id] { s.live[id] = (seg, remaining) }
+        }
+        s.unresolved = recovery.unresolvedPerSegment
+        s.activeSegment = names.count
+        recovered = recovery.pending
+        self.report = report
+        state = Locked(s)
+
+        try openSegment(index: names.count, firstID: s.nextID)
+        let t = Thread { [self] in writerLoop() }
+        t.name = "gateway-spool"
+        t.start()
+    }
+
+    static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// The delivery ID of (notification, route): the same every time, also after a restart.
+    public func deliveryID(id: UInt64, route: String) -> String {
+        "\(spoolID)-\(String(id, radix: 16))-\(route)"
+    }
+
+    public var bytesOnDisk: Int { state.withLock { $0.bytesOnDisk } }
+
+    // MARK: - Accepting
+
+    /// Stores a notification (or recognises a duplicate) and calls `completion` once the answer
+    /// is known: after the sync for `.stored`, after the original's sync for `.duplicate`.
+    public func accept(
+        source: String, msgID: String, eventCode: String, dedupHash: [UInt8], dedupWindowMs: Int64, routes: [String],
+        body: [UInt8], completion: @escaping @Sendable (AcceptResult) -> Void
+    ) {
+        let now = Spool.nowMs()
+        let hash = DedupIndex.Hash(dedupHash)
+        let immediate: AcceptResult? = state.withLock { s -> AcceptResult? in
+            if s.closing { return .failed("the gateway is shutting down") }
+            if dedupWindowMs > 0, let e = s.dedup.lookup(hash, now: now) {
+                if !e.pending { return .duplicate }
+                s.dedupWaiters[hash, default: []].append(completion)
+                return nil
+            }
+            if options.maxBytes > 0 && s.bytesOnDisk + body.count > options.maxBytes {
+                return .failed("the spool is full (spool.maxBytes)")
+            }
+            let id = s.nextID
+            s.nextID += 1
+            let record = AcceptedRecord(
+                id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode, dedupHash: hash.bytes,
+                dedupExpiresMs: now + dedupWindowMs, routes: routes, body: body)
+            if dedupWindowMs > 0 { s.dedup.entries[hash] = DedupIndex.Entry(expiresMs: now + dedupWindowMs, pending: true) }
+            s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, routes.count, completion), resolvedID: nil))
+            return nil
+        }
+        if let immediate {
+            completion(immediate)
+        } else {
+            wake.signal()
+        }
+    }
+
+    /// Records the progress of a delivery that will be retried (not synced on its own).
+    public func recordRetry(_ r: RetryRecord) {
+        enqueue(Write(bytes: SpoolRecord.retry(r).encoded(), accepted: nil, resolvedID: nil))
+    }
+
+    /// Records that a delivery ended (not synced on its own: if it is lost in a crash, the
+    /// delivery is made again).
+    public func recordOutcome(id: UInt64, route: String, outcome: SpoolRecord.Outcome, attempts: Int) {
+        enqueue(Write(bytes: SpoolRecord.outcome(id: id, route: route, outcome: outcome, attempts: UInt32(clamping: attempts)).encoded(), accepted: nil, resolvedID: id))
+    }
+
+    private func enqueue(_ w: Write) {
+        state.withLock { $0.queue.append(w) }
+        wake.signal()
+    }
+
+    /// Writes what is queued, syncs, saves the de-duplication snapshot and releases the lock.
+    public func close() {
+        let already = state.withLock { s -> Bool in
+            let was = s.closing
+            s.closing = true
+            return was
+        }
+        guard !already else { return }
+        wake.signal()
+        _ = stopped.wait(timeout: .now() + 30)
+        let snap = state.withLock { $0.dedup.snapshot(now: Spool.nowMs()) }
+        try? SpoolFiles.writeAtomically(dedupPath, snap)
+        Glibc.close(lockFD)
+    }
+
+    // MARK: - Writer thread
+
+    private func openSegment(index: Int, firstID: UInt64) throws(SpoolError) {
+        let name = String(format: "%016llx.seg", firstID)
+        let path = segmentsDir + "/" + name
+        let f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard f >= 0 else { throw SpoolError.errno("open \(path)") }
+        var st = stat()
+        fstat(f, &st)
+        if st.st_size == 0 {
+            try SpoolFiles.writeAll(f, SpoolFormat.header)
+            if options.fsync {
+                try SpoolFiles.sync(f)
+                try SpoolFiles.syncDirectory(segmentsDir)
+            }
+        }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = f
+        activeSize = max(Int(st.st_size), SpoolFormat.headerSize)
+        state.withLock { s in
+            s.activeSegment = index
+            s.segments[index] = (name, activeSize)
+            s.bytesOnDisk += st.st_size == 0 ? SpoolFormat.headerSize : 0
+        }
+    }
+
+    private func writerLoop() {
+        while true {
+            _ = wake.wait(timeout: .now() + .milliseconds(500))
+            let (batch, closing) = state.withLock { s -> ([Write], Bool) in
+                let b = s.queue
+                s.queue.removeAll(keepingCapacity: true)
+                return (b, s.closing)
+            }
+            if !batch.isEmpty { write(batch) }
+            let now = monotonicMs()
+            if unsynced && options.fsync && now - lastSync >= 1000 {
+                try? SpoolFiles.sync(fd)
+                unsynced = false
+                lastSync = now
+            }
+            compact()
+            if closing && state.withLock({ $0.queue.isEmpty }) {
+                if unsynced && options.fsync { try? SpoolFiles.sync(fd) }
+                Glibc.close(fd)
+                stopped.signal()
+                return
+            }
+        }
+    }
+
+    private func monotonicMs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// One group: roll the segment if needed, one write, one sync, then every completion.
+    private func write(_ batch: [Write]) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(batch.reduce(0) { $0 + $1.bytes.count })
+        for w in batch { bytes += w.bytes }
+        let needsSync = batch.contains { $0.accepted != nil }
+        var failure: String? = nil
+        do {
+            if activeSize + bytes.count > options.segmentBytes && activeSize > SpoolFormat.headerSize {
+                let (index, next) = state.withLock { ($0.activeSegment + 1, $0.nextID) }
+                if unsynced && options.fsync { try SpoolFiles.sync(fd) }
+                try openSegment(index: index, firstID: next)
+            }
+            try SpoolFiles.writeAll(fd, bytes)
+            activeSize += bytes.count
+            if needsSync && options.fsync {
+                try SpoolFiles.sync(fd)
+                lastSync = monotonicMs()
+                unsynced = false
+            } else {
+                unsynced = true
+            }
+        } catch {
+            failure = error.message
+            logger.error("spool write failed; the notifications of this group were not acknowledged", [("error", .string(error.message))])
+            // What was written may be partly on disk: continue in a fresh segment.
+            let (index, next) = state.withLock { ($0.activeSegment + 1, $0.nextID) }
+            try? openSegment(index: index, firstID: next)
+        }
+        var done: [(@Sendable (AcceptResult) -> Void, AcceptResult)] = []
+        state.withLock { s in
+            s.bytesOnDisk += failure == nil ? bytes.count : 0
+            s.segments[s.activeSegment]?.bytes = activeSize
+            for w in batch {
+                if let a = w.accepted {
+                    let waiters = s.dedupWaiters.removeValue(forKey: a.hash) ?? []
+                    if let failure {
+                        s.dedup.entries[a.hash] = nil
+                        done.append((a.completion, .failed(failure)))
+                        for c in waiters { done.append((c, .failed(failure))) }
+                    } else {
+                        s.dedup.entries[a.hash]?.pending = false
+                        done.append((a.completion, .stored(id: a.id)))
+                        for c in waiters { done.append((c, .duplicate)) }
+                    }
+                }
+            }
+            if failure == nil { track(batch, &s) }
+        }
+        for (c, r) in done { c(r) }
+    }
+
+    /// Keeps the per-segment counts of pending deliveries (lock held).
+    private func track(_ batch: [Write], _ s: inout State) {
+        for w in batch {
+            // Only accepted records of routed notifications hold a segment.
+            if let a = w.accepted, a.routes > 0 {
+                s.live[a.id] = (s.activeSegment, a.routes)
+                s.unresolved[s.activeSegment, default: 0] += a.routes
+            }
+            if let id = w.resolvedID, var l = s.live[id] {
+                l.remaining -= 1
+                s.unresolved[l.segment, default: 1] -= 1
+                if l.remaining <= 0 { s.live[id] = nil } else { s.live[id] = l }
+            }
+        }
+    }
+
+    /// Deletes segments whose notifications are all delivered (never the active one). The
+    /// de-duplication snapshot is saved first, so deleting a segment never forgets an entry.
+    private func compact() {
+        let doomed = state.withLock { s -> [(Int, String, Int)] in
+            s.segments.filter { index, _ in index != s.activeSegment && (s.unresolved[index] ?? 0) <= 0 }
+                .map { ($0.key, $0.value.name, $0.value.bytes) }
+        }
+        guard !doomed.isEmpty else { return }
+        let now = Spool.nowMs()
+        let snap = state.withLock { s -> [UInt8] in
+            s.dedup.removeExpired(now: now)
+            return s.dedup.snapshot(now: now)
+        }
+        do {
+            if unsynced && options.fsync {
+                try SpoolFiles.sync(fd)  // outcome records first: they are why the segments can go
+                unsynced = false
+            }
+            try SpoolFiles.writeAtomically(dedupPath, snap)
+        } catch {
+            logger.error("cannot save the de-duplication snapshot; keeping delivered segments", [("error", .string(error.message))])
+            return
+        }
+        for (index, name, bytes) in doomed {
+            unlink(segmentsDir + "/" + name)
+            state.withLock { s in
+                s.segments[index] = nil
+                s.unresolved[index] = nil
+                s.bytesOnDisk -= bytes
+            }
+        }
+        try? SpoolFiles.syncDirectory(segmentsDir)
+    }
+}

@@ -1,0 +1,294 @@
+import GatewayCore
+
+// The spool: how accepted notifications survive until every route has them.
+//
+// Design constraints
+// - A notification is acknowledged only after its record is on disk and synced (fdatasync of the
+//   segment; fsync of the directory when a segment file is created). Requests arriving together
+//   share one sync ("group commit").
+// - Every record carries a CRC-32C: a torn or corrupt record is detected, reported and skipped.
+//   The tail of the newest segment is where a crash tears a write; such a record was never
+//   acknowledged (its sync had not returned), so nothing acknowledged is lost by dropping it.
+// - Delivery progress (retries, outcomes) is appended to the same log, without waiting for a sync:
+//   losing the last of these in a crash means a delivery is made again (at least once), never
+//   that one is skipped.
+// - Segments are deleted whole, once every delivery of every notification they hold has ended.
+// - One gateway per spool directory (an flock on `LOCK`); files are created 0600, the directory
+//   is 0700.
+//
+// Layout of `spool.dir`
+//   LOCK                         flock'ed by the running gateway
+//   segments/<16 hex>.seg        the log; the name is the first record id it may hold
+//   dedup.idx                    de-duplication entries still in their window (snapshot)
+//   deadletters/<id>.json        one dead letter per file (list, replay, purge work on these)
+//   replay/<id>.json             dead letters queued for replay (picked up by the gateway)
+//
+// Segment file (format version 1)
+//   header   "GWSPOOL\0" (8 bytes) | u32 version = 1 | u32 reserved = 0
+//   record   u32 length of (type + payload) | u32 CRC-32C of (type + payload) | u8 type | payload
+//   All integers little-endian. Strings and byte arrays: u32 length, then the bytes.
+//
+// Record types
+//   1 accepted  u64 id | i64 received (ms since epoch) | str source | str msgID | str eventCode |
+//               16 bytes dedup hash | i64 dedup expiry (ms) | u16 route count | str route... | bytes body
+//   2 outcome   u64 id | str route | u8 outcome (1 delivered, 2 dropped, 3 dead letter) | u32 attempts
+//   3 retry     u64 id | str route | u32 attempts | i64 next attempt (ms) | u32 handler index |
+//               u8 has body | [bytes body]   (the input of that handler, when an earlier one changed it)
+
+enum SpoolFormat {
+    static let magic: [UInt8] = Array("GWSPOOL\0".utf8)
+    static let version: UInt32 = 1
+    static let headerSize = 16
+    static let recordHeaderSize = 8
+    /// Records larger than this are refused on read (a corrupt length must not allocate gigabytes).
+    static let maxRecordSize = 64 << 20
+
+    static var header: [UInt8] {
+        var w = ByteWriter()
+        w.bytes.append(contentsOf: magic)
+        w.u32(version)
+        w.u32(0)
+        return w.bytes
+    }
+}
+
+/// What the log holds.
+public enum SpoolRecord: Sendable, Equatable {
+    case accepted(AcceptedRecord)
+    case outcome(id: UInt64, route: String, outcome: Outcome, attempts: UInt32)
+    case retry(RetryRecord)
+
+    public enum Outcome: UInt8, Sendable {
+        case delivered = 1
+        case dropped = 2
+        case dead = 3
+    }
+
+    static let acceptedType: UInt8 = 1
+    static let outcomeType: UInt8 = 2
+    static let retryType: UInt8 = 3
+}
+
+public struct AcceptedRecord: Sendable, Equatable {
+    public var id: UInt64
+    public var receivedMs: Int64
+    public var source: String
+    public var msgID: String
+    public var eventCode: String
+    /// Identifies the notification for de-duplication (a digest of source and raw body).
+    public var dedupHash: [UInt8]
+    /// When the de-duplication window of this notification ends (ms since epoch).
+    public var dedupExpiresMs: Int64
+    /// The routes it was accepted for.
+    public var routes: [String]
+    public var body: [UInt8]
+
+    public init(
+        id: UInt64, receivedMs: Int64, source: String, msgID: String, eventCode: String, dedupHash: [UInt8],
+        dedupExpiresMs: Int64, routes: [String], body: [UInt8]
+    ) {
+        self.id = id
+        self.receivedMs = receivedMs
+        self.source = source
+        self.msgID = msgID
+        self.eventCode = eventCode
+        self.dedupHash = dedupHash
+        self.dedupExpiresMs = dedupExpiresMs
+        self.routes = routes
+        self.body = body
+    }
+}
+
+public struct RetryRecord: Sendable, Equatable {
+    public var id: UInt64
+    public var route: String
+    public var attempts: UInt32
+    public var nextAttemptMs: Int64
+    public var handlerIndex: UInt32
+    public var body: [UInt8]?
+
+    public init(id: UInt64, route: String, attempts: UInt32, nextAttemptMs: Int64, handlerIndex: UInt32, body: [UInt8]?) {
+        self.id = id
+        self.route = route
+        self.attempts = attempts
+        self.nextAttemptMs = nextAttemptMs
+        self.handlerIndex = handlerIndex
+        self.body = body
+    }
+}
+
+// MARK: - Encoding
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
+    mutating func data(_ d: [UInt8]) {
+        u32(UInt32(d.count))
+        bytes.append(contentsOf: d)
+    }
+    mutating func str(_ s: String) { data(Array(s.utf8)) }
+}
+
+extension SpoolRecord {
+    /// The framed record: length, CRC, type, payload.
+    public func encoded() -> [UInt8] {
+        var p = ByteWriter()
+        switch self {
+        case .accepted(let a):
+            p.u8(SpoolRecord.acceptedType)
+            p.u64(a.id)
+            p.i64(a.receivedMs)
+            p.str(a.source)
+            p.str(a.msgID)
+            p.str(a.eventCode)
+            var hash = a.dedupHash
+            if hash.count != 16 { hash = Array((hash + [UInt8](repeating: 0, count: 16)).prefix(16)) }
+            p.bytes.append(contentsOf: hash)
+            p.i64(a.dedupExpiresMs)
+            p.u16(UInt16(min(a.routes.count, Int(UInt16.max))))
+            for r in a.routes.prefix(Int(UInt16.max)) { p.str(r) }
+            p.data(a.body)
+        case .outcome(let id, let route, let outcome, let attempts):
+            p.u8(SpoolRecord.outcomeType)
+            p.u64(id)
+            p.str(route)
+            p.u8(outcome.rawValue)
+            p.u32(attempts)
+        case .retry(let r):
+            p.u8(SpoolRecord.retryType)
+            p.u64(r.id)
+            p.str(r.route)
+            p.u32(r.attempts)
+            p.i64(r.nextAttemptMs)
+            p.u32(r.handlerIndex)
+            if let b = r.body {
+                p.u8(1)
+                p.data(b)
+            } else {
+                p.u8(0)
+            }
+        }
+        var out = ByteWriter()
+        out.bytes.reserveCapacity(p.bytes.count + 8)
+        out.u32(UInt32(p.bytes.count))
+        out.u32(CRC32C.checksum(p.bytes))
+        out.bytes.append(contentsOf: p.bytes)
+        return out.bytes
+    }
+}
+
+// MARK: - Decoding
+
+struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset: Int
+
+    mutating func take(_ n: Int) -> UnsafeRawBufferPointer? {
+        guard n >= 0, offset + n <= bytes.count else { return nil }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+    mutating func u8() -> UInt8? { take(1).map { $0[0] } }
+    mutating func u16() -> UInt16? { take(2).map { UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self)) } }
+    mutating func u32() -> UInt32? { take(4).map { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
+    mutating func u64() -> UInt64? { take(8).map { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } }
+    mutating func i64() -> Int64? { u64().map { Int64(bitPattern: $0) } }
+    mutating func data() -> [UInt8]? {
+        guard let n = u32(), let b = take(Int(n)) else { return nil }
+        return Array(b)
+    }
+    mutating func str() -> String? {
+        guard let d = data() else { return nil }
+        return UTF8Validation.string(d)
+    }
+}
+
+/// Why reading stopped before the end of a segment.
+public enum SegmentDamage: Sendable, Equatable, CustomStringConvertible {
+    /// The file ends inside a record (a write torn by a crash).
+    case truncated(offset: Int)
+    /// A record's checksum or content is wrong.
+    case corrupt(offset: Int)
+    /// Not a spool segment, or a newer format.
+    case badHeader
+
+    public var description: String {
+        switch self {
+        case .truncated(let o): "truncated record at byte \(o)"
+        case .corrupt(let o): "corrupt record at byte \(o)"
+        case .badHeader: "not a version-1 spool segment"
+        }
+    }
+}
+
+/// Parses a segment's bytes (I/O-free). Returns the records up to the first damage, the damage
+/// (if any) and the offset where the good part ends (where a torn tail is cut off).
+public func decodeSegment(_ bytes: [UInt8]) -> (records: [SpoolRecord], damage: SegmentDamage?, validLength: Int) {
+    bytes.withUnsafeBytes { raw in
+        guard raw.count >= SpoolFormat.headerSize, Array(raw[0..<8]) == SpoolFormat.magic,
+            UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == SpoolFormat.version
+        else { return ([], .badHeader, 0) }
+        var records: [SpoolRecord] = []
+        var offset = SpoolFormat.headerSize
+        while offset < raw.count {
+            guard raw.count - offset >= SpoolFormat.recordHeaderSize else { return (records, .truncated(offset: offset), offset) }
+            let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+            guard length >= 1, length <= SpoolFormat.maxRecordSize else { return (records, .corrupt(offset: offset), offset) }
+            let start = offset + SpoolFormat.recordHeaderSize
+            guard start + length <= raw.count else { return (records, .truncated(offset: offset), offset) }
+            let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
+            guard CRC32C.checksum(payload) == crc, let record = decodeRecord(payload) else {
+                return (records, .corrupt(offset: offset), offset)
+            }
+            records.append(record)
+            offset = start + length
+        }
+        return (records, nil, offset)
+    }
+}
+
+func decodeRecord(_ payload: UnsafeRawBufferPointer) -> SpoolRecord? {
+    var r = ByteReader(bytes: payload, offset: 0)
+    guard let type = r.u8() else { return nil }
+    let record: SpoolRecord?
+    switch type {
+    case SpoolRecord.acceptedType:
+        guard let id = r.u64(), let received = r.i64(), let source = r.str(), let msgID = r.str(), let code = r.str(),
+            let hash = r.take(16).map(Array.init), let expires = r.i64(), let n = r.u16()
+        else { return nil }
+        var routes: [String] = []
+        for _ in 0..<n {
+            guard let route = r.str() else { return nil }
+            routes.append(route)
+        }
+        guard let body = r.data() else { return nil }
+        record = .accepted(
+            AcceptedRecord(
+                id: id, receivedMs: received, source: source, msgID: msgID, eventCode: code, dedupHash: hash,
+                dedupExpiresMs: expires, routes: routes, body: body))
+    case SpoolRecord.outcomeType:
+        guard let id = r.u64(), let route = r.str(), let o = r.u8().flatMap(SpoolRecord.Outcome.init), let attempts = r.u32()
+        else { return nil }
+        record = .outcome(id: id, route: route, outcome: o, attempts: attempts)
+    case SpoolRecord.retryType:
+        guard let id = r.u64(), let route = r.str(), let attempts = r.u32(), let next = r.i64(), let handler = r.u32(),
+            let hasBody = r.u8()
+        else { return nil }
+        var body: [UInt8]? = nil
+        if hasBody == 1 {
+            guard let b = r.data() else { return nil }
+            body = b
+        }
+        record = .retry(RetryRecord(id: id, route: route, attempts: attempts, nextAttemptMs: next, handlerIndex: handler, body: body))
+    default:
+        return nil
+    }
+    // Trailing bytes inside a checksummed record mean a format mismatch: refuse it.
+    return r.offset == payload.count ? record : nil
+}

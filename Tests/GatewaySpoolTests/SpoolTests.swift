@@ -1,0 +1,266 @@
+import Foundation
+import GatewayCore
+import GatewayTestKit
+import Glibc
+import Synchronization
+import Testing
+
+@testable import GatewaySpool
+
+func tempSpoolDir() throws -> String {
+    try GatewayProcess.makeTempDirectory("spool").path
+}
+
+/// Accepts synchronously (waits for the completion).
+func store(_ spool: Spool, body: String, routes: [String] = ["r"], source: String = "evo", window: Int64 = 60_000, hash: [UInt8]? = nil) -> Spool.AcceptResult {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Spool.AcceptResult?>(nil)
+    let h = hash ?? hash16(source + "\u{0}" + body)
+    spool.accept(source: source, msgID: "m", eventCode: "Payment", dedupHash: h, dedupWindowMs: window, routes: routes, body: Array(body.utf8)) { r in
+        result.withLock { $0 = r }
+        done.signal()
+    }
+    _ = done.wait(timeout: .now() + 10)
+    return result.withLock { $0 } ?? .failed("timed out")
+}
+
+/// A 16-byte test digest (two FNV-1a runs); the gateway uses SHA-256.
+func hash16(_ s: String) -> [UInt8] {
+    var out: [UInt8] = []
+    for seed: UInt64 in [0xcbf2_9ce4_8422_2325, 0x8422_2325_cbf2_9ce4] {
+        var h = seed
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: h >> UInt64(8 * k))) }
+    }
+    return out
+}
+
+func segmentFiles(_ dir: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/segments")) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+}
+
+@Suite("Spool format")
+struct SpoolFormatTests {
+    let records: [SpoolRecord] = [
+        .accepted(AcceptedRecord(id: 7, receivedMs: 1_795_312_800_000, source: "evo", msgID: "m1", eventCode: "Payment", dedupHash: Array(repeating: 9, count: 16), dedupExpiresMs: 1_795_399_200_000, routes: ["ledger", "audit"], body: Array(#"{"eventCode":"Payment"}"#.utf8))),
+        .retry(RetryRecord(id: 7, route: "ledger", attempts: 2, nextAttemptMs: 1_795_312_801_000, handlerIndex: 1, body: Array("{}".utf8))),
+        .retry(RetryRecord(id: 7, route: "ledger", attempts: 3, nextAttemptMs: 5, handlerIndex: 0, body: nil)),
+        .outcome(id: 7, route: "audit", outcome: .delivered, attempts: 1),
+    ]
+
+    func segment(_ rs: [SpoolRecord]) -> [UInt8] { SpoolFormat.header + rs.flatMap { $0.encoded() } }
+
+    @Test func roundTrip() {
+        let (decoded, damage, valid) = decodeSegment(segment(records))
+        #expect(decoded == records)
+        #expect(damage == nil)
+        #expect(valid == segment(records).count)
+    }
+
+    @Test func tornTailIsDetectedAtEveryCut() {
+        let full = segment(records)
+        let lastStart = full.count - records.last!.encoded().count
+        for cut in (lastStart + 1)..<full.count {
+            let (decoded, damage, valid) = decodeSegment(Array(full[0..<cut]))
+            #expect(decoded == Array(records.dropLast()), "cut at \(cut)")
+            #expect(damage == .truncated(offset: lastStart))
+            #expect(valid == lastStart)
+        }
+    }
+
+    @Test func corruptionIsDetected() {
+        var bytes = segment(records)
+        let second = SpoolFormat.headerSize + records[0].encoded().count
+        bytes[second + 12] ^= 0x40  // inside the retry record's payload
+        let (decoded, damage, _) = decodeSegment(bytes)
+        #expect(decoded == [records[0]])
+        #expect(damage == .corrupt(offset: second))
+        #expect(decodeSegment(Array("not a segment at all".utf8)).damage == .badHeader)
+        // A length that claims gigabytes is refused, not allocated.
+        var huge = SpoolFormat.header
+        huge += [0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 1]
+        #expect(decodeSegment(huge).damage == .corrupt(offset: SpoolFormat.headerSize))
+    }
+
+    @Test func recoveryKeepsWhatIsPendingAndWhereItResumes() {
+        var r = SpoolRecovery()
+        for rec in records { r.apply(rec, segment: 0) }
+        let pending = r.pending
+        #expect(pending.count == 1)
+        #expect(pending.first?.route == "ledger")
+        #expect(pending.first?.attempts == 3)
+        #expect(pending.first?.handlerIndex == 0)
+        #expect(pending.first?.body == nil)
+        #expect(r.maxID == 7)
+        #expect(r.unresolvedPerSegment == [0: 1])
+        r.apply(.outcome(id: 7, route: "ledger", outcome: .dead, attempts: 5), segment: 1)
+        #expect(r.pending.isEmpty)
+        #expect(r.unresolvedPerSegment.isEmpty)
+        // Progress for a notification whose segment is gone is ignored.
+        r.apply(.retry(RetryRecord(id: 99, route: "x", attempts: 1, nextAttemptMs: 0, handlerIndex: 0, body: nil)), segment: 1)
+        #expect(r.pending.isEmpty)
+    }
+
+    @Test func crc32cKnownAnswers() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+}
+
+@Suite("Spool on disk", .serialized)
+struct SpoolDiskTests {
+    @Test func acceptedNotificationsSurviveAReopenUntilDelivered() throws {
+        let dir = try tempSpoolDir()
+        var opts = Spool.Options(dir: dir)
+        opts.segmentBytes = 4096
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            for i in 0..<50 {
+                guard case .stored = store(spool, body: #"{"eventCode":"Payment","n":\#(i),"pad":"\#(String(repeating: "x", count: 200))"}"#, routes: ["a", "b"]) else {
+                    Issue.record("not stored")
+                    return
+                }
+            }
+            // Route a got everything; b only the first 10.
+            for id in 1...50 { spool.recordOutcome(id: UInt64(id), route: "a", outcome: .delivered, attempts: 1) }
+            for id in 1...10 { spool.recordOutcome(id: UInt64(id), route: "b", outcome: .delivered, attempts: 1) }
+            spool.recordRetry(RetryRecord(id: 11, route: "b", attempts: 2, nextAttemptMs: 42, handlerIndex: 1, body: Array("changed".utf8)))
+            spool.close()
+        }
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        let pending = spool.recovered
+        #expect(pending.count == 40)
+        #expect(Set(pending.map(\.route)) == ["b"])
+        #expect(pending.map(\.record.id) == (11...50).map(UInt64.init))
+        let eleven = try #require(pending.first)
+        #expect(eleven.attempts == 2 && eleven.handlerIndex == 1 && eleven.body == Array("changed".utf8))
+        #expect(String(decoding: eleven.record.body, as: UTF8.self).contains("\"n\":10"))
+        // New ids continue after the old ones.
+        #expect(store(spool, body: "{\"new\":1}") == .stored(id: 51))
+        // The delivery id of a notification and route is the same after the restart.
+        #expect(spool.deliveryID(id: 11, route: "b") == spool.deliveryID(id: 11, route: "b"))
+        #expect(spool.deliveryID(id: 11, route: "b").hasPrefix(spool.spoolID))
+    }
+
+    @Test func deliveredSegmentsAreDeleted() throws {
+        let dir = try tempSpoolDir()
+        var opts = Spool.Options(dir: dir)
+        opts.segmentBytes = 2048
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        for i in 0..<40 { _ = store(spool, body: #"{"n":\#(i),"pad":"\#(String(repeating: "y", count: 300))"}"#) }
+        #expect(segmentFiles(dir).count > 4)
+        for id in 1...40 { spool.recordOutcome(id: UInt64(id), route: "r", outcome: .delivered, attempts: 1) }
+        _ = store(spool, body: "{\"roll\":1}", routes: [])  // nudge the writer
+        #expect(eventually { segmentFiles(dir).count <= 2 }, "segments left: \(segmentFiles(dir))")
+        #expect(FileManager.default.fileExists(atPath: dir + "/dedup.idx"))
+    }
+
+    @Test func tornTailIsCutAndTheRestKept() throws {
+        let dir = try tempSpoolDir()
+        let opts = Spool.Options(dir: dir)
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            for i in 0..<5 { _ = store(spool, body: #"{"n":\#(i)}"#) }
+            spool.close()
+        }
+        let seg = dir + "/segments/" + (segmentFiles(dir).first ?? "")
+        var st = stat()
+        stat(seg, &st)
+        truncate(seg, st.st_size - 3)
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        #expect(spool.recovered.count == 4)
+        #expect(spool.report.damaged.count == 1)
+        #expect(spool.report.damaged.first.map { "\($0.damage)" }?.hasPrefix("truncated record") == true)
+        var after = stat()
+        stat(seg, &after)
+        #expect(after.st_size < st.st_size - 3, "the torn record was cut off")
+    }
+
+    @Test func duplicatesWithinTheWindowAreRecognisedAlsoAfterARestart() throws {
+        let dir = try tempSpoolDir()
+        let opts = Spool.Options(dir: dir)
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            #expect(store(spool, body: "{\"a\":1}") == .stored(id: 1))
+            #expect(store(spool, body: "{\"a\":1}") == .duplicate)
+            #expect(store(spool, body: "{\"a\":1}", source: "other") == .stored(id: 2))
+            #expect(store(spool, body: "{\"short\":1}", window: 150) == .stored(id: 3))
+            spool.close()
+        }
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        #expect(store(spool, body: "{\"a\":1}") == .duplicate)
+        // Outside its window it is new again.
+        usleep(200_000)
+        #expect(store(spool, body: "{\"short\":1}", window: 150) == .stored(id: 4))
+        // No window: never a duplicate.
+        #expect(store(spool, body: "{\"a\":1}", window: 0) == .stored(id: 5))
+    }
+
+    @Test func concurrentDuplicatesWaitForTheOriginal() throws {
+        let spool = try Spool(options: Spool.Options(dir: try tempSpoolDir()), logger: .disabled)
+        defer { spool.close() }
+        let results = Mutex<[Spool.AcceptResult]>([])
+        DispatchQueue.concurrentPerform(iterations: 20) { _ in
+            let r = store(spool, body: "{\"same\":1}")
+            results.withLock { $0.append(r) }
+        }
+        let all = results.withLock { $0 }
+        #expect(all.filter { if case .stored = $0 { true } else { false } }.count == 1)
+        #expect(all.filter { $0 == .duplicate }.count == 19)
+    }
+
+    @Test func oneGatewayPerSpoolAndPrivateModes() throws {
+        let dir = try tempSpoolDir()
+        chmod(dir, 0o755)
+        let spool = try Spool(options: Spool.Options(dir: dir), logger: .disabled)
+        defer { spool.close() }
+        #expect(spool.report.tightenedDirectory)
+        #expect(throws: SpoolError.self) { try Spool(options: Spool.Options(dir: dir), logger: .disabled) }
+        _ = store(spool, body: "{}")
+        var st = stat()
+        stat(dir, &st)
+        #expect(st.st_mode & 0o777 == 0o700)
+        stat(dir + "/segments/" + (segmentFiles(dir).first ?? ""), &st)
+        #expect(st.st_mode & 0o777 == 0o600)
+    }
+
+    @Test func maxBytesRefusesInsteadOfLosing() throws {
+        var opts = Spool.Options(dir: try tempSpoolDir())
+        opts.maxBytes = 2000
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        var refused = 0
+        for i in 0..<20 {
+            if case .failed(let why) = store(spool, body: #"{"n":\#(i),"pad":"\#(String(repeating: "z", count: 200))"}"#) {
+                refused += 1
+                #expect(why.contains("spool.maxBytes"))
+            }
+        }
+        #expect(refused > 0 && refused < 20)
+    }
+
+    @Test func deadLetterFilesListReplayPurge() throws {
+        let dir = try tempSpoolDir()
+        let spool = try Spool(options: Spool.Options(dir: dir), logger: .disabled)
+        spool.close()
+        let dl = DeadLetterFiles(spoolDir: dir)
+        for (i, route) in ["a", "a", "b"].enumerated() {
+            try dl.write(DeadLetterEntry(id: "x-\(i)-\(route)", route: route, source: "evo", eventCode: "Payment", msgID: "m\(i)", attempts: 5, lastError: "HTTP 503", receivedMs: 1, deadMs: Int64(10 + i), body: Array(#"{"eventCode":"Payment","i":\#(i)}"#.utf8)))
+        }
+        let all = dl.list()
+        #expect(all.map(\.id) == ["x-0-a", "x-1-a", "x-2-b"])
+        #expect(all[2].body == Array(#"{"eventCode":"Payment","i":2}"#.utf8))
+        #expect(dl.list(route: "a").count == 2)
+        #expect(dl.replay(route: "a") == 2)
+        #expect(dl.list().map(\.id) == ["x-2-b"])
+        #expect(dl.pendingReplays().map(\.entry.id) == ["x-0-a", "x-1-a"])
+        #expect(dl.purge(deadBeforeMs: 5) == 0)
+        #expect(dl.purge(id: "x-2-b") == 1)
+        #expect(dl.list().isEmpty)
+    }
+}

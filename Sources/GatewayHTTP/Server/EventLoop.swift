@@ -97,7 +97,8 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
             runTasks()
-            timers.fire(now: now)
+            // Due tasks are taken out first and run after: a task may schedule another timer.
+            for task in timers.popDue(now: now) { task() }
             if now &- lastSweep >= Self.sweepIntervalMs {
                 lastSweep = now
                 refreshDate()
@@ -254,10 +255,13 @@ struct TimerQueue {
         return top
     }
 
-    mutating func fire(now: UInt64) {
+    /// Removes and returns the tasks due at `now`, in deadline order (cancelled ones dropped).
+    mutating func popDue(now: UInt64) -> [() -> Void] {
+        var due: [() -> Void] = []
         while let first = heap.first, first.deadline <= now {
             guard let e = popFirst() else { break }
-            if !e.handle.cancelled { e.task() }
+            if !e.handle.cancelled { due.append(e.task) }
         }
+        return due
     }
 }

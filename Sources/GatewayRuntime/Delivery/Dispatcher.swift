@@ -2,31 +2,31 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayHTTP
-import Synchronization
+import GatewaySpool
 
-/// Fans accepted notifications out to the routes that take them.
+/// Fans accepted notifications out to the routes that take them, once the spool holds them.
 ///
-/// `submit` runs on an event-loop thread: it only matches routes (conditions read the tape, no
-/// tree is built) and queues one `Delivery` per route; transforms and handlers run on the
-/// routes' own workers.
+/// The ingress asks for a `plan` (on an event-loop thread: route matching reads the tape, no tree
+/// is built), stores the notification with the planned route names, and only then `start`s the
+/// deliveries: nothing is delivered that the spool could not bring back after a crash.
 public final class Dispatcher: Sendable {
-    public enum SubmitResult: Sendable, Equatable {
-        case accepted(routes: Int)
-        /// No route took it; `unmatched: drop` dropped it, `deadletter` kept it.
-        case unmatched
-        /// A route's backlog is full: nothing was queued, the notification must not be acknowledged.
+    public enum Plan: Sendable {
+        case routes([CompiledRoute])
+        /// No route takes it: `unmatched: drop` or `deadletter` decides.
+        case unmatched(UnmatchedAction)
+        /// A route's backlog is full: the notification must be refused (503), not acknowledged.
         case backlogFull(route: String)
     }
 
     private let runners: Locked<[String: RouteRunner]>
     private let table: Locked<RouteTable>
     let events: DeliveryEvents
-    public var deadLetters: DeadLetterStore { events.deadLetters }
+    public var spool: Spool { events.spool }
 
-    public init(table: RouteTable, logger: Logger, deadLetters: DeadLetterStore = DeadLetterStore()) throws(SystemError) {
+    public init(table: RouteTable, spool: Spool, logger: Logger) throws(SystemError) {
         let scheduler = try EventLoop(index: -1)
         scheduler.startThread(name: "gateway-retry-timer")
-        let events = DeliveryEvents(logger: logger, deadLetters: deadLetters, scheduler: scheduler)
+        let events = DeliveryEvents(logger: logger, spool: spool, scheduler: scheduler)
         self.events = events
         var rs: [String: RouteRunner] = [:]
         for r in table.routes {
@@ -38,43 +38,79 @@ public final class Dispatcher: Sendable {
         self.table = Locked(table)
     }
 
-    public func submit(_ n: GatewayEvent) -> SubmitResult {
+    public func plan(_ n: GatewayEvent) -> Plan {
         let t = table.withLock { $0 }
         let matched = t.matching(n)
-        if matched.isEmpty {
-            switch t.unmatched {
-            case .drop:
-                events.logger.debug("no route takes this notification; dropped", [("eventCode", .string(n.eventCode.rawValue)), ("msgID", .string(n.msgID))])
-            case .deadletter:
-                events.deadLetters.add(
-                    DeadLetter(
-                        deliveryID: "dl_unmatched_" + n.msgID, route: "(unmatched)", source: n.source, eventCode: n.eventCode.rawValue,
-                        msgID: n.msgID, attempts: 0, lastError: "no route takes this notification", rawBody: n.rawBody,
-                        epochSeconds: wallClockSeconds()))
-                events.logger.warning("no route takes this notification; kept as a dead letter", [("eventCode", .string(n.eventCode.rawValue)), ("msgID", .string(n.msgID))])
-            }
-            return .unmatched
-        }
+        if matched.isEmpty { return .unmatched(t.unmatched) }
         let rs = runners.withLock { $0 }
-        var queued: [(RouteRunner, Delivery)] = []
-        for route in matched {
-            guard let runner = rs[route.name] else { continue }
-            let d = Delivery(notification: n, route: route)
-            guard runner.submit(d) else {
-                // All or nothing would need a transaction; the spool gives that. Until then a full
-                // backlog refuses the notification before any of its deliveries is queued, when it can.
-                events.logger.error("route backlog full; refusing the notification", [("route", .string(route.name))])
-                return .backlogFull(route: route.name)
-            }
-            queued.append((runner, d))
+        for route in matched where (rs[route.name]?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending {
+            return .backlogFull(route: route.name)
         }
-        return .accepted(routes: queued.count)
+        return .routes(matched)
+    }
+
+    /// Starts the deliveries of a stored notification.
+    public func start(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) {
+        let rs = runners.withLock { $0 }
+        for route in routes {
+            guard let runner = rs[route.name] else { continue }
+            runner.submitStored(Delivery(id: spool.deliveryID(id: recordID, route: route.name), recordID: recordID, notification: n, route: route))
+        }
+    }
+
+    /// Keeps a stored notification no route takes as a dead letter (`unmatched: deadletter`).
+    public func keepUnmatched(_ n: GatewayEvent, recordID: UInt64) {
+        events.keepDeadLetter(id: spool.deliveryID(id: recordID, route: "unmatched"), route: "(unmatched)", n: n, attempts: 0, reason: "no route takes this notification")
+        events.logger.warning("no route takes this notification; kept as a dead letter", [("eventCode", .string(n.eventCode.rawValue)), ("msgID", .string(n.msgID))])
+    }
+
+    /// Resumes what the spool had pending at start. `classify` rebuilds a notification from its
+    /// stored body (nil when the current configuration refuses it).
+    public func resume(_ recovered: [PendingDelivery], classify: (AcceptedRecord) -> GatewayEvent?) {
+        let rs = runners.withLock { $0 }
+        let now = Int64(wallClockSeconds()) * 1000
+        var resumed = 0
+        for p in recovered {
+            let id = spool.deliveryID(id: p.record.id, route: p.route)
+            guard let n = classify(p.record) else {
+                events.logger.error("a stored notification no longer passes its source's rules; kept as a dead letter", [("msgID", .string(p.record.msgID))])
+                continue
+            }
+            guard let runner = rs[p.route] else {
+                // The route was removed from the configuration: never silently discarded.
+                if events.keepDeadLetter(id: id, route: p.route, n: n, attempts: Int(p.attempts), reason: "route '\(p.route)' no longer exists", receivedMs: p.record.receivedMs) {
+                    spool.recordOutcome(id: p.record.id, route: p.route, outcome: .dead, attempts: Int(p.attempts))
+                }
+                continue
+            }
+            let d = Delivery(id: id, recordID: p.record.id, notification: n, route: runner.route)
+            d.attempts = Int(p.attempts)
+            d.handlerIndex = Int(p.handlerIndex)
+            d.body = p.body
+            if d.handlerIndex >= runner.route.handlers.count { d.handlerIndex = 0 }
+            runner.resume(d, afterMs: Int(max(0, p.nextAttemptMs - now)))
+            resumed += 1
+        }
+        if resumed > 0 { events.logger.lifecycle("resuming deliveries from the spool", [("deliveries", .int(resumed))]) }
+    }
+
+    /// The route of this name in the configuration in force.
+    public func route(named name: String) -> CompiledRoute? {
+        table.withLock { t in t.routes.first { $0.name == name } }
     }
 
     /// Deliveries not finished yet, per route.
     public var pending: [String: Int] { runners.withLock { $0.mapValues { $0.pending.load(ordering: .relaxed) } } }
 
     public var delivered: Int { events.delivered.load(ordering: .relaxed) }
+
+    /// Runs `task` every `ms` milliseconds on the dispatcher's timer thread.
+    public func every(ms: UInt64, _ task: @escaping @Sendable () -> Void) {
+        events.scheduler.scheduleTask(afterMs: ms) { [self] in
+            task()
+            every(ms: ms, task)
+        }
+    }
 
     /// Stops the workers (after their current attempt).
     public func stop() {

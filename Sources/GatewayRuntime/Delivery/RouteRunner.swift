@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayHTTP
 import GatewayPluginHost
+import GatewaySpool
 import Synchronization
 
 /// Runs one route's deliveries on its own worker threads, so a slow or failing route never holds
@@ -39,14 +40,10 @@ final class RouteRunner: @unchecked Sendable {
         }
     }
 
-    /// Adds a new delivery; false when the route's backlog is full.
-    func submit(_ d: Delivery) -> Bool {
-        if pending.add(1, ordering: .relaxed).newValue > route.maxPending {
-            pending.subtract(1, ordering: .relaxed)
-            return false
-        }
+    /// Adds a new delivery of a stored notification (the backlog was checked when it was planned).
+    func submitStored(_ d: Delivery) {
+        pending.add(1, ordering: .relaxed)
         enqueue(d)
-        return true
     }
 
     /// Queues a delivery (new, or back from its retry delay).
@@ -149,7 +146,7 @@ final class RouteRunner: @unchecked Sendable {
                 } else {
                     let delay = max(route.retry.delayMs(afterAttempt: d.attempts, random: Double.random(in: 0..<1)), Int(afterMs))
                     events.retrying(d, handler: i, reason: reason, delayMs: delay)
-                    events.scheduler.scheduleTask(afterMs: UInt64(delay)) { [self] in enqueue(d) }
+                    schedule(d, afterMs: delay)
                 }
                 return
             case .fail(let reason):
@@ -162,25 +159,43 @@ final class RouteRunner: @unchecked Sendable {
         finish(d, .delivered, handler: route.handlers.count - 1)
     }
 
+    /// Queues `d` again after `ms` (it waits in the timer, not in a worker).
+    func schedule(_ d: Delivery, afterMs ms: Int) {
+        if ms <= 0 {
+            enqueue(d)
+        } else {
+            events.scheduler.scheduleTask(afterMs: UInt64(ms)) { [self] in enqueue(d) }
+        }
+    }
+
+    /// Adds a delivery recovered from the spool (counted as pending) and schedules it.
+    func resume(_ d: Delivery, afterMs ms: Int) {
+        pending.add(1, ordering: .relaxed)
+        schedule(d, afterMs: ms)
+    }
+
     private func finish(_ d: Delivery, _ outcome: DeliveryOutcome, handler: Int) {
         pending.subtract(1, ordering: .relaxed)
         events.finished(d, outcome, handler: handler)
     }
 }
 
-/// What runners report to (logging, dead letters, counters) and the timer they use for retries.
+/// What runners report to (the spool, dead letters, logging, counters) and the timer they use
+/// for retries.
 final class DeliveryEvents: Sendable {
     let logger: Logger
-    let deadLetters: DeadLetterStore
+    let spool: Spool
+    let deadLetters: DeadLetterFiles
     let scheduler: EventLoop
     let delivered = Atomic<Int>(0)
     let dropped = Atomic<Int>(0)
     let dead = Atomic<Int>(0)
     let retries = Atomic<Int>(0)
 
-    init(logger: Logger, deadLetters: DeadLetterStore, scheduler: EventLoop) {
+    init(logger: Logger, spool: Spool, scheduler: EventLoop) {
         self.logger = logger
-        self.deadLetters = deadLetters
+        self.spool = spool
+        self.deadLetters = DeadLetterFiles(spoolDir: spool.options.dir)
         self.scheduler = scheduler
     }
 
@@ -195,6 +210,11 @@ final class DeliveryEvents: Sendable {
 
     func retrying(_ d: Delivery, handler: Int, reason: String, delayMs: Int) {
         retries.add(1, ordering: .relaxed)
+        spool.recordRetry(
+            RetryRecord(
+                id: d.recordID, route: d.route.name, attempts: UInt32(clamping: d.attempts),
+                nextAttemptMs: Int64(wallClockSeconds()) * 1000 + Int64(delayMs), handlerIndex: UInt32(clamping: d.handlerIndex),
+                body: d.handlerIndex > 0 ? d.body : nil))
         logger.warning("delivery will be retried", fields(d, handler: handler) + [("outcome", "retry"), ("error", .string(reason)), ("delayMs", .int(delayMs))])
     }
 
@@ -202,18 +222,36 @@ final class DeliveryEvents: Sendable {
         switch outcome {
         case .delivered:
             delivered.add(1, ordering: .relaxed)
+            spool.recordOutcome(id: d.recordID, route: d.route.name, outcome: .delivered, attempts: d.attempts)
             logger.info("delivered", fields(d, handler: handler) + [("outcome", "delivered")])
         case .dropped:
             dropped.add(1, ordering: .relaxed)
+            spool.recordOutcome(id: d.recordID, route: d.route.name, outcome: .dropped, attempts: d.attempts)
             logger.debug("dropped by a handler", fields(d, handler: handler) + [("outcome", "dropped")])
         case .dead:
             dead.add(1, ordering: .relaxed)
-            let n = d.notification
-            deadLetters.add(
-                DeadLetter(
-                    deliveryID: d.id, route: d.route.name, source: n.source, eventCode: n.eventCode.rawValue, msgID: n.msgID,
-                    attempts: d.attempts, lastError: d.lastError ?? "", rawBody: n.rawBody, epochSeconds: wallClockSeconds()))
-            logger.error("dead letter", fields(d, handler: handler) + [("outcome", "dead"), ("error", .string(d.lastError ?? ""))])
+            let reason = d.lastError ?? ""
+            if keepDeadLetter(id: d.id, route: d.route.name, n: d.notification, attempts: d.attempts, reason: reason) {
+                // Only once the dead letter is on disk does the log say the delivery ended.
+                spool.recordOutcome(id: d.recordID, route: d.route.name, outcome: .dead, attempts: d.attempts)
+            }
+            logger.error("dead letter", fields(d, handler: handler) + [("outcome", "dead"), ("error", .string(reason))])
+        }
+    }
+
+    /// Writes a dead letter durably; false (and an error in the log) when it cannot.
+    @discardableResult
+    func keepDeadLetter(id: String, route: String, n: GatewayEvent, attempts: Int, reason: String, receivedMs: Int64? = nil) -> Bool {
+        let now = Int64(wallClockSeconds()) * 1000
+        let entry = DeadLetterEntry(
+            id: id, route: route, source: n.source, eventCode: n.eventCode.rawValue, msgID: n.msgID, attempts: attempts,
+            lastError: reason, receivedMs: receivedMs ?? now, deadMs: now, body: n.rawBody)
+        do {
+            try deadLetters.write(entry)
+            return true
+        } catch {
+            logger.error("cannot write a dead letter; the delivery stays pending", [("route", .string(route)), ("error", .string(error.message))])
+            return false
         }
     }
 }

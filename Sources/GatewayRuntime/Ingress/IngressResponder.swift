@@ -1,5 +1,6 @@
 import GatewayConfig
 import GatewayCore
+import GatewayCrypto
 import GatewayHTTP
 import GatewaySignature
 import Synchronization
@@ -36,16 +37,48 @@ public final class IngressResponder: HTTPResponder {
             let signType = try source.verifier.verify(
                 method: head.method, target: head.target, headers: headers, body: request.body, now: wallClockSeconds())
             let n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
-            if case .backlogFull(let route) = dispatcher.submit(n) {
+            var routes: [CompiledRoute] = []
+            var keepUnmatched = false
+            switch dispatcher.plan(n) {
+            case .backlogFull(let route):
                 state.stats.rejected.add(1, ordering: .relaxed)
                 logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(n.msgID))])
                 return completion(.error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")))
+            case .routes(let r): routes = r
+            case .unmatched(let action): keepUnmatched = action == .deadletter
             }
-            state.stats.accepted.add(1, ordering: .relaxed)
-            if logger.isEnabled(.info) {
-                logger.info("notification accepted", acceptedFields(n, signType: signType, remote: context.remote))
+            // Stored first, answered after: the acknowledgement promises the notification is on disk.
+            let hash = (try? Digest.hash(.sha256, parts: [Array(n.source.utf8), [0], n.rawBody]))?.prefix(16) ?? []
+            let fields = logger.isEnabled(.info) ? acceptedFields(n, signType: signType, remote: context.remote) : []
+            let ack = source.ackResponse
+            let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)
+            let (planned, keep) = (routes, keepUnmatched)
+            dispatcher.spool.accept(
+                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: Array(hash),
+                dedupWindowMs: Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name), body: n.rawBody
+            ) { result in
+                switch result {
+                case .stored(let id):
+                    if !planned.isEmpty {
+                        dispatcher.start(n, recordID: id, routes: planned)
+                    } else if keep {
+                        dispatcher.keepUnmatched(n, recordID: id)
+                    } else {
+                        logger.debug("no route takes this notification; dropped", [("msgID", .string(n.msgID))])
+                    }
+                    stats.accepted.add(1, ordering: .relaxed)
+                    logger.info("notification accepted", fields)
+                    completion(ack)
+                case .duplicate:
+                    stats.duplicates.add(1, ordering: .relaxed)
+                    logger.info("duplicate notification acknowledged, not delivered again", [("source", .string(n.source)), ("msgID", .string(n.msgID))])
+                    completion(ack)
+                case .failed(let why):
+                    stats.rejected.add(1, ordering: .relaxed)
+                    logger.error("notification refused: it could not be stored", [("msgID", .string(n.msgID)), ("error", .string(why))])
+                    completion(.error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")))
+                }
             }
-            completion(source.ackResponse)
         } catch {
             state.stats.rejected.add(1, ordering: .relaxed)
             logger.warning(
@@ -117,6 +150,7 @@ public final class GatewayState: Sendable {
 
 public final class IngressStats: Sendable {
     public let accepted = Atomic<Int>(0)
+    public let duplicates = Atomic<Int>(0)
     public let rejected = Atomic<Int>(0)
     public init() {}
 }

@@ -3,6 +3,7 @@ import GatewayConfig
 import GatewayCore
 import GatewayHTTP
 import GatewayPluginHost
+import GatewaySpool
 import Glibc
 import Synchronization
 
@@ -44,13 +45,38 @@ public enum ServeCommand {
 
         let fdLimit = raiseOpenFileLimit()
         let state = GatewayState(config: config, sources: sources)
+
+        // The spool first: nothing is answered before it is open, and what it holds is resumed.
+        var spoolOptions = Spool.Options(dir: config.spool.dir)
+        spoolOptions.maxBytes = config.spool.maxBytes
+        spoolOptions.fsync = config.spool.fsync
+        let spool: Spool
+        do {
+            spool = try Spool(options: spoolOptions, logger: logger)
+        } catch {
+            logger.error("cannot open the spool", [("dir", .string(config.spool.dir)), ("error", .string(error.message))])
+            return 1
+        }
+        defer { spool.close() }
+        let report = spool.report
+        if report.tightenedDirectory {
+            logger.warning("the spool directory was accessible by other users; it is now 0700", [("dir", .string(config.spool.dir))])
+        }
+        for (segment, damage) in report.damaged {
+            logger.warning(
+                "spool segment damaged; the records after the damage were skipped (a torn tail was never acknowledged)",
+                [("segment", .string(segment)), ("damage", .string("\(damage)"))])
+        }
+        if !config.spool.fsync {
+            logger.warning("spool.fsync is off: an acknowledged notification can be lost in a power failure")
+        }
         let workers = config.server.workers > 0 ? config.server.workers : EventLoopGroup.defaultCount
         let group: EventLoopGroup
         let publicServer: HTTPServer
         var adminServer: HTTPServer? = nil
         let dispatcher: Dispatcher
         do {
-            dispatcher = try Dispatcher(table: routes, logger: logger)
+            dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger)
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
@@ -70,6 +96,14 @@ public enum ServeCommand {
             return 1
         }
 
+        dispatcher.resume(spool.recovered) { record in
+            guard let src = state.sources.sources.first(where: { $0.name == record.source }) else { return nil }
+            return try? src.classifier.classify(source: record.source, msgID: record.msgID, rawBody: record.body)
+        }
+        let replays = ReplayInbox(dispatcher: dispatcher, state: state, logger: logger)
+        replays.poll()
+        dispatcher.every(ms: 1000) { replays.poll() }
+
         group.start()
         publicServer.start()
         adminServer?.start()
@@ -81,6 +115,7 @@ public enum ServeCommand {
                 ("admin", .string(adminServer?.address.description ?? "off")),
                 ("workers", .int(workers)), ("sources", .int(config.sources.count)), ("routes", .int(config.routes.count)),
                 ("openFilesLimit", .int(fdLimit)), ("config", .string(configPath)), ("pid", .int(Int(getpid()))),
+                ("spool", .string(config.spool.dir)), ("spoolRecords", .int(report.records)), ("resumed", .int(spool.recovered.count)),
             ])
 
         while true {
@@ -109,7 +144,7 @@ public enum ServeCommand {
         dispatcher.waitIdle(timeoutMs: graceMs)
         let unfinished = dispatcher.pending.values.reduce(0, +)
         if unfinished > 0 {
-            logger.warning("deliveries not finished at exit", [("pending", .int(unfinished))])
+            logger.lifecycle("deliveries pending at exit resume on the next start", [("pending", .int(unfinished))])
         }
         logger.lifecycle("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
         return 0

@@ -42,9 +42,9 @@ public final class GatewayProcess: @unchecked Sendable {
     /// - Parameter shellPrefix: run through `/bin/sh -c "<prefix>; exec gateway ..."` (e.g. `ulimit -Hn 64`).
     public init(
         config: String, extraFiles: [String: String] = [:], environment: [String: String] = [:], shellPrefix: String? = nil,
-        arguments: [String]? = nil
+        arguments: [String]? = nil, directory reuse: URL? = nil
     ) throws {
-        directory = try GatewayProcess.makeTempDirectory()
+        directory = try reuse ?? GatewayProcess.makeTempDirectory()
         let text = config.replacing("@DIR@", with: directory.path)
         configPath = directory.appendingPathComponent("gateway.yaml").path
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -140,8 +140,9 @@ public final class GatewayProcess: @unchecked Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    /// SIGTERM, then SIGKILL if it does not exit in time; removes the temp directory.
-    public func stop() {
+    /// SIGTERM, then SIGKILL if it does not exit in time; removes the temp directory unless told
+    /// to keep it (for a restart on the same spool).
+    public func stop(keepDirectory: Bool = false) {
         if process.isRunning {
             signal(SIGTERM)
             if waitForExit(timeout: 10) == nil {
@@ -149,7 +150,13 @@ public final class GatewayProcess: @unchecked Sendable {
                 _ = waitForExit(timeout: 5)
             }
         }
-        try? FileManager.default.removeItem(at: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// `kill -9`: no chance to flush or close anything.
+    public func crash() {
+        signal(SIGKILL)
+        _ = waitForExit(timeout: 10)
     }
 
     /// CPU time (user + system) the process has used, in seconds, from /proc.

@@ -11,6 +11,8 @@ public enum GatewayCommandLine {
           gateway send --url URL ...      sign and send one notification (see gateway send --help)
           gateway route --config FILE EVENT.json [--source NAME]
                                           dry run: which routes take the event, and what they send
+          gateway deadletter list|replay|purge --config FILE [--route R] [--id ID] [--older-than D]
+                                          inspect, re-deliver or delete dead letters (also while it runs)
           gateway version                 print the version
 
         """
@@ -54,6 +56,8 @@ public enum GatewayCommandLine {
                 return 2
             }
             return RouteCommand.run(configPath: config, eventPath: event, sourceName: source)
+        case "deadletter":
+            return DeadLetterCommand.run(rest)
         case "send":
             if rest.contains("--help") || rest.contains("-h") {
                 printOut(SendCommand.usage)

@@ -1,0 +1,238 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import GatewayTestKit
+import Glibc
+import Synchronization
+import Testing
+
+func spoolConfig(receiver: String, dedupWindowSeconds: Int = 86_400, receiverDelay: Bool = false, maxAttempts: Int = 50) -> String {
+    """
+    server:
+      listen: 127.0.0.1:0
+      workers: 2
+    admin:
+      listen: 127.0.0.1:0
+    spool:
+      dir: @DIR@/spool
+    sources:
+      - name: evo
+        path: /webhooks/evo
+        signKey: test-sign-key
+        dedupWindowSeconds: \(dedupWindowSeconds)
+    routes:
+      - name: ledger
+        events: ["*"]
+        handlers:
+          - plugin: forward-http
+            with: { url: "\(receiver)/ledger", timeoutMs: 2000 }
+        retry: {maxAttempts: \(maxAttempts), initialDelayMs: 50, maxDelayMs: 300}
+        concurrency: 2
+    log:
+      level: info
+    """
+}
+
+/// The MsgIDs a receiver got (each once, however often it was sent).
+func receivedMsgIDs(_ r: RecordingHTTPServer) -> Set<String> {
+    Set(r.received.compactMap { req in (try? JSONParser.parse(req.body))?.value(at: "n")?.scalarText })
+}
+
+func numbered(_ i: Int) -> SignedRequest {
+    var r = SignedRequest(body: #"{"eventCode":"Payment","n":"\#(i)","payment":{"status":"Success"}}"#)
+    r.msgID = String(format: "msg%05d", i)
+    return r
+}
+
+@Suite("Durability", .serialized)
+struct DurabilityTests {
+    @Test func everyAcknowledgedNotificationIsDeliveredAcrossKillDashNine() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 200, delayMs: 5))
+        defer { receiver.stop() }
+        let config = spoolConfig(receiver: receiver.url).replacing("concurrency: 2", with: "concurrency: 8")
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var acked: Set<String> = []
+        var refused = 0
+        var next = 0
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<4 {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            // Send for a random while, then kill -9 in the middle of the traffic (except the last round).
+            let sendFor = Double.random(in: 0.3...0.9, using: &rng)
+            let start = Date()
+            let clientDone = DispatchSemaphore(value: 0)
+            let results = Mutex<[(String, Bool)]>([])
+            let first = next
+            let count = 2000  // more than one client sends before the crash: the kill lands mid-traffic
+            next += count
+            Thread {
+                var client = try? TestClient(port: gw.port, timeoutMs: 2000)
+                for i in first..<(first + count) {
+                    if Date().timeIntervalSince(start) > sendFor + 1 { break }
+                    let n = String(i)
+                    do {
+                        if client == nil { client = try TestClient(port: gw.port, timeoutMs: 2000) }
+                        let a = try client!.roundTrip(numbered(i).bytes)
+                        results.withLock { $0.append((n, a.status == 200)) }
+                    } catch {
+                        results.withLock { $0.append((n, false)) }
+                        client = nil
+                        if !gw.isRunning { break }
+                    }
+                }
+                clientDone.signal()
+            }.start()
+            if round < 3 {
+                Thread.sleep(forTimeInterval: sendFor)  // how long traffic runs before the crash, not a wait for a condition
+                gw.crash()
+            }
+            _ = clientDone.wait(timeout: .now() + 30)
+            for (n, ok) in results.withLock({ $0 }) {
+                if ok { acked.insert(n) } else { refused += 1 }
+            }
+            if round == 3 {
+                // Final run: everything acknowledged must arrive.
+                let delivered = eventually(timeout: 60) { receivedMsgIDs(receiver).isSuperset(of: acked) }
+                let missing = acked.subtracting(receivedMsgIDs(receiver))
+                #expect(delivered, "\(missing.count) acknowledged notifications never delivered, e.g. \(missing.sorted().prefix(5))")
+                gw.stop(keepDirectory: true)
+            }
+        }
+        #expect(acked.count > 100, "the test acknowledged too little to prove anything (\(acked.count))")
+        print("crash test: \(acked.count) acknowledged, \(refused) not acknowledged, \(receivedMsgIDs(receiver).count) delivered, \(receiver.received.count) requests")
+        // Nothing arrives that was never sent.
+        #expect(receivedMsgIDs(receiver).allSatisfy { Int($0).map { $0 < next } ?? false })
+    }
+
+    @Test func duplicatesAreDeliveredOnceAlsoAcrossARestartButAgainAfterTheWindow() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: receiver.url, dedupWindowSeconds: 3)
+        let request = numbered(1).bytes
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(request).status == 200)
+            #expect(try c.roundTrip(request).status == 200)
+            #expect(receiver.waitFor(1).count == 1)
+            #expect(gw.waitForLine { $0.contains("duplicate notification acknowledged") } != nil)
+            gw.stop(keepDirectory: true)
+        }
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        let c = try TestClient(port: gw.port)
+        #expect(try c.roundTrip(request).status == 200)
+        #expect(gw.waitForLine { $0.contains("duplicate notification acknowledged") } != nil)
+        #expect(receiver.received.count == 1)
+        // The same body signed again with another MsgID is still the same notification.
+        var resent = numbered(1)
+        resent.msgID = "another-msg-id"
+        #expect(try c.roundTrip(resent.bytes).status == 200)
+        #expect(receiver.received.count == 1)
+        // After the window it is delivered again.
+        #expect(eventually(timeout: 10) { (try? c.roundTrip(request).status) == 200 && receiver.received.count == 2 })
+    }
+
+    @Test func pendingDeliveriesAndDeadLettersSurviveARestartAndReplayDeliversThem() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 503))
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: receiver.url, maxAttempts: 3)
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(numbered(1).bytes).status == 200)
+            #expect(gw.waitForLine { $0.contains("\"msg\":\"dead letter\"") } != nil)
+            gw.stop(keepDirectory: true)
+        }
+        let configPath = dir.appendingPathComponent("gateway.yaml").path
+        var r = try runGateway(["deadletter", "list", "--config", configPath])
+        #expect(r.status == 0)
+        #expect(r.output.contains("\"route\":\"ledger\"") && r.output.contains("\"attempts\":3") && r.output.contains("gave up after 3 attempts: HTTP 503"))
+        #expect(r.output.contains(#""body":{"eventCode":"Payment","n":"1""#))
+        #expect(r.output.contains("1 dead letter(s)"))
+        // The receiver recovers; replay while the gateway runs.
+        receiver.script(Array(repeating: .init(status: 200), count: 10))
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        let before = receiver.received.count
+        r = try runGateway(["deadletter", "replay", "--config", configPath, "--route", "ledger"])
+        #expect(r.status == 0 && r.output.contains("1 dead letter(s) queued for replay"))
+        #expect(eventually { receiver.received.count > before && receiver.received.last?.bodyText.contains(#""n":"1""#) == true })
+        #expect(gw.waitForLine { $0.contains("dead letter replayed") } != nil)
+        r = try runGateway(["deadletter", "list", "--config", configPath])
+        #expect(r.output.contains("0 dead letter(s)"))
+    }
+
+    @Test func deliveriesPendingAtShutdownResumeAfterTheRestart() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 503))
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: receiver.url)
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            for i in 0..<5 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+            #expect(receiver.waitFor(5).count >= 5)
+            gw.stop(keepDirectory: true)
+            #expect(gw.output.contains { $0.contains("deliveries pending at exit resume on the next start") })
+        }
+        receiver.script(Array(repeating: .init(status: 200), count: 100))
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        #expect(gw.waitForLine { $0.contains("resuming deliveries from the spool") } != nil)
+        #expect(eventually { receivedMsgIDs(receiver).isSuperset(of: ["0", "1", "2", "3", "4"]) && gw.output.filter { $0.contains("\"msg\":\"delivered\"") }.count >= 5 })
+    }
+
+    @Test func aTornTailIsReportedAndTheGatewayStarts() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: receiver.url)
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            for i in 0..<3 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+            gw.crash()
+        }
+        let segDir = dir.appendingPathComponent("spool/segments").path
+        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: segDir).filter { $0.hasSuffix(".seg") }.sorted().last)
+        let path = segDir + "/" + newest
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        #expect(size > 16)
+        truncate(path, off_t(size - 3))
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        #expect(gw.output.contains { $0.contains("spool segment damaged") && $0.contains("truncated record") })
+        let c = try TestClient(port: gw.port)
+        #expect(try c.roundTrip(numbered(10).bytes).status == 200)
+        #expect(eventually { receivedMsgIDs(receiver).contains("10") })
+    }
+
+    @Test func aSecondGatewayOnTheSameSpoolIsRefused() throws {
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: "http://127.0.0.1:9")
+        let first = try GatewayProcess(config: config, directory: dir)
+        defer { first.stop(keepDirectory: true) }
+        try first.waitUntilListening()
+        let r = try runGateway(["serve", "--config", dir.appendingPathComponent("gateway.yaml").path])
+        #expect(r.status == 1)
+        #expect(r.output.contains("another gateway is using the spool"))
+    }
+}

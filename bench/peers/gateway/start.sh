@@ -3,6 +3,9 @@
 # env from run.sh: EVO_KEY EVO_PATH EVO_PORT BENCH_RUNDIR BENCH_SERVER_CPUS
 #   GATEWAY_BIN   the binary (default: .build/release/gateway of this checkout)
 #   GATEWAY_LOG   log level (default info: one JSON line per accepted notification, the "log sink")
+#   SPOOL_DIR     where the spool lives (default $BENCH_RUNDIR/spool; /dev/shm/... for tmpfs)
+#   DEDUP_WINDOW  dedupWindowSeconds (default 0: the harness's request files may repeat a
+#                 notification, which a de-duplicating gateway would answer without storing)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -13,7 +16,7 @@ server:
   listen: 127.0.0.1:${EVO_PORT:?}
   workers: ${BENCH_SERVER_CPUS:-0}
 spool:
-  dir: $RUNDIR/spool
+  dir: ${SPOOL_DIR:-$RUNDIR/spool}
 sources:
   - name: evo
     path: ${EVO_PATH:?}
@@ -21,6 +24,7 @@ sources:
     signTypes: [SHA256, SHA512, HMAC-SHA256, HMAC-SHA512]
     # make_requests.py puts up to ~800 characters of JSON in metadata; the provider documents 512.
     maxMetadataLength: 1024
+    dedupWindowSeconds: ${DEDUP_WINDOW:-0}
 log:
   level: ${GATEWAY_LOG:-info}
 YAML

@@ -146,8 +146,18 @@ public struct SpoolConfig: Sendable {
     /// fsync before acknowledging. Only for throwaway test setups: without it an acknowledged
     /// notification can be lost on power failure.
     public var fsync: Bool = true
+    /// Size at which the log starts a new segment file; nil: automatic (see `segmentSize`).
+    public var segmentBytes: Int?
 
     public init() {}
+
+    /// Segments are deleted whole, so a limit needs several of them: automatic is 64 MiB, or an
+    /// eighth of `maxBytes` (at least 64 KiB) when that is smaller.
+    public var segmentSize: Int {
+        if let segmentBytes { return segmentBytes }
+        let standard = 64 << 20
+        return maxBytes > 0 ? min(standard, max(64 << 10, maxBytes / 8)) : standard
+    }
 }
 
 public struct PluginsConfig: Sendable {

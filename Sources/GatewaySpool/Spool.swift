@@ -47,10 +47,9 @@ public final class Spool: @unchecked Sendable {
     public let spoolID: String
 
     private let lockFD: Int32
-    private var segmentsDir: String { options.dir + "/segments" }
-    private var dedupPath: String { options.dir + "/dedup.idx" }
+    var segmentsDir: String { options.dir + "/segments" }
 
-    private struct Write {
+    struct Write {
         var bytes: [UInt8]
         /// For accepted records: its id, dedup hash and who waits for the sync.
         var accepted: (id: UInt64, hash: DedupIndex.Hash, routes: Int, completion: @Sendable (AcceptResult) -> Void)?
@@ -58,7 +57,7 @@ public final class Spool: @unchecked Sendable {
         var resolvedID: UInt64?
     }
 
-    private struct State {
+    struct State {
         var queue: [Write] = []
         var nextID: UInt64 = 1
         var dedup = DedupIndex()
@@ -74,10 +73,16 @@ public final class Spool: @unchecked Sendable {
         var activeSegment = 0
     }
 
-    private let state: Locked<State>
+    let state: Locked<State>
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
-    private let logger: Logger
+    let logger: Logger
+    // Compactor thread only (and init):
+    let dedupJournal: DedupJournal
+    let compactorWake = DispatchSemaphore(value: 0)
+    let compactorStopped = DispatchSemaphore(value: 0)
+    /// Segments that could not be read for compaction (warned about once).
+    var unreadableSegments: Set<String> = []
     // Writer thread only:
     private var fd: Int32 = -1
     private var activeSize = 0
@@ -112,10 +117,14 @@ public final class Spool: @unchecked Sendable {
 
         var s = State()
         let now = Spool.nowMs()
-        let dedupFile = options.dir + "/dedup.idx"
-        if let snap = SpoolFiles.readFile(dedupFile), !s.dedup.load(snap, now: now) {
-            logger.warning("ignoring an unreadable de-duplication snapshot", [("file", .string(dedupFile))])
+        dedupJournal = DedupJournal(path: options.dir + "/dedup.idx")
+        let journal = try dedupJournal.open(now: now)
+        if journal.unreadable {
+            logger.warning("set aside an unreadable de-duplication file", [("file", .string(dedupJournal.path + ".unreadable"))])
+        } else if journal.damaged > 0 {
+            logger.warning("skipped damaged de-duplication entries", [("file", .string(dedupJournal.path)), ("entries", .int(journal.damaged))])
         }
+        var dedupItems = journal.items
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: options.dir + "/segments")) ?? [])
             .filter { $0.hasSuffix(".seg") }.sorted()
         var recovery = SpoolRecovery()
@@ -126,7 +135,7 @@ public final class Spool: @unchecked Sendable {
             for r in records {
                 recovery.apply(r, segment: index)
                 if case .accepted(let a) = r, a.dedupExpiresMs > now {
-                    s.dedup.entries[DedupIndex.Hash(a.dedupHash)] = DedupIndex.Entry(expiresMs: a.dedupExpiresMs, pending: false)
+                    dedupItems.append(DedupIndex.Item(hash: DedupIndex.Hash(a.dedupHash), expiresMs: a.dedupExpiresMs))
                 }
             }
             if let damage {
@@ -139,6 +148,7 @@ public final class Spool: @unchecked Sendable {
             s.segments[index] = (name, valid)
             s.bytesOnDisk += valid
         }
+        s.dedup.restore(dedupItems, now: now)
         report.segments = names.count
         report.records = recovery.records
         s.nextID = recovery.maxID + 1
@@ -155,6 +165,9 @@ public final class Spool: @unchecked Sendable {
         let t = Thread { [self] in writerLoop() }
         t.name = "gateway-spool"
         t.start()
+        let c = Thread { [self] in compactorLoop() }
+        c.name = "gateway-compact"
+        c.start()
     }
 
     static func nowMs() -> Int64 {
@@ -170,6 +183,9 @@ public final class Spool: @unchecked Sendable {
 
     public var bytesOnDisk: Int { state.withLock { $0.bytesOnDisk } }
 
+    /// Notifications in their de-duplication window.
+    public var dedupEntries: Int { state.withLock { $0.dedup.count } }
+
     // MARK: - Accepting
 
     /// Stores a notification (or recognises a duplicate) and calls `completion` once the answer
@@ -182,8 +198,8 @@ public final class Spool: @unchecked Sendable {
         let hash = DedupIndex.Hash(dedupHash)
         let immediate: AcceptResult? = state.withLock { s -> AcceptResult? in
             if s.closing { return .failed("the gateway is shutting down") }
-            if dedupWindowMs > 0, let e = s.dedup.lookup(hash, now: now) {
-                if !e.pending { return .duplicate }
+            if dedupWindowMs > 0, let found = s.dedup.lookup(hash, now: now) {
+                if found == .stored { return .duplicate }
                 s.dedupWaiters[hash, default: []].append(completion)
                 return nil
             }
@@ -195,7 +211,7 @@ public final class Spool: @unchecked Sendable {
             let record = AcceptedRecord(
                 id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode, dedupHash: hash.bytes,
                 dedupExpiresMs: now + dedupWindowMs, routes: routes, body: body)
-            if dedupWindowMs > 0 { s.dedup.entries[hash] = DedupIndex.Entry(expiresMs: now + dedupWindowMs, pending: true) }
+            if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: now + dedupWindowMs, windowMs: dedupWindowMs) }
             s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, routes.count, completion), resolvedID: nil))
             return nil
         }
@@ -222,7 +238,8 @@ public final class Spool: @unchecked Sendable {
         wake.signal()
     }
 
-    /// Writes what is queued, syncs, saves the de-duplication snapshot and releases the lock.
+    /// Stops compacting, writes what is queued, syncs and releases the lock. (Nothing else to
+    /// save: the segments and `dedup.idx` already hold everything.)
     public func close() {
         let already = state.withLock { s -> Bool in
             let was = s.closing
@@ -230,10 +247,10 @@ public final class Spool: @unchecked Sendable {
             return was
         }
         guard !already else { return }
+        compactorWake.signal()
+        _ = compactorStopped.wait(timeout: .now() + 30)
         wake.signal()
         _ = stopped.wait(timeout: .now() + 30)
-        let snap = state.withLock { $0.dedup.snapshot(now: Spool.nowMs()) }
-        try? SpoolFiles.writeAtomically(dedupPath, snap)
         Glibc.close(lockFD)
     }
 
@@ -278,7 +295,6 @@ public final class Spool: @unchecked Sendable {
                 unsynced = false
                 lastSync = now
             }
-            compact()
             if closing && state.withLock({ $0.queue.isEmpty }) {
                 if unsynced && options.fsync { try? SpoolFiles.sync(fd) }
                 Glibc.close(fd)
@@ -306,6 +322,7 @@ public final class Spool: @unchecked Sendable {
                 let (index, next) = state.withLock { ($0.activeSegment + 1, $0.nextID) }
                 if unsynced && options.fsync { try SpoolFiles.sync(fd) }
                 try openSegment(index: index, firstID: next)
+                compactorWake.signal()
             }
             try SpoolFiles.writeAll(fd, bytes)
             activeSize += bytes.count
@@ -331,11 +348,11 @@ public final class Spool: @unchecked Sendable {
                 if let a = w.accepted {
                     let waiters = s.dedupWaiters.removeValue(forKey: a.hash) ?? []
                     if let failure {
-                        s.dedup.entries[a.hash] = nil
+                        s.dedup.discard(a.hash)
                         done.append((a.completion, .failed(failure)))
                         for c in waiters { done.append((c, .failed(failure))) }
                     } else {
-                        s.dedup.entries[a.hash]?.pending = false
+                        s.dedup.confirm(a.hash)
                         done.append((a.completion, .stored(id: a.id)))
                         for c in waiters { done.append((c, .duplicate)) }
                     }
@@ -360,39 +377,5 @@ public final class Spool: @unchecked Sendable {
                 if l.remaining <= 0 { s.live[id] = nil } else { s.live[id] = l }
             }
         }
-    }
-
-    /// Deletes segments whose notifications are all delivered (never the active one). The
-    /// de-duplication snapshot is saved first, so deleting a segment never forgets an entry.
-    private func compact() {
-        let doomed = state.withLock { s -> [(Int, String, Int)] in
-            s.segments.filter { index, _ in index != s.activeSegment && (s.unresolved[index] ?? 0) <= 0 }
-                .map { ($0.key, $0.value.name, $0.value.bytes) }
-        }
-        guard !doomed.isEmpty else { return }
-        let now = Spool.nowMs()
-        let snap = state.withLock { s -> [UInt8] in
-            s.dedup.removeExpired(now: now)
-            return s.dedup.snapshot(now: now)
-        }
-        do {
-            if unsynced && options.fsync {
-                try SpoolFiles.sync(fd)  // outcome records first: they are why the segments can go
-                unsynced = false
-            }
-            try SpoolFiles.writeAtomically(dedupPath, snap)
-        } catch {
-            logger.error("cannot save the de-duplication snapshot; keeping delivered segments", [("error", .string(error.message))])
-            return
-        }
-        for (index, name, bytes) in doomed {
-            unlink(segmentsDir + "/" + name)
-            state.withLock { s in
-                s.segments[index] = nil
-                s.unresolved[index] = nil
-                s.bytesOnDisk -= bytes
-            }
-        }
-        try? SpoolFiles.syncDirectory(segmentsDir)
     }
 }

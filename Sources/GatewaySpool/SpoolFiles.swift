@@ -61,6 +61,24 @@ enum SpoolFiles {
         return false
     }
 
+    /// Maps a file read-only for `body` (nil when it cannot be opened or mapped). Reading a
+    /// 64 MiB segment this way costs page cache, not a heap copy of it. Only for files nobody
+    /// truncates meanwhile (a mapped page past the end is a SIGBUS): delivered segments, and
+    /// `dedup.idx` on the thread that owns it.
+    static func withMappedFile<R>(_ path: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int(st.st_size)
+        if size == 0 { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+        defer { munmap(p, size) }
+        madvise(p, size, MADV_SEQUENTIAL)
+        return body(UnsafeRawBufferPointer(start: p, count: size))
+    }
+
     static func readFile(_ path: String) -> [UInt8]? {
         FileManager.default.contents(atPath: path).map(Array.init)
     }

@@ -19,7 +19,7 @@ import GatewayCore
 // Layout of `spool.dir`
 //   LOCK                         flock'ed by the running gateway
 //   segments/<16 hex>.seg        the log; the name is the first record id it may hold
-//   dedup.idx                    de-duplication entries still in their window (snapshot)
+//   dedup.idx                    de-duplication entries of deleted segments (DedupJournal.swift)
 //   deadletters/<id>.json        one dead letter per file (list, replay, purge work on these)
 //   replay/<id>.json             dead letters queued for replay (picked up by the gateway)
 //
@@ -202,6 +202,11 @@ struct ByteReader {
         guard let n = u32(), let b = take(Int(n)) else { return nil }
         return Array(b)
     }
+    /// Skips a length-prefixed field; false when it does not fit.
+    mutating func skipData() -> Bool {
+        guard let n = u32() else { return false }
+        return take(Int(n)) != nil
+    }
     mutating func str() -> String? {
         guard let d = data() else { return nil }
         return UTF8Validation.string(d)
@@ -229,28 +234,53 @@ public enum SegmentDamage: Sendable, Equatable, CustomStringConvertible {
 /// Parses a segment's bytes (I/O-free). Returns the records up to the first damage, the damage
 /// (if any) and the offset where the good part ends (where a torn tail is cut off).
 public func decodeSegment(_ bytes: [UInt8]) -> (records: [SpoolRecord], damage: SegmentDamage?, validLength: Int) {
-    bytes.withUnsafeBytes { raw in
-        guard raw.count >= SpoolFormat.headerSize, Array(raw[0..<8]) == SpoolFormat.magic,
-            UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == SpoolFormat.version
-        else { return ([], .badHeader, 0) }
-        var records: [SpoolRecord] = []
-        var offset = SpoolFormat.headerSize
-        while offset < raw.count {
-            guard raw.count - offset >= SpoolFormat.recordHeaderSize else { return (records, .truncated(offset: offset), offset) }
-            let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-            let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
-            guard length >= 1, length <= SpoolFormat.maxRecordSize else { return (records, .corrupt(offset: offset), offset) }
-            let start = offset + SpoolFormat.recordHeaderSize
-            guard start + length <= raw.count else { return (records, .truncated(offset: offset), offset) }
-            let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
-            guard CRC32C.checksum(payload) == crc, let record = decodeRecord(payload) else {
-                return (records, .corrupt(offset: offset), offset)
-            }
+    var records: [SpoolRecord] = []
+    let (damage, valid) = bytes.withUnsafeBytes { raw in
+        walkSegment(raw) { payload in
+            guard let record = decodeRecord(payload) else { return false }
             records.append(record)
-            offset = start + length
+            return true
         }
-        return (records, nil, offset)
     }
+    return (records, damage, valid)
+}
+
+/// The de-duplication entries of a segment's accepted records, without decoding the rest
+/// (compaction moves them to `dedup.idx` before it deletes the segment).
+func dedupItems(inSegment bytes: UnsafeRawBufferPointer) -> [DedupIndex.Item] {
+    var items: [DedupIndex.Item] = []
+    _ = walkSegment(bytes) { payload in
+        var r = ByteReader(bytes: payload, offset: 0)
+        guard r.u8() == SpoolRecord.acceptedType else { return true }
+        guard r.u64() != nil, r.i64() != nil, r.skipData(), r.skipData(), r.skipData(),
+            let hash = r.take(16).map(Array.init), let expires = r.i64()
+        else { return false }
+        items.append(DedupIndex.Item(hash: DedupIndex.Hash(hash), expiresMs: expires))
+        return true
+    }
+    return items
+}
+
+/// Walks a segment's records, checking framing and checksums; `visit` gets each payload and
+/// returns false when it cannot decode it (that is damage too). Returns the first damage and
+/// where the good part ends.
+func walkSegment(_ raw: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Bool) -> (damage: SegmentDamage?, validLength: Int) {
+    guard raw.count >= SpoolFormat.headerSize, Array(raw[0..<8]) == SpoolFormat.magic,
+        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == SpoolFormat.version
+    else { return (.badHeader, 0) }
+    var offset = SpoolFormat.headerSize
+    while offset < raw.count {
+        guard raw.count - offset >= SpoolFormat.recordHeaderSize else { return (.truncated(offset: offset), offset) }
+        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+        guard length >= 1, length <= SpoolFormat.maxRecordSize else { return (.corrupt(offset: offset), offset) }
+        let start = offset + SpoolFormat.recordHeaderSize
+        guard start + length <= raw.count else { return (.truncated(offset: offset), offset) }
+        let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
+        guard CRC32C.checksum(payload) == crc, visit(payload) else { return (.corrupt(offset: offset), offset) }
+        offset = start + length
+    }
+    return (nil, offset)
 }
 
 func decodeRecord(_ payload: UnsafeRawBufferPointer) -> SpoolRecord? {

@@ -185,6 +185,17 @@ struct ConfigTests {
         #expect(errors(text).count == 3)
     }
 
+    @Test func spoolSegmentsFitUnderTheLimit() throws {
+        #expect(try decode(minimal).spool.segmentSize == 64 << 20)
+        let limited = try decode(minimal + "\nspool:\n  maxBytes: 8MiB\n").spool
+        #expect(limited.segmentSize == 1 << 20)
+        #expect(try decode(minimal + "\nspool:\n  maxBytes: 256KiB\n").spool.segmentSize == 64 << 10)
+        #expect(try decode(minimal + "\nspool:\n  segmentBytes: 4MiB\n").spool.segmentSize == 4 << 20)
+        #expect(errors(minimal + "\nspool:\n  maxBytes: 100KiB\n") == ["test.yaml:8:13: spool.maxBytes (102400) must be at least 4 x spool.segmentBytes (65536)"])
+        #expect(errors(minimal + "\nspool:\n  maxBytes: 16MiB\n  segmentBytes: 8MiB\n").first?.contains("at least 4 x spool.segmentBytes") == true)
+        #expect(errors(minimal + "\nspool:\n  segmentBytes: 1KiB\n").first?.contains("spool.segmentBytes must be") == true)
+    }
+
     @Test func adminOffLoopbackNeedsAToken() {
         let text = minimal + "\nadmin:\n  listen: 0.0.0.0:9090\n"
         #expect(errors(text) == ["test.yaml:8:3: admin: 'token' is required when admin.listen is not a loopback address"])

@@ -68,6 +68,11 @@ public final class RecordingHTTPServer: Sendable {
         responder.state.withLock { $0.script += answers }
     }
 
+    /// Drops the scripted answers not used yet: the fallback answers from now on.
+    public func clearScript() {
+        responder.state.withLock { $0.script.removeAll() }
+    }
+
     public var received: [Received] { responder.state.withLock { $0.received } }
 
     /// Waits until at least `count` requests arrived (or `timeout` seconds passed).

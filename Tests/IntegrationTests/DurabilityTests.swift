@@ -235,4 +235,50 @@ struct DurabilityTests {
         #expect(r.status == 1)
         #expect(r.output.contains("another gateway is using the spool"))
     }
+    @Test func aFullSpoolAnswers503AndAcceptsAgainOnceDelivered() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        receiver.script(Array(repeating: .init(status: 503), count: 100_000))  // the route is down
+        let config = spoolConfig(receiver: receiver.url, maxAttempts: 1000)
+            .replacing("  dir: @DIR@/spool", with: "  dir: @DIR@/spool\n  maxBytes: 256KiB")
+            .replacing("initialDelayMs: 50, maxDelayMs: 300", with: "initialDelayMs: 200, maxDelayMs: 500")
+        let gw = try GatewayProcess(config: config, directory: try GatewayProcess.makeTempDirectory())
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let pad = String(repeating: "p", count: 2000)
+        func padded(_ i: Int) -> [UInt8] {
+            var r = SignedRequest(body: #"{"eventCode":"Payment","n":"\#(i)","pad":"\#(pad)","payment":{"status":"Success"}}"#)
+            r.msgID = String(format: "full%05d", i)
+            return r.bytes
+        }
+        let c = try TestClient(port: gw.port)
+        var acked: Set<String> = []
+        var refused: Set<String> = []
+        var next = 0
+        // Fill the spool: the first answers are 200, then 503 (nothing stored, nothing lost).
+        while next < 1000 && refused.count < 3 {
+            let a = try c.roundTrip(padded(next))
+            if a.status == 200 {
+                acked.insert(String(next))
+            } else {
+                #expect(a.status == 503)
+                #expect(a.headers["Retry-After"] == "1")
+                refused.insert(String(next))
+            }
+            next += 1
+        }
+        #expect(refused.count == 3, "the spool never filled up")
+        #expect(acked.count > 50)
+        #expect(gw.waitForLine { $0.contains("spool.maxBytes") } != nil)
+        // The route comes back: everything acknowledged arrives, nothing refused does, and once
+        // the delivered segments are deleted new notifications are accepted again.
+        receiver.clearScript()
+        #expect(eventually(timeout: 30) { receivedMsgIDs(receiver).isSuperset(of: acked) })
+        #expect(receivedMsgIDs(receiver).isDisjoint(with: refused))
+        var later = 5000
+        #expect(eventually(timeout: 20) {
+            later += 1
+            return (try? c.roundTrip(padded(later)).status) == 200
+        })
+    }
 }

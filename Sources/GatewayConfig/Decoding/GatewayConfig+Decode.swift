@@ -169,8 +169,17 @@ struct ConfigDecoder {
         var s = SpoolConfig.withDir(resolve("./var/spool"))
         guard var m = ctx.mapping(node, "spool") else { return s }
         if let n = m.optional("dir"), let d = ctx.nonEmptyString(n, "spool.dir") { s.dir = resolve(d) }
-        if let n = m.optional("maxBytes"), let v = ctx.byteSize(n, "spool.maxBytes", min: 0, max: Int.max) { s.maxBytes = v }
+        let maxBytesNode = m.optional("maxBytes")
+        if let n = maxBytesNode, let v = ctx.byteSize(n, "spool.maxBytes", min: 0, max: Int.max) { s.maxBytes = v }
         if let n = m.optional("fsync"), let v = ctx.bool(n, "spool.fsync") { s.fsync = v }
+        if let n = m.optional("segmentBytes"), let v = ctx.byteSize(n, "spool.segmentBytes", min: 64 << 10, max: 1 << 30) {
+            s.segmentBytes = v
+        }
+        if s.maxBytes > 0 && s.maxBytes < 4 * s.segmentSize {
+            // Delivered segments are deleted whole and the active one never: with fewer than four
+            // segments under the limit, a full spool could not free space.
+            ctx.error((maxBytesNode ?? node).mark, "spool.maxBytes (\(s.maxBytes)) must be at least 4 x spool.segmentBytes (\(s.segmentSize))")
+        }
         m.finish()
         return s
     }

@@ -50,6 +50,7 @@ public enum ServeCommand {
         var spoolOptions = Spool.Options(dir: config.spool.dir)
         spoolOptions.maxBytes = config.spool.maxBytes
         spoolOptions.fsync = config.spool.fsync
+        spoolOptions.segmentBytes = config.spool.segmentSize
         let spool: Spool
         do {
             spool = try Spool(options: spoolOptions, logger: logger)

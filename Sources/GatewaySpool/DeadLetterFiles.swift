@@ -13,12 +13,14 @@ public struct DeadLetterEntry: Sendable, Equatable {
     public var lastError: String
     public var receivedMs: Int64
     public var deadMs: Int64
+    /// The provider's headers kept with the notification (`DateTime`, `SignType`).
+    public var headers: [KeptHeader]
     /// The notification as received (JSON).
     public var body: [UInt8]
 
     public init(
         id: String, route: String, source: String, eventCode: String, msgID: String, attempts: Int, lastError: String,
-        receivedMs: Int64, deadMs: Int64, body: [UInt8]
+        receivedMs: Int64, deadMs: Int64, headers: [KeptHeader] = [], body: [UInt8]
     ) {
         self.id = id
         self.route = route
@@ -29,6 +31,7 @@ public struct DeadLetterEntry: Sendable, Equatable {
         self.lastError = lastError
         self.receivedMs = receivedMs
         self.deadMs = deadMs
+        self.headers = headers
         self.body = body
     }
 
@@ -45,6 +48,11 @@ public struct DeadLetterEntry: Sendable, Equatable {
         o["received"] = .string(CivilTime.iso8601(epochMillis: receivedMs))
         o["receivedMs"] = .number(String(receivedMs))
         o["deadMs"] = .number(String(deadMs))
+        if !headers.isEmpty {
+            var h = JSONObject()
+            for kept in headers { h[kept.name] = .string(kept.value) }
+            o["headers"] = .object(h)
+        }
         var out = JSONValue.object(o).serialized()
         out.removeLast()  // "}"
         out += Array(",\"body\":".utf8)
@@ -66,6 +74,10 @@ public struct DeadLetterEntry: Sendable, Equatable {
         lastError = r["lastError"]?.stringValue ?? ""
         receivedMs = Int64(r["receivedMs"]?.scalarText ?? "") ?? 0
         deadMs = Int64(r["deadMs"]?.scalarText ?? "") ?? 0
+        headers = []
+        if let h = r["headers"], case .object(let fields) = h.materialize() {
+            headers = fields.members.compactMap { m in m.value.stringValue.map { KeptHeader(m.key, $0) } }
+        }
         self.body = body.kind == .string ? Array((body.stringValue ?? "").utf8) : body.rawBytes
     }
 }

@@ -34,7 +34,9 @@ public final class Spool: @unchecked Sendable {
     public struct RecoveryReport: Sendable {
         public var segments = 0
         public var records = 0
-        public var damaged: [(segment: String, damage: SegmentDamage)] = []
+        /// Damaged segments; `kept`: left whole and never compacted (damage inside the log),
+        /// otherwise a torn tail that was cut off (and saved in `damaged/`).
+        public var damaged: [(segment: String, damage: SegmentDamage, kept: Bool)] = []
         public var tightenedDirectory = false
     }
 
@@ -70,6 +72,10 @@ public final class Spool: @unchecked Sendable {
         /// Segment index -> pending deliveries of its notifications.
         var unresolved: [Int: Int] = [:]
         var segments: [Int: (name: String, bytes: Int)] = [:]
+        /// Damaged segments: kept whatever their deliveries say (see init).
+        var pinned: Set<Int> = []
+        /// Compaction passes run (tests await them).
+        var compactionPasses = 0
         var activeSegment = 0
     }
 
@@ -85,6 +91,7 @@ public final class Spool: @unchecked Sendable {
     var unreadableSegments: Set<String> = []
     // Writer thread only:
     private var fd: Int32 = -1
+    private var nextSegmentNumber: UInt64 = 1
     private var activeSize = 0
     private var lastSync: UInt64 = 0
     private var unsynced = false
@@ -97,6 +104,7 @@ public final class Spool: @unchecked Sendable {
         _ = try SpoolFiles.privateDirectory(options.dir + "/segments")
         _ = try SpoolFiles.privateDirectory(options.dir + "/deadletters")
         _ = try SpoolFiles.privateDirectory(options.dir + "/replay")
+        _ = try SpoolFiles.privateDirectory(options.dir + "/damaged")
 
         let lock = open(options.dir + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw SpoolError.errno("open \(options.dir)/LOCK") }
@@ -130,19 +138,43 @@ public final class Spool: @unchecked Sendable {
         var recovery = SpoolRecovery()
         for (index, name) in names.enumerated() {
             let path = options.dir + "/segments/" + name
-            let bytes = SpoolFiles.readFile(path) ?? []
-            let (records, damage, valid) = decodeSegment(bytes)
-            for r in records {
-                recovery.apply(r, segment: index)
-                if case .accepted(let a) = r, a.dedupExpiresMs > now {
-                    dedupItems.append(DedupIndex.Item(hash: DedupIndex.Hash(a.dedupHash), expiresMs: a.dedupExpiresMs))
+            // Mapped, not copied: recovery reads every segment, up to 64 MiB each.
+            let scanned = SpoolFiles.withMappedFile(path) { raw -> (SegmentDamage?, Int, [UInt8]) in
+                // A crash between creating a segment and syncing its header leaves (part of) a
+                // header: an empty segment, not damage.
+                if raw.count < SpoolFormat.headerSize && raw.elementsEqual(SpoolFormat.header.prefix(raw.count)) {
+                    return (nil, raw.count, [])
                 }
+                let (records, damage, valid) = decodeSegment(raw)
+                for r in records {
+                    recovery.apply(r, segment: index)
+                    if case .accepted(let a) = r, a.dedupExpiresMs > now {
+                        dedupItems.append(DedupIndex.Item(hash: DedupIndex.Hash(a.dedupHash), expiresMs: a.dedupExpiresMs))
+                    }
+                }
+                let tail = damage != nil && damage != .badHeader ? Array(raw[valid...]) : []
+                return (damage, damage == .badHeader ? raw.count : valid, tail)
+            }
+            guard let (damage, valid, tail) = scanned else {
+                // Unreadable: keep it, and everything it may hold, for a human.
+                report.damaged.append((name, .unreadable, true))
+                s.pinned.insert(index)
+                s.segments[index] = (name, 0)
+                continue
             }
             if let damage {
-                report.damaged.append((name, damage))
-                if index == names.count - 1, damage != .badHeader {
-                    // A torn tail: cut it off so the file ends with whole records.
+                let torn = index == names.count - 1 && damage != .badHeader
+                report.damaged.append((name, damage, !torn))
+                if torn {
+                    // A torn tail: nothing from here on was synced, so nothing was acknowledged.
+                    // Cut it off so the file ends with whole records, keeping the cut bytes in
+                    // damaged/ for inspection (in case it was damage of another kind).
+                    try? SpoolFiles.writeAtomically(options.dir + "/damaged/\(name).\(valid).tail", tail)
                     truncate(path, off_t(valid))
+                } else {
+                    // Damage inside the log, or a format this version cannot read: never delete
+                    // it (what follows the damage may be acknowledged notifications).
+                    s.pinned.insert(index)
                 }
             }
             s.segments[index] = (name, valid)
@@ -161,7 +193,10 @@ public final class Spool: @unchecked Sendable {
         self.report = report
         state = Locked(s)
 
-        try openSegment(index: names.count, firstID: s.nextID)
+        // Every run writes to a new segment, numbered after the highest existing one: a file is
+        // never appended to by two runs, and names sort in log order.
+        nextSegmentNumber = (names.compactMap { SpoolFormat.segmentNumber($0) }.max() ?? 0) + 1
+        try openSegment(index: names.count)
         let t = Thread { [self] in writerLoop() }
         t.name = "gateway-spool"
         t.start()
@@ -192,9 +227,10 @@ public final class Spool: @unchecked Sendable {
     /// is known: after the sync for `.stored`, after the original's sync for `.duplicate`.
     public func accept(
         source: String, msgID: String, eventCode: String, dedupHash: [UInt8], dedupWindowMs: Int64, routes: [String],
-        body: [UInt8], completion: @escaping @Sendable (AcceptResult) -> Void
+        headers: [KeptHeader] = [], receivedMs: Int64? = nil, body: [UInt8],
+        completion: @escaping @Sendable (AcceptResult) -> Void
     ) {
-        let now = Spool.nowMs()
+        let now = receivedMs ?? Spool.nowMs()
         let hash = DedupIndex.Hash(dedupHash)
         let immediate: AcceptResult? = state.withLock { s -> AcceptResult? in
             if s.closing { return .failed("the gateway is shutting down") }
@@ -210,7 +246,7 @@ public final class Spool: @unchecked Sendable {
             s.nextID += 1
             let record = AcceptedRecord(
                 id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode, dedupHash: hash.bytes,
-                dedupExpiresMs: now + dedupWindowMs, routes: routes, body: body)
+                dedupExpiresMs: now + dedupWindowMs, routes: routes, headers: headers, body: body)
             if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: now + dedupWindowMs, windowMs: dedupWindowMs) }
             s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, routes.count, completion), resolvedID: nil))
             return nil
@@ -256,27 +292,30 @@ public final class Spool: @unchecked Sendable {
 
     // MARK: - Writer thread
 
-    private func openSegment(index: Int, firstID: UInt64) throws(SpoolError) {
-        let name = String(format: "%016llx.seg", firstID)
+    /// Creates the next segment (never an existing file: O_EXCL) and makes it the active one.
+    private func openSegment(index: Int) throws(SpoolError) {
+        let name = SpoolFormat.segmentName(number: nextSegmentNumber)
         let path = segmentsDir + "/" + name
-        let f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard f >= 0 else { throw SpoolError.errno("open \(path)") }
-        var st = stat()
-        fstat(f, &st)
-        if st.st_size == 0 {
+        let f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard f >= 0 else { throw SpoolError.errno("create \(path)") }
+        nextSegmentNumber += 1
+        do {
             try SpoolFiles.writeAll(f, SpoolFormat.header)
             if options.fsync {
                 try SpoolFiles.sync(f)
                 try SpoolFiles.syncDirectory(segmentsDir)
             }
+        } catch {
+            Glibc.close(f)
+            throw error
         }
         if fd >= 0 { Glibc.close(fd) }
         fd = f
-        activeSize = max(Int(st.st_size), SpoolFormat.headerSize)
+        activeSize = SpoolFormat.headerSize
         state.withLock { s in
             s.activeSegment = index
-            s.segments[index] = (name, activeSize)
-            s.bytesOnDisk += st.st_size == 0 ? SpoolFormat.headerSize : 0
+            s.segments[index] = (name, SpoolFormat.headerSize)
+            s.bytesOnDisk += SpoolFormat.headerSize
         }
     }
 
@@ -319,9 +358,9 @@ public final class Spool: @unchecked Sendable {
         var failure: String? = nil
         do {
             if activeSize + bytes.count > options.segmentBytes && activeSize > SpoolFormat.headerSize {
-                let (index, next) = state.withLock { ($0.activeSegment + 1, $0.nextID) }
+                let index = state.withLock { $0.activeSegment + 1 }
                 if unsynced && options.fsync { try SpoolFiles.sync(fd) }
-                try openSegment(index: index, firstID: next)
+                try openSegment(index: index)
                 compactorWake.signal()
             }
             try SpoolFiles.writeAll(fd, bytes)
@@ -336,9 +375,11 @@ public final class Spool: @unchecked Sendable {
         } catch {
             failure = error.message
             logger.error("spool write failed; the notifications of this group were not acknowledged", [("error", .string(error.message))])
-            // What was written may be partly on disk: continue in a fresh segment.
-            let (index, next) = state.withLock { ($0.activeSegment + 1, $0.nextID) }
-            try? openSegment(index: index, firstID: next)
+            // What was written may be partly on disk: cut it off (else the next start finds damage
+            // inside the log) and continue in a fresh segment.
+            _ = ftruncate(fd, off_t(activeSize))
+            let index = state.withLock { $0.activeSegment + 1 }
+            try? openSegment(index: index)
         }
         var done: [(@Sendable (AcceptResult) -> Void, AcceptResult)] = []
         state.withLock { s in

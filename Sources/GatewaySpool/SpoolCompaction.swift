@@ -23,13 +23,16 @@ extension Spool {
                 return
             }
             compact(now: Spool.nowMs())
+            state.withLock { $0.compactionPasses += 1 }
         }
     }
 
     /// One compaction pass (compactor thread only).
     func compact(now: Int64) {
         let (doomed, indexed) = state.withLock { s -> ([(index: Int, name: String, bytes: Int)], Int) in
-            let d = s.segments.filter { index, _ in index != s.activeSegment && (s.unresolved[index] ?? 0) <= 0 }
+            let d = s.segments.filter { index, _ in
+                index != s.activeSegment && !s.pinned.contains(index) && (s.unresolved[index] ?? 0) <= 0
+            }
                 .map { (index: $0.key, name: $0.value.name, bytes: $0.value.bytes) }
                 .sorted { $0.index < $1.index }
             return (d, s.dedup.count)

@@ -18,30 +18,45 @@ import GatewayCore
 //
 // Layout of `spool.dir`
 //   LOCK                         flock'ed by the running gateway
-//   segments/<16 hex>.seg        the log; the name is the first record id it may hold
+//   segments/<16 hex>.seg        the log; segments are numbered in the order they were created
 //   dedup.idx                    de-duplication entries of deleted segments (DedupJournal.swift)
 //   deadletters/<id>.json        one dead letter per file (list, replay, purge work on these)
 //   replay/<id>.json             dead letters queued for replay (picked up by the gateway)
+//   damaged/<segment>.<offset>.tail  bytes cut off a torn segment tail at start (never acknowledged)
 //
-// Segment file (format version 1)
-//   header   "GWSPOOL\0" (8 bytes) | u32 version = 1 | u32 reserved = 0
+// Segment file (format version 2; version 1 segments are still read)
+//   header   "GWSPOOL\0" (8 bytes) | u32 version = 2 | u32 reserved = 0
 //   record   u32 length of (type + payload) | u32 CRC-32C of (type + payload) | u8 type | payload
 //   All integers little-endian. Strings and byte arrays: u32 length, then the bytes.
 //
 // Record types
 //   1 accepted  u64 id | i64 received (ms since epoch) | str source | str msgID | str eventCode |
-//               16 bytes dedup hash | i64 dedup expiry (ms) | u16 route count | str route... | bytes body
+//               16 bytes dedup hash | i64 dedup expiry (ms) | u16 route count | str route... |
+//               u16 header count | (str name | str value)... | bytes body
+//               (version 1: no header count and headers)
 //   2 outcome   u64 id | str route | u8 outcome (1 delivered, 2 dropped, 3 dead letter) | u32 attempts
 //   3 retry     u64 id | str route | u32 attempts | i64 next attempt (ms) | u32 handler index |
 //               u8 has body | [bytes body]   (the input of that handler, when an earlier one changed it)
 
 enum SpoolFormat {
     static let magic: [UInt8] = Array("GWSPOOL\0".utf8)
-    static let version: UInt32 = 1
+    /// The version written. Readers accept `oldestReadable...version`.
+    static let version: UInt32 = 2
+    static let oldestReadable: UInt32 = 1
     static let headerSize = 16
     static let recordHeaderSize = 8
     /// Records larger than this are refused on read (a corrupt length must not allocate gigabytes).
     static let maxRecordSize = 64 << 20
+
+    /// A segment's file name: its number in 16 hex digits, so names sort in log order.
+    static func segmentName(number: UInt64) -> String {
+        String(format: "%016llx.seg", number)
+    }
+
+    static func segmentNumber(_ name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), name.utf8.count == 20 else { return nil }
+        return UInt64(name.dropLast(4), radix: 16)
+    }
 
     static var header: [UInt8] {
         var w = ByteWriter()
@@ -81,11 +96,13 @@ public struct AcceptedRecord: Sendable, Equatable {
     public var dedupExpiresMs: Int64
     /// The routes it was accepted for.
     public var routes: [String]
+    /// The provider's headers kept with it (none in version-1 segments).
+    public var headers: [KeptHeader]
     public var body: [UInt8]
 
     public init(
         id: UInt64, receivedMs: Int64, source: String, msgID: String, eventCode: String, dedupHash: [UInt8],
-        dedupExpiresMs: Int64, routes: [String], body: [UInt8]
+        dedupExpiresMs: Int64, routes: [String], headers: [KeptHeader] = [], body: [UInt8]
     ) {
         self.id = id
         self.receivedMs = receivedMs
@@ -95,6 +112,7 @@ public struct AcceptedRecord: Sendable, Equatable {
         self.dedupHash = dedupHash
         self.dedupExpiresMs = dedupExpiresMs
         self.routes = routes
+        self.headers = headers
         self.body = body
     }
 }
@@ -152,6 +170,11 @@ extension SpoolRecord {
             p.i64(a.dedupExpiresMs)
             p.u16(UInt16(min(a.routes.count, Int(UInt16.max))))
             for r in a.routes.prefix(Int(UInt16.max)) { p.str(r) }
+            p.u16(UInt16(min(a.headers.count, Int(UInt16.max))))
+            for h in a.headers.prefix(Int(UInt16.max)) {
+                p.str(h.name)
+                p.str(h.value)
+            }
             p.data(a.body)
         case .outcome(let id, let route, let outcome, let attempts):
             p.u8(SpoolRecord.outcomeType)
@@ -221,12 +244,15 @@ public enum SegmentDamage: Sendable, Equatable, CustomStringConvertible {
     case corrupt(offset: Int)
     /// Not a spool segment, or a newer format.
     case badHeader
+    /// The file could not be read at all.
+    case unreadable
 
     public var description: String {
         switch self {
         case .truncated(let o): "truncated record at byte \(o)"
         case .corrupt(let o): "corrupt record at byte \(o)"
-        case .badHeader: "not a version-1 spool segment"
+        case .badHeader: "not a spool segment, or one of a newer format version"
+        case .unreadable: "cannot be read"
         }
     }
 }
@@ -234,13 +260,15 @@ public enum SegmentDamage: Sendable, Equatable, CustomStringConvertible {
 /// Parses a segment's bytes (I/O-free). Returns the records up to the first damage, the damage
 /// (if any) and the offset where the good part ends (where a torn tail is cut off).
 public func decodeSegment(_ bytes: [UInt8]) -> (records: [SpoolRecord], damage: SegmentDamage?, validLength: Int) {
+    bytes.withUnsafeBytes { decodeSegment($0) }
+}
+
+public func decodeSegment(_ raw: UnsafeRawBufferPointer) -> (records: [SpoolRecord], damage: SegmentDamage?, validLength: Int) {
     var records: [SpoolRecord] = []
-    let (damage, valid) = bytes.withUnsafeBytes { raw in
-        walkSegment(raw) { payload in
-            guard let record = decodeRecord(payload) else { return false }
-            records.append(record)
-            return true
-        }
+    let (damage, valid) = walkSegment(raw) { payload, version in
+        guard let record = decodeRecord(payload, version: version) else { return false }
+        records.append(record)
+        return true
     }
     return (records, damage, valid)
 }
@@ -249,7 +277,8 @@ public func decodeSegment(_ bytes: [UInt8]) -> (records: [SpoolRecord], damage: 
 /// (compaction moves them to `dedup.idx` before it deletes the segment).
 func dedupItems(inSegment bytes: UnsafeRawBufferPointer) -> [DedupIndex.Item] {
     var items: [DedupIndex.Item] = []
-    _ = walkSegment(bytes) { payload in
+    _ = walkSegment(bytes) { payload, _ in
+        // The fields up to the expiry are the same in every version.
         var r = ByteReader(bytes: payload, offset: 0)
         guard r.u8() == SpoolRecord.acceptedType else { return true }
         guard r.u64() != nil, r.i64() != nil, r.skipData(), r.skipData(), r.skipData(),
@@ -261,13 +290,15 @@ func dedupItems(inSegment bytes: UnsafeRawBufferPointer) -> [DedupIndex.Item] {
     return items
 }
 
-/// Walks a segment's records, checking framing and checksums; `visit` gets each payload and
-/// returns false when it cannot decode it (that is damage too). Returns the first damage and
-/// where the good part ends.
-func walkSegment(_ raw: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Bool) -> (damage: SegmentDamage?, validLength: Int) {
-    guard raw.count >= SpoolFormat.headerSize, Array(raw[0..<8]) == SpoolFormat.magic,
-        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) == SpoolFormat.version
-    else { return (.badHeader, 0) }
+/// Walks a segment's records, checking framing and checksums; `visit` gets each payload (and
+/// the segment's format version) and returns false when it cannot decode it (that is damage
+/// too). Returns the first damage and where the good part ends.
+func walkSegment(
+    _ raw: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer, UInt32) -> Bool
+) -> (damage: SegmentDamage?, validLength: Int) {
+    guard raw.count >= SpoolFormat.headerSize, Array(raw[0..<8]) == SpoolFormat.magic else { return (.badHeader, 0) }
+    let version = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+    guard (SpoolFormat.oldestReadable...SpoolFormat.version).contains(version) else { return (.badHeader, 0) }
     var offset = SpoolFormat.headerSize
     while offset < raw.count {
         guard raw.count - offset >= SpoolFormat.recordHeaderSize else { return (.truncated(offset: offset), offset) }
@@ -277,13 +308,13 @@ func walkSegment(_ raw: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer
         let start = offset + SpoolFormat.recordHeaderSize
         guard start + length <= raw.count else { return (.truncated(offset: offset), offset) }
         let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
-        guard CRC32C.checksum(payload) == crc, visit(payload) else { return (.corrupt(offset: offset), offset) }
+        guard CRC32C.checksum(payload) == crc, visit(payload, version) else { return (.corrupt(offset: offset), offset) }
         offset = start + length
     }
     return (nil, offset)
 }
 
-func decodeRecord(_ payload: UnsafeRawBufferPointer) -> SpoolRecord? {
+func decodeRecord(_ payload: UnsafeRawBufferPointer, version: UInt32 = SpoolFormat.version) -> SpoolRecord? {
     var r = ByteReader(bytes: payload, offset: 0)
     guard let type = r.u8() else { return nil }
     let record: SpoolRecord?
@@ -297,11 +328,19 @@ func decodeRecord(_ payload: UnsafeRawBufferPointer) -> SpoolRecord? {
             guard let route = r.str() else { return nil }
             routes.append(route)
         }
+        var headers: [KeptHeader] = []
+        if version >= 2 {
+            guard let count = r.u16() else { return nil }
+            for _ in 0..<count {
+                guard let name = r.str(), let value = r.str() else { return nil }
+                headers.append(KeptHeader(name, value))
+            }
+        }
         guard let body = r.data() else { return nil }
         record = .accepted(
             AcceptedRecord(
                 id: id, receivedMs: received, source: source, msgID: msgID, eventCode: code, dedupHash: hash,
-                dedupExpiresMs: expires, routes: routes, body: body))
+                dedupExpiresMs: expires, routes: routes, headers: headers, body: body))
     case SpoolRecord.outcomeType:
         guard let id = r.u64(), let route = r.str(), let o = r.u8().flatMap(SpoolRecord.Outcome.init), let attempts = r.u32()
         else { return nil }

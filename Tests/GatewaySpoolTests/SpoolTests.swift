@@ -42,7 +42,7 @@ func segmentFiles(_ dir: String) -> [String] {
 @Suite("Spool format")
 struct SpoolFormatTests {
     let records: [SpoolRecord] = [
-        .accepted(AcceptedRecord(id: 7, receivedMs: 1_795_312_800_000, source: "evo", msgID: "m1", eventCode: "Payment", dedupHash: Array(repeating: 9, count: 16), dedupExpiresMs: 1_795_399_200_000, routes: ["ledger", "audit"], body: Array(#"{"eventCode":"Payment"}"#.utf8))),
+        .accepted(AcceptedRecord(id: 7, receivedMs: 1_795_312_800_000, source: "evo", msgID: "m1", eventCode: "Payment", dedupHash: Array(repeating: 9, count: 16), dedupExpiresMs: 1_795_399_200_000, routes: ["ledger", "audit"], headers: [KeptHeader("DateTime", "2026-11-22T10:00:00+08:00"), KeptHeader("SignType", "SHA256")], body: Array(#"{"eventCode":"Payment"}"#.utf8))),
         .retry(RetryRecord(id: 7, route: "ledger", attempts: 2, nextAttemptMs: 1_795_312_801_000, handlerIndex: 1, body: Array("{}".utf8))),
         .retry(RetryRecord(id: 7, route: "ledger", attempts: 3, nextAttemptMs: 5, handlerIndex: 0, body: nil)),
         .outcome(id: 7, route: "audit", outcome: .delivered, attempts: 1),
@@ -178,6 +178,107 @@ struct SpoolDiskTests {
         var after = stat()
         stat(seg, &after)
         #expect(after.st_size < st.st_size - 3, "the torn record was cut off")
+        #expect(spool.report.damaged.first?.kept == false)
+        // The cut bytes are kept for inspection.
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir + "/damaged")
+        #expect(saved.count == 1)
+        let savedSize = (try FileManager.default.attributesOfItem(atPath: dir + "/damaged/" + (saved.first ?? ""))[.size] as? Int) ?? 0
+        #expect(savedSize == Int(st.st_size - 3 - after.st_size))
+    }
+
+    @Test func eachRunWritesANewSegmentThatCompactionLeavesAlone() throws {
+        // The last run rolled to a new segment and stopped before writing to it (here: one with a
+        // version-1 header). The next run must write to a segment of its own, and compaction
+        // must never delete the one being written.
+        let dir = try tempSpoolDir()
+        let opts = Spool.Options(dir: dir)
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            for i in 0..<3 { _ = store(spool, body: #"{"n":\#(i)}"#) }
+            for id in 1...3 { spool.recordOutcome(id: UInt64(id), route: "r", outcome: .delivered, attempts: 1) }
+            spool.close()
+        }
+        #expect(segmentFiles(dir) == [SpoolFormat.segmentName(number: 1)])
+        var v1 = SpoolFormat.header
+        v1[8] = 1
+        try SpoolFiles.writeAtomically(dir + "/segments/" + SpoolFormat.segmentName(number: 2), v1)
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            #expect(spool.report.damaged.isEmpty)
+            #expect(store(spool, body: "{\"pending\":1}") == .stored(id: 4))
+            #expect(store(spool, body: "{\"pending\":2}") == .stored(id: 5))
+            let passes = spool.state.withLock { $0.compactionPasses }
+            #expect(eventually { spool.state.withLock { $0.compactionPasses } >= passes + 2 })
+            // The delivered and the empty segment are gone; the active one is the third.
+            #expect(segmentFiles(dir) == [SpoolFormat.segmentName(number: 3)])
+            spool.close()
+        }
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        #expect(spool.recovered.map(\.record.id) == [4, 5])
+        #expect(store(spool, body: "{\"next\":1}") == .stored(id: 6))
+        #expect(segmentFiles(dir).last == SpoolFormat.segmentName(number: 4))
+    }
+
+    @Test func aSegmentDamagedInsideTheLogIsKeptAndNeverCompacted() throws {
+        let dir = try tempSpoolDir()
+        var opts = Spool.Options(dir: dir)
+        opts.segmentBytes = 2048
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            for i in 0..<30 { _ = store(spool, body: #"{"n":\#(i),"pad":"\#(String(repeating: "q", count: 300))"}"#) }
+            spool.close()
+        }
+        let segments = segmentFiles(dir)
+        #expect(segments.count > 3)
+        // Flip a byte inside the second record of the first segment.
+        let first = dir + "/segments/" + segments[0]
+        var bytes = try #require(SpoolFiles.readFile(first))
+        let firstLength = Int(bytes[16]) | Int(bytes[17]) << 8
+        bytes[16 + 8 + firstLength + 20] ^= 0xFF
+        try SpoolFiles.writeAtomically(first, bytes)
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        #expect(spool.report.damaged.count == 1)
+        #expect(spool.report.damaged.first?.segment == segments[0] && spool.report.damaged.first?.kept == true)
+        #expect(spool.recovered.contains { $0.record.id == 1 })  // before the damage: recovered
+        // Every readable delivery ends; every segment but the damaged and the active one goes.
+        for p in spool.recovered { spool.recordOutcome(id: p.record.id, route: p.route, outcome: .delivered, attempts: 1) }
+        _ = store(spool, body: "{\"nudge\":1}", routes: [])
+        #expect(eventually { segmentFiles(dir).count == 2 }, "segments: \(segmentFiles(dir))")
+        #expect(segmentFiles(dir).contains(segments[0]))
+    }
+
+    @Test func versionOneSegmentsAreStillRead() throws {
+        // A version-1 accepted record: no headers between the routes and the body.
+        var p = ByteWriter()
+        p.u8(SpoolRecord.acceptedType)
+        p.u64(1)
+        p.i64(1_795_312_800_000)
+        p.str("evo")
+        p.str("m1")
+        p.str("Payment")
+        p.bytes += [UInt8](repeating: 7, count: 16)
+        p.i64(0)
+        p.u16(1)
+        p.str("ledger")
+        p.data(Array("{}".utf8))
+        var seg = SpoolFormat.header
+        seg[8] = 1
+        var framed = ByteWriter()
+        framed.u32(UInt32(p.bytes.count))
+        framed.u32(CRC32C.checksum(p.bytes))
+        seg += framed.bytes + p.bytes
+        let (records, damage, _) = decodeSegment(seg)
+        #expect(damage == nil)
+        guard case .accepted(let a) = records.first else {
+            Issue.record("not decoded: \(records)")
+            return
+        }
+        #expect(a.routes == ["ledger"] && a.headers.isEmpty && a.body == Array("{}".utf8))
+        // The same bytes under a version-2 header do not decode: the version decides the layout.
+        seg[8] = 2
+        #expect(decodeSegment(seg).damage != nil)
     }
 
     @Test func duplicatesWithinTheWindowAreRecognisedAlsoAfterARestart() throws {
@@ -250,11 +351,13 @@ struct SpoolDiskTests {
         spool.close()
         let dl = DeadLetterFiles(spoolDir: dir)
         for (i, route) in ["a", "a", "b"].enumerated() {
-            try dl.write(DeadLetterEntry(id: "x-\(i)-\(route)", route: route, source: "evo", eventCode: "Payment", msgID: "m\(i)", attempts: 5, lastError: "HTTP 503", receivedMs: 1, deadMs: Int64(10 + i), body: Array(#"{"eventCode":"Payment","i":\#(i)}"#.utf8)))
+            try dl.write(DeadLetterEntry(id: "x-\(i)-\(route)", route: route, source: "evo", eventCode: "Payment", msgID: "m\(i)", attempts: 5, lastError: "HTTP 503", receivedMs: 1, deadMs: Int64(10 + i), headers: [KeptHeader("DateTime", "2026-11-22T10:00:0\(i)+08:00"), KeptHeader("SignType", "SHA256")], body: Array(#"{"eventCode":"Payment","i":\#(i)}"#.utf8)))
         }
         let all = dl.list()
         #expect(all.map(\.id) == ["x-0-a", "x-1-a", "x-2-b"])
         #expect(all[2].body == Array(#"{"eventCode":"Payment","i":2}"#.utf8))
+        #expect(all[2].headers == [KeptHeader("DateTime", "2026-11-22T10:00:02+08:00"), KeptHeader("SignType", "SHA256")])
+        #expect(DeadLetterEntry(json: all[2].json) == all[2])
         #expect(dl.list(route: "a").count == 2)
         #expect(dl.replay(route: "a") == 2)
         #expect(dl.list().map(\.id) == ["x-2-b"])

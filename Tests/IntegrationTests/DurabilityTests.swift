@@ -158,7 +158,14 @@ struct DurabilityTests {
         #expect(r.status == 0)
         #expect(r.output.contains("\"route\":\"ledger\"") && r.output.contains("\"attempts\":3") && r.output.contains("gave up after 3 attempts: HTTP 503"))
         #expect(r.output.contains(#""body":{"eventCode":"Payment","n":"1""#))
+        #expect(r.output.contains(#""SignType":"SHA256""#) && r.output.contains(#""headers":{"DateTime":""#))
         #expect(r.output.contains("1 dead letter(s)"))
+        // The time it was received, not the time it died.
+        let line = try #require(r.output.split(separator: "\n").first { $0.contains("\"route\":\"ledger\"") })
+        let entry = try JSONParser.parse(Array(line.utf8))
+        let received = Int64(entry.value(at: "receivedMs")?.scalarText ?? "") ?? 0
+        let died = Int64(entry.value(at: "deadMs")?.scalarText ?? "") ?? 0
+        #expect(received > 0 && received < died, "received \(received), dead \(died)")
         // The receiver recovers; replay while the gateway runs.
         receiver.script(Array(repeating: .init(status: 200), count: 10))
         let gw = try GatewayProcess(config: config, directory: dir)
@@ -218,7 +225,7 @@ struct DurabilityTests {
         let gw = try GatewayProcess(config: config, directory: dir)
         defer { gw.stop(keepDirectory: true) }
         try gw.waitUntilListening()
-        #expect(gw.output.contains { $0.contains("spool segment damaged") && $0.contains("truncated record") })
+        #expect(gw.output.contains { $0.contains("torn tail of the spool cut off") && $0.contains("truncated record") })
         let c = try TestClient(port: gw.port)
         #expect(try c.roundTrip(numbered(10).bytes).status == 200)
         #expect(eventually { receivedMsgIDs(receiver).contains("10") })

@@ -9,6 +9,12 @@ public struct GatewayEvent: Sendable {
     public var transaction: TransactionSummary
     /// The validated body: raw bytes (exactly as signed) plus an index of its values.
     public var document: JSONDocument
+    /// When the gateway received it (ms since the epoch; 0 until the ingress sets it). Kept in
+    /// the spool, so it stays the original time across restarts and in dead letters.
+    public var receivedMs: Int64 = 0
+    /// The provider's request headers worth keeping with it (`DateTime`, `SignType`): stored in
+    /// the spool and shown in dead letters, for audits. Never `Authorization`.
+    public var keptHeaders: [KeptHeader] = []
 
     /// The raw body, byte for byte as signed.
     public var rawBody: [UInt8] { document.bytes }
@@ -27,6 +33,17 @@ public struct GatewayEvent: Sendable {
         self.msgID = msgID
         self.transaction = transaction
         self.document = document
+    }
+}
+
+/// A request header kept with a notification.
+public struct KeptHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
     }
 }
 

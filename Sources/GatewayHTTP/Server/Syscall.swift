@@ -47,6 +47,13 @@ public func wallClockSeconds() -> Int64 {
     return Int64(ts.tv_sec)
 }
 
+/// Milliseconds since the epoch (CLOCK_REALTIME).
+public func wallClockMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
 /// Raises the open-files soft limit to the hard limit, so the gateway can hold as many
 /// connections as the system lets it. Returns the new soft limit.
 @discardableResult

@@ -73,12 +73,23 @@ public final class Dispatcher: Sendable {
         for p in recovered {
             let id = spool.deliveryID(id: p.record.id, route: p.route)
             guard let n = classify(p.record) else {
-                events.logger.error("a stored notification no longer passes its source's rules; kept as a dead letter", [("msgID", .string(p.record.msgID))])
+                // Its source is gone or its rules changed: kept as it was stored, never dropped.
+                let r = p.record
+                let entry = DeadLetterEntry(
+                    id: id, route: p.route, source: r.source, eventCode: r.eventCode, msgID: r.msgID, attempts: Int(p.attempts),
+                    lastError: "the stored notification no longer passes source '\(r.source)' of the configuration",
+                    receivedMs: r.receivedMs, deadMs: wallClockMilliseconds(), headers: r.headers, body: r.body)
+                if events.keepDeadLetter(entry) {
+                    spool.recordOutcome(id: r.id, route: p.route, outcome: .dead, attempts: Int(p.attempts))
+                }
+                events.logger.error(
+                    "a stored notification no longer passes its source's rules; kept as a dead letter",
+                    [("msgID", .string(r.msgID)), ("route", .string(p.route))])
                 continue
             }
             guard let runner = rs[p.route] else {
                 // The route was removed from the configuration: never silently discarded.
-                if events.keepDeadLetter(id: id, route: p.route, n: n, attempts: Int(p.attempts), reason: "route '\(p.route)' no longer exists", receivedMs: p.record.receivedMs) {
+                if events.keepDeadLetter(id: id, route: p.route, n: n, attempts: Int(p.attempts), reason: "route '\(p.route)' no longer exists") {
                     spool.recordOutcome(id: p.record.id, route: p.route, outcome: .dead, attempts: Int(p.attempts))
                 }
                 continue

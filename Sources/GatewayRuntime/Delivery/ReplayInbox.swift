@@ -32,17 +32,22 @@ final class ReplayInbox: Sendable {
                 continue
             }
             guard let source = state.sources.sources.first(where: { $0.name == entry.source }),
-                let n = try? source.classifier.classify(source: entry.source, msgID: entry.msgID, rawBody: entry.body)
+                var n = try? source.classifier.classify(source: entry.source, msgID: entry.msgID, rawBody: entry.body)
             else {
                 files.returnToDead(path: path, entry: entry, reason: "cannot replay: the notification no longer passes its source's rules")
                 inFlight.withLock { _ = $0.remove(path) }
                 continue
             }
+            // Still the notification the provider sent: its original receive time and headers.
+            n.receivedMs = entry.receivedMs
+            n.keptHeaders = entry.headers
+            let event = n
             let (dispatcher, logger, inFlight) = (self.dispatcher, self.logger, self.inFlight)
             dispatcher.spool.accept(
                 source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: [], dedupWindowMs: 0, routes: [route.name],
-                body: n.rawBody
+                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody
             ) { result in
+                let n = event
                 defer { inFlight.withLock { _ = $0.remove(path) } }
                 guard case .stored(let id) = result else {
                     logger.error("dead letter replay not stored; it stays queued", [("deliveryID", .string(entry.id))])

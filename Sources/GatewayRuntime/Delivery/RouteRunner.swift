@@ -241,16 +241,23 @@ final class DeliveryEvents: Sendable {
 
     /// Writes a dead letter durably; false (and an error in the log) when it cannot.
     @discardableResult
-    func keepDeadLetter(id: String, route: String, n: GatewayEvent, attempts: Int, reason: String, receivedMs: Int64? = nil) -> Bool {
-        let now = Int64(wallClockSeconds()) * 1000
-        let entry = DeadLetterEntry(
-            id: id, route: route, source: n.source, eventCode: n.eventCode.rawValue, msgID: n.msgID, attempts: attempts,
-            lastError: reason, receivedMs: receivedMs ?? now, deadMs: now, body: n.rawBody)
+    func keepDeadLetter(id: String, route: String, n: GatewayEvent, attempts: Int, reason: String) -> Bool {
+        let now = wallClockMilliseconds()
+        return keepDeadLetter(
+            DeadLetterEntry(
+                id: id, route: route, source: n.source, eventCode: n.eventCode.rawValue, msgID: n.msgID, attempts: attempts,
+                lastError: reason, receivedMs: n.receivedMs > 0 ? n.receivedMs : now, deadMs: now, headers: n.keptHeaders,
+                body: n.rawBody))
+    }
+
+    @discardableResult
+    func keepDeadLetter(_ entry: DeadLetterEntry) -> Bool {
         do {
             try deadLetters.write(entry)
             return true
         } catch {
-            logger.error("cannot write a dead letter; the delivery stays pending", [("route", .string(route)), ("error", .string(error.message))])
+            logger.error(
+                "cannot write a dead letter; the delivery stays pending", [("route", .string(entry.route)), ("error", .string(error.message))])
             return false
         }
     }

@@ -36,7 +36,12 @@ public final class IngressResponder: HTTPResponder {
         do {
             let signType = try source.verifier.verify(
                 method: head.method, target: head.target, headers: headers, body: request.body, now: wallClockSeconds())
-            let n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
+            var n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
+            n.receivedMs = wallClockMilliseconds()
+            // Verified above, so both are present and well-formed; bounded anyway.
+            n.keptHeaders = [
+                KeptHeader("DateTime", String((headers.dateTime ?? "").prefix(64))), KeptHeader("SignType", signType.rawValue),
+            ]
             var routes: [CompiledRoute] = []
             var keepUnmatched = false
             switch dispatcher.plan(n) {
@@ -48,15 +53,20 @@ public final class IngressResponder: HTTPResponder {
             case .unmatched(let action): keepUnmatched = action == .deadletter
             }
             // Stored first, answered after: the acknowledgement promises the notification is on disk.
-            let hash = (try? Digest.hash(.sha256, parts: [Array(n.source.utf8), [0], n.rawBody]))?.prefix(16) ?? []
+            // Without a digest (an OpenSSL failure) there is no de-duplication for this one: an
+            // empty digest would make every such notification a "duplicate" of the first.
+            let hash = (try? Digest.hash(.sha256, parts: [Array(n.source.utf8), [0], n.rawBody])).map { Array($0.prefix(16)) }
             let fields = logger.isEnabled(.info) ? acceptedFields(n, signType: signType, remote: context.remote) : []
             let ack = source.ackResponse
             let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)
             let (planned, keep) = (routes, keepUnmatched)
+            let event = n
             dispatcher.spool.accept(
-                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: Array(hash),
-                dedupWindowMs: Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name), body: n.rawBody
+                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
+                dedupWindowMs: hash == nil ? 0 : Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name),
+                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody
             ) { result in
+                let n = event
                 switch result {
                 case .stored(let id):
                     if !planned.isEmpty {

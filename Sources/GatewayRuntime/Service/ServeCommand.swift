@@ -63,10 +63,16 @@ public enum ServeCommand {
         if report.tightenedDirectory {
             logger.warning("the spool directory was accessible by other users; it is now 0700", [("dir", .string(config.spool.dir))])
         }
-        for (segment, damage) in report.damaged {
-            logger.warning(
-                "spool segment damaged; the records after the damage were skipped (a torn tail was never acknowledged)",
-                [("segment", .string(segment)), ("damage", .string("\(damage)"))])
+        for (segment, damage, kept) in report.damaged {
+            if kept {
+                logger.error(
+                    "spool segment damaged inside the log; its readable records were recovered, the rest is kept untouched for inspection (the segment is never compacted)",
+                    [("segment", .string(segment)), ("damage", .string("\(damage)"))])
+            } else {
+                logger.warning(
+                    "torn tail of the spool cut off (written but never synced, so never acknowledged); the cut bytes are in the spool's damaged/ directory",
+                    [("segment", .string(segment)), ("damage", .string("\(damage)"))])
+            }
         }
         if !config.spool.fsync {
             logger.warning("spool.fsync is off: an acknowledged notification can be lost in a power failure")
@@ -99,7 +105,10 @@ public enum ServeCommand {
 
         dispatcher.resume(spool.recovered) { record in
             guard let src = state.sources.sources.first(where: { $0.name == record.source }) else { return nil }
-            return try? src.classifier.classify(source: record.source, msgID: record.msgID, rawBody: record.body)
+            guard var n = try? src.classifier.classify(source: record.source, msgID: record.msgID, rawBody: record.body) else { return nil }
+            n.receivedMs = record.receivedMs
+            n.keptHeaders = record.headers
+            return n
         }
         let replays = ReplayInbox(dispatcher: dispatcher, state: state, logger: logger)
         replays.poll()

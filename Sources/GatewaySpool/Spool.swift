@@ -54,7 +54,7 @@ public final class Spool: @unchecked Sendable {
     struct Write {
         var bytes: [UInt8]
         /// For accepted records: its id, dedup hash and who waits for the sync.
-        var accepted: (id: UInt64, hash: DedupIndex.Hash, routes: Int, completion: @Sendable (AcceptResult) -> Void)?
+        var accepted: (id: UInt64, hash: DedupIndex.Hash, expiresMs: Int64, routes: Int, completion: @Sendable (AcceptResult) -> Void)?
         /// For outcome records: the id whose delivery ended.
         var resolvedID: UInt64?
     }
@@ -74,6 +74,9 @@ public final class Spool: @unchecked Sendable {
         var segments: [Int: (name: String, bytes: Int)] = [:]
         /// Damaged segments: kept whatever their deliveries say (see init).
         var pinned: Set<Int> = []
+        /// Segment index -> the latest de-duplication expiry of its records: compaction reads a
+        /// segment back for its entries only while one may still be in its window.
+        var dedupExpiry: [Int: Int64] = [:]
         /// Compaction passes run (tests await them).
         var compactionPasses = 0
         var activeSegment = 0
@@ -150,6 +153,7 @@ public final class Spool: @unchecked Sendable {
                     recovery.apply(r, segment: index)
                     if case .accepted(let a) = r, a.dedupExpiresMs > now {
                         dedupItems.append(DedupIndex.Item(hash: DedupIndex.Hash(a.dedupHash), expiresMs: a.dedupExpiresMs))
+                        s.dedupExpiry[index] = max(s.dedupExpiry[index] ?? 0, a.dedupExpiresMs)
                     }
                 }
                 let tail = damage != nil && damage != .badHeader ? Array(raw[valid...]) : []
@@ -248,7 +252,7 @@ public final class Spool: @unchecked Sendable {
                 id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode, dedupHash: hash.bytes,
                 dedupExpiresMs: now + dedupWindowMs, routes: routes, headers: headers, body: body)
             if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: now + dedupWindowMs, windowMs: dedupWindowMs) }
-            s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, routes.count, completion), resolvedID: nil))
+            s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, record.dedupExpiresMs, routes.count, completion), resolvedID: nil))
             return nil
         }
         if let immediate {
@@ -407,6 +411,9 @@ public final class Spool: @unchecked Sendable {
     /// Keeps the per-segment counts of pending deliveries (lock held).
     private func track(_ batch: [Write], _ s: inout State) {
         for w in batch {
+            if let a = w.accepted, a.expiresMs > s.dedupExpiry[s.activeSegment, default: 0] {
+                s.dedupExpiry[s.activeSegment] = a.expiresMs
+            }
             // Only accepted records of routed notifications hold a segment.
             if let a = w.accepted, a.routes > 0 {
                 s.live[a.id] = (s.activeSegment, a.routes)

@@ -29,11 +29,11 @@ extension Spool {
 
     /// One compaction pass (compactor thread only).
     func compact(now: Int64) {
-        let (doomed, indexed) = state.withLock { s -> ([(index: Int, name: String, bytes: Int)], Int) in
+        let (doomed, indexed) = state.withLock { s -> ([Doomed], Int) in
             let d = s.segments.filter { index, _ in
                 index != s.activeSegment && !s.pinned.contains(index) && (s.unresolved[index] ?? 0) <= 0
             }
-                .map { (index: $0.key, name: $0.value.name, bytes: $0.value.bytes) }
+                .map { Doomed(index: $0.key, name: $0.value.name, bytes: $0.value.bytes, dedupExpiry: s.dedupExpiry[$0.key] ?? 0) }
                 .sorted { $0.index < $1.index }
             return (d, s.dedup.count)
         }
@@ -50,10 +50,21 @@ extension Spool {
         }
     }
 
-    private func delete(_ doomed: [(index: Int, name: String, bytes: Int)], now: Int64) {
+    struct Doomed {
+        var index: Int
+        var name: String
+        var bytes: Int
+        var dedupExpiry: Int64
+    }
+
+    private func delete(_ doomed: [Doomed], now: Int64) {
         var items: [DedupIndex.Item] = []
-        var deletable: [(index: Int, name: String, bytes: Int)] = []
+        var deletable: [Doomed] = []
         for d in doomed {
+            if d.dedupExpiry <= now {
+                deletable.append(d)  // no entry still in its window: nothing to read back
+                continue
+            }
             let path = segmentsDir + "/" + d.name
             var st = stat()
             if stat(path, &st) != 0 && errno == ENOENT {
@@ -81,6 +92,7 @@ extension Spool {
             state.withLock { s in
                 s.segments[d.index] = nil
                 s.unresolved[d.index] = nil
+                s.dedupExpiry[d.index] = nil
                 s.bytesOnDisk -= d.bytes
             }
         }

@@ -124,6 +124,16 @@ public struct ServerConfig: Sendable {
     public init(listen: ListenAddress) {
         self.listen = listen
     }
+
+    /// Whether the settings the running listener took at start (everything but `listen` and
+    /// `tls`) are the same: they change only on restart.
+    public func sameLimits(as o: ServerConfig) -> Bool {
+        maxBodyBytes == o.maxBodyBytes && workers == o.workers && maxConnections == o.maxConnections
+            && maxRequestsPerConnection == o.maxRequestsPerConnection && maxHeaderBytes == o.maxHeaderBytes
+            && maxHeaderCount == o.maxHeaderCount && maxRequestTargetBytes == o.maxRequestTargetBytes
+            && headerTimeoutMs == o.headerTimeoutMs && bodyTimeoutMs == o.bodyTimeoutMs && idleTimeoutMs == o.idleTimeoutMs
+            && writeTimeoutMs == o.writeTimeoutMs && shutdownGraceMs == o.shutdownGraceMs
+    }
 }
 
 public struct TLSConfig: Sendable {
@@ -139,7 +149,7 @@ public struct AdminConfig: Sendable {
     public var token: Secret?
 }
 
-public struct SpoolConfig: Sendable {
+public struct SpoolConfig: Sendable, Equatable {
     public var dir: String = "./var/spool"
     /// Upper bound on spool disk use; beyond it new notifications get 503. 0 = no limit.
     public var maxBytes: Int = 0
@@ -226,7 +236,7 @@ public enum UnmatchedAction: String, Sendable {
     case deadletter
 }
 
-public struct LogConfig: Sendable {
+public struct LogConfig: Sendable, Equatable {
     public var level: LogLevel = .info
     public var format: LogFormat = .json
     public init() {}

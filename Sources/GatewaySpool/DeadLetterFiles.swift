@@ -37,6 +37,16 @@ public struct DeadLetterEntry: Sendable, Equatable {
 
     /// One JSON object (the body embedded as JSON), the file's content and `deadletter list`'s line.
     public var json: [UInt8] {
+        var out = summaryJSON
+        out.removeLast()  // "}"
+        out += Array(",\"body\":".utf8)
+        out += (try? JSONDocument.parse(body)) != nil ? body : Array(JSONValue.quoted(String(decoding: body, as: UTF8.self)).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The same object without the body (it carries card data): for listings that do not ask for it.
+    public var summaryJSON: [UInt8] {
         var o = JSONObject()
         o["id"] = .string(id)
         o["route"] = .string(route)
@@ -53,12 +63,7 @@ public struct DeadLetterEntry: Sendable, Equatable {
             for kept in headers { h[kept.name] = .string(kept.value) }
             o["headers"] = .object(h)
         }
-        var out = JSONValue.object(o).serialized()
-        out.removeLast()  // "}"
-        out += Array(",\"body\":".utf8)
-        out += (try? JSONDocument.parse(body)) != nil ? body : Array(JSONValue.quoted(String(decoding: body, as: UTF8.self)).utf8)
-        out.append(UInt8(ascii: "}"))
-        return out
+        return JSONValue.object(o).serialized()
     }
 
     public init?(json: [UInt8]) {
@@ -109,6 +114,11 @@ public struct DeadLetterFiles: Sendable {
             guard let bytes = SpoolFiles.readFile(path), let e = DeadLetterEntry(json: bytes) else { return nil }
             return (path, e)
         }.sorted { ($0.entry.deadMs, $0.entry.id) < ($1.entry.deadMs, $1.entry.id) }
+    }
+
+    /// How many dead letters are on disk (names only: nothing is read or parsed).
+    public var count: Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: deadDir)) ?? []).reduce(0) { $0 + ($1.hasSuffix(".json") ? 1 : 0) }
     }
 
     /// Every dead letter, oldest first.

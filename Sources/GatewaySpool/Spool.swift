@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import Glibc
+import Synchronization
 
 /// The durable log of accepted notifications and their delivery progress. See SpoolFormat.swift
 /// for the format and the rules it keeps.
@@ -15,6 +16,8 @@ public final class Spool: @unchecked Sendable {
         /// Sync before acknowledging. Off only for throwaway setups and tmpfs benchmarks.
         public var fsync = true
         public var segmentBytes = 64 << 20
+        /// Observes every group commit's sync (seconds), for `gateway_spool_fsync_duration_seconds`.
+        public var fsyncDurations: Histogram? = nil
 
         public init(dir: String) {
             self.dir = dir
@@ -222,6 +225,15 @@ public final class Spool: @unchecked Sendable {
 
     public var bytesOnDisk: Int { state.withLock { $0.bytesOnDisk } }
 
+    public var segmentCount: Int { state.withLock { $0.segments.count } }
+
+    /// Group commits that failed to write or sync since start.
+    public var writeFailures: Int { failures.load(ordering: .relaxed) }
+    private let failures = Atomic<Int>(0)
+    /// Whether the last group commit was stored (readiness: a spool that cannot write answers 503).
+    public var isWritable: Bool { !lastWriteFailed.load(ordering: .relaxed) }
+    private let lastWriteFailed = Atomic<Bool>(false)
+
     /// Notifications in their de-duplication window.
     public var dedupEntries: Int { state.withLock { $0.dedup.count } }
 
@@ -370,14 +382,19 @@ public final class Spool: @unchecked Sendable {
             try SpoolFiles.writeAll(fd, bytes)
             activeSize += bytes.count
             if needsSync && options.fsync {
+                let t0 = monotonicNanoseconds()
                 try SpoolFiles.sync(fd)
+                options.fsyncDurations?.observe(sinceNs: t0)
                 lastSync = monotonicMs()
                 unsynced = false
             } else {
                 unsynced = true
             }
+            lastWriteFailed.store(false, ordering: .relaxed)
         } catch {
             failure = error.message
+            failures.add(1, ordering: .relaxed)
+            lastWriteFailed.store(true, ordering: .relaxed)
             logger.error("spool write failed; the notifications of this group were not acknowledged", [("error", .string(error.message))])
             // What was written may be partly on disk: cut it off (else the next start finds damage
             // inside the log) and continue in a fresh segment.

@@ -21,6 +21,12 @@ public enum ASCII {
         }
     }
 
+    /// A letter or a digit.
+    @inline(__always)
+    public static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+    }
+
     /// Token characters of RFC 9110 section 5.6.2 (header names, methods).
     @inline(__always)
     public static func isTokenChar(_ c: UInt8) -> Bool {

@@ -30,6 +30,8 @@ public final class HTTPServer: Sendable {
     }
 
     public var address: SocketAddress { socket.address }
+    /// The listener's name (`public`, `admin`): a metric label and a log field.
+    public var name: String { configuration.name }
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Starts accepting on every loop.

@@ -9,7 +9,8 @@ public final class Delivery: @unchecked Sendable {
     /// The spool record of the notification.
     public let recordID: UInt64
     public let notification: GatewayEvent
-    public let route: CompiledRoute
+    /// The route definition of its last attempt (a reload installs a new one).
+    public internal(set) var route: CompiledRoute
     /// Attempts made so far.
     public internal(set) var attempts = 0
     /// The handler the next attempt starts at (earlier handlers already passed it on).

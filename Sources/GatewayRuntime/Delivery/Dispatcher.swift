@@ -18,31 +18,72 @@ public final class Dispatcher: Sendable {
         case backlogFull(route: String)
     }
 
-    private let runners: Locked<[String: RouteRunner]>
-    private let table: Locked<RouteTable>
+    /// The routes in force and their runners, swapped together by a reload.
+    private let current: Locked<(table: RouteTable, runners: [String: RouteRunner])>
     let events: DeliveryEvents
+    let metrics: GatewayMetrics?
     public var spool: Spool { events.spool }
 
-    public init(table: RouteTable, spool: Spool, logger: Logger) throws(SystemError) {
+    private var runners: [String: RouteRunner] { current.withLock { $0.runners } }
+
+    public init(table: RouteTable, spool: Spool, logger: Logger, metrics: GatewayMetrics? = nil) throws(SystemError) {
         let scheduler = try EventLoop(index: -1)
         scheduler.startThread(name: "gateway-retry-timer")
         let events = DeliveryEvents(logger: logger, spool: spool, scheduler: scheduler)
         self.events = events
+        self.metrics = metrics
         var rs: [String: RouteRunner] = [:]
         for r in table.routes {
-            let runner = RouteRunner(route: r, events: events)
+            let runner = RouteRunner(route: r, events: events, metrics: metrics)
             runner.start()
             rs[r.name] = runner
         }
-        runners = Locked(rs)
-        self.table = Locked(table)
+        current = Locked((table, rs))
+    }
+
+    /// What a reload changed.
+    public struct Change: Sendable {
+        public var added: [String] = []
+        public var updated: [String] = []
+        public var removed: [String] = []
+    }
+
+    /// Installs a reloaded route table. Routes that keep their name keep their pending
+    /// deliveries (which continue under the new definition); new routes get workers; removed
+    /// routes stop, and what they still had pending becomes dead letters with that reason.
+    /// Notifications planned against the old table just before the swap are handled the same way.
+    @discardableResult
+    public func apply(_ table: RouteTable, generation: Int) -> Change {
+        var change = Change()
+        let retired = current.withLock { c -> [RouteRunner] in
+            var next: [String: RouteRunner] = [:]
+            for r in table.routes {
+                if let runner = c.runners[r.name] {
+                    runner.update(r, metrics: metrics)
+                    next[r.name] = runner
+                    change.updated.append(r.name)
+                } else {
+                    let runner = RouteRunner(route: r, events: events, metrics: metrics)
+                    runner.start()
+                    next[r.name] = runner
+                    change.added.append(r.name)
+                }
+            }
+            let gone = c.runners.filter { next[$0.key] == nil }
+            change.removed = gone.keys.sorted()
+            c = (table, next)
+            return Array(gone.values)
+        }
+        for runner in retired {
+            runner.retire(reason: "route '\(runner.route.name)' was removed by configuration reload (generation \(generation))")
+        }
+        return change
     }
 
     public func plan(_ n: GatewayEvent) -> Plan {
-        let t = table.withLock { $0 }
+        let (t, rs) = current.withLock { ($0.table, $0.runners) }
         let matched = t.matching(n)
         if matched.isEmpty { return .unmatched(t.unmatched) }
-        let rs = runners.withLock { $0 }
         for route in matched where (rs[route.name]?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending {
             return .backlogFull(route: route.name)
         }
@@ -51,9 +92,16 @@ public final class Dispatcher: Sendable {
 
     /// Starts the deliveries of a stored notification.
     public func start(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) {
-        let rs = runners.withLock { $0 }
+        let rs = runners
         for route in routes {
-            guard let runner = rs[route.name] else { continue }
+            guard let runner = rs[route.name] else {
+                // Planned just before a reload removed the route: stored, so kept, not dropped.
+                let id = spool.deliveryID(id: recordID, route: route.name)
+                if events.keepDeadLetter(id: id, route: route.name, n: n, attempts: 0, reason: "route '\(route.name)' was removed by configuration reload") {
+                    spool.recordOutcome(id: recordID, route: route.name, outcome: .dead, attempts: 0)
+                }
+                continue
+            }
             runner.submitStored(Delivery(id: spool.deliveryID(id: recordID, route: route.name), recordID: recordID, notification: n, route: route))
         }
     }
@@ -67,7 +115,7 @@ public final class Dispatcher: Sendable {
     /// Resumes what the spool had pending at start. `classify` rebuilds a notification from its
     /// stored body (nil when the current configuration refuses it).
     public func resume(_ recovered: [PendingDelivery], classify: (AcceptedRecord) -> GatewayEvent?) {
-        let rs = runners.withLock { $0 }
+        let rs = runners
         let now = Int64(wallClockSeconds()) * 1000
         var resumed = 0
         for p in recovered {
@@ -107,11 +155,17 @@ public final class Dispatcher: Sendable {
 
     /// The route of this name in the configuration in force.
     public func route(named name: String) -> CompiledRoute? {
-        table.withLock { t in t.routes.first { $0.name == name } }
+        current.withLock { c in c.table.routes.first { $0.name == name } }
     }
 
+    /// The routes in force, in configuration order.
+    public var routes: [CompiledRoute] { current.withLock { $0.table.routes } }
+
     /// Deliveries not finished yet, per route.
-    public var pending: [String: Int] { runners.withLock { $0.mapValues { $0.pending.load(ordering: .relaxed) } } }
+    public var pending: [String: Int] { runners.mapValues { $0.pending.load(ordering: .relaxed) } }
+
+    /// Receive time of the oldest notification pending, per route (nil: none pending).
+    public var oldestPendingMs: [String: Int64?] { runners.mapValues { $0.oldestPendingMs } }
 
     public var delivered: Int { events.delivered.load(ordering: .relaxed) }
 
@@ -125,7 +179,7 @@ public final class Dispatcher: Sendable {
 
     /// Stops the workers (after their current attempt).
     public func stop() {
-        for r in runners.withLock({ Array($0.values) }) { r.stop() }
+        for r in runners.values { r.stop() }
         events.scheduler.stop()
     }
 
@@ -133,7 +187,7 @@ public final class Dispatcher: Sendable {
     public func waitIdle(timeoutMs: Int) {
         let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
         while Date() < deadline {
-            if runners.withLock({ $0.values.allSatisfy { $0.runningCount == 0 } }) { return }
+            if runners.values.allSatisfy({ $0.runningCount == 0 }) { return }
             usleep(10_000)
         }
     }

@@ -9,14 +9,19 @@ import Synchronization
 /// up another, and within the route a delivery waiting for its retry never holds up the others
 /// (it sits in the scheduler, not in a worker).
 final class RouteRunner: @unchecked Sendable {
-    // Unchecked: shared state is in `queue` (a Mutex) and atomics; `Delivery` objects are handed
-    // from owner to owner (queue -> worker -> scheduler -> queue), never shared.
+    // Unchecked: shared state is in mutexes and atomics; `Delivery` objects are handed from owner
+    // to owner (queue -> worker -> scheduler -> queue), never shared.
 
-    let route: CompiledRoute
-    private let queue = Locked<(items: [Delivery], head: Int)>(([], 0))
+    /// The route in force and its metric series: replaced whole by a reload.
+    private let current: Locked<(route: CompiledRoute, metrics: RouteMetrics)>
+    /// Queued deliveries. Once `retired` is set (the route was removed by a reload), nothing is
+    /// queued any more: what arrives becomes a dead letter.
+    private let queue = Locked<(items: [Delivery], head: Int, retired: String?)>(([], 0, nil))
     private let available = DispatchSemaphore(value: 0)
     /// Queued + running + waiting for a retry.
     let pending = Atomic<Int>(0)
+    /// Receive time of each pending notification (by record id), for the oldest-pending metric.
+    private let pendingSince = Locked<[UInt64: Int64]>([:])
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
     /// Workers asleep on `available`, and whether a wake-up is already on its way: a delivery
@@ -25,31 +30,98 @@ final class RouteRunner: @unchecked Sendable {
     /// is left (see `work`).
     private let idleWorkers = Atomic<Int>(0)
     private let wakePending = Atomic<Bool>(false)
-    private let events: DeliveryEvents
+    /// Worker threads: the wanted number (the route's `concurrency`) and the indices alive. A
+    /// reload that lowers `concurrency` lets workers with higher indices exit after their attempt.
+    private let targetWorkers = Atomic<Int>(0)
+    private let workers = Locked<Set<Int>>([])
+    let events: DeliveryEvents
 
-    init(route: CompiledRoute, events: DeliveryEvents) {
-        self.route = route
+    init(route: CompiledRoute, events: DeliveryEvents, metrics: GatewayMetrics?) {
+        current = Locked((route, RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)))
         self.events = events
     }
 
+    var route: CompiledRoute { current.withLock { $0.route } }
+    private var routeAndMetrics: (route: CompiledRoute, metrics: RouteMetrics) { current.withLock { $0 } }
+
     func start() {
-        for i in 0..<route.concurrency {
-            let t = Thread { [self] in work() }
-            t.name = "route-\(route.name)-\(i)"
+        setConcurrency(route.concurrency)
+    }
+
+    /// Starts workers up to `n`; above it, workers exit after their current attempt.
+    private func setConcurrency(_ n: Int) {
+        targetWorkers.store(n, ordering: .sequentiallyConsistent)
+        let name = route.name
+        let toStart = workers.withLock { live -> [Int] in
+            let missing = (0..<n).filter { !live.contains($0) }
+            live.formUnion(missing)
+            return missing
+        }
+        for i in toStart {
+            let t = Thread { [self] in work(index: i) }
+            t.name = "route-\(name)-\(i)"
             t.start()
         }
+        // Sleeping workers above the new limit wake up and leave.
+        let extra = workers.withLock { $0.filter { $0 >= n }.count }
+        for _ in 0..<extra { available.signal() }
+    }
+
+    /// Installs a reloaded definition of this route (same name). Deliveries queued or waiting
+    /// for a retry continue under it at their next attempt.
+    func update(_ route: CompiledRoute, metrics: GatewayMetrics?) {
+        let m = RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)
+        current.withLock { $0 = (route, m) }
+        setConcurrency(route.concurrency)
+    }
+
+    /// The route was removed by a reload: workers stop after their current attempt, and every
+    /// delivery still pending (queued now, or coming back from a retry delay or a running attempt
+    /// later) becomes a dead letter with `reason`: never silently discarded.
+    func retire(reason: String) {
+        let orphans = queue.withLock { q -> [Delivery] in
+            q.retired = reason
+            let rest = Array(q.items[q.head...])
+            q.items.removeAll()
+            q.head = 0
+            return rest
+        }
+        stop()
+        for d in orphans { bury(d, reason: reason) }
+    }
+
+    private func bury(_ d: Delivery, reason: String) {
+        d.lastError = reason
+        finish(d, .dead, handler: -1)
     }
 
     /// Adds a new delivery of a stored notification (the backlog was checked when it was planned).
     func submitStored(_ d: Delivery) {
-        pending.add(1, ordering: .relaxed)
+        track(d)
         enqueue(d)
     }
 
+    private func track(_ d: Delivery) {
+        pending.add(1, ordering: .relaxed)
+        let since = d.notification.receivedMs
+        pendingSince.withLock { $0[d.recordID] = since }
+    }
+
+    /// The receive time of the oldest notification still pending here (nil when none).
+    var oldestPendingMs: Int64? { pendingSince.withLock { $0.values.min() } }
+
     /// Queues a delivery (new, or back from its retry delay).
     func enqueue(_ d: Delivery) {
-        queue.withLock { q in q.items.append(d) }
-        wakeOne()
+        let retired = queue.withLock { q -> String? in
+            if let r = q.retired { return r }
+            q.items.append(d)
+            return nil
+        }
+        if let retired {
+            bury(d, reason: retired)
+        } else {
+            wakeOne()
+        }
     }
 
     private func wakeOne() {
@@ -81,8 +153,20 @@ final class RouteRunner: @unchecked Sendable {
         }
     }
 
-    private func work() {
-        while !stopping.load(ordering: .relaxed) {
+    /// Whether worker `index` must leave (stopping, or above a lowered `concurrency`); decided
+    /// under the workers lock so that a concurrent raise never leaves an index without a thread.
+    private func shouldExit(_ index: Int) -> Bool {
+        if stopping.load(ordering: .relaxed) { return true }
+        guard index >= targetWorkers.load(ordering: .sequentiallyConsistent) else { return false }
+        return workers.withLock { live in
+            guard index >= targetWorkers.load(ordering: .sequentiallyConsistent) else { return false }
+            live.remove(index)
+            return true
+        }
+    }
+
+    private func work(index: Int) {
+        while !shouldExit(index) {
             if let (d, more) = next() {
                 // More waiting: hand it to a sleeping colleague rather than leave it queued
                 // behind this (possibly slow) attempt.
@@ -103,19 +187,33 @@ final class RouteRunner: @unchecked Sendable {
             idleWorkers.subtract(1, ordering: .sequentiallyConsistent)
             wakePending.store(false, ordering: .sequentiallyConsistent)
         }
+        // Leaving while others sleep and work is queued: pass the wake-up on.
+        if hasQueued { available.signal() }
     }
 
     /// Stops the workers after their current delivery (queued ones stay queued).
     func stop() {
         stopping.store(true, ordering: .relaxed)
-        for _ in 0..<route.concurrency { available.signal() }
+        let n = workers.withLock { $0.count }
+        for _ in 0..<max(n, 1) { available.signal() }
     }
 
     var runningCount: Int { running.load(ordering: .relaxed) }
 
     /// One attempt: run the handler chain from where the delivery stands.
     func attempt(_ d: Delivery) {
+        let (route, metrics) = routeAndMetrics
+        if d.route !== route {
+            // Reloaded since this delivery last ran: keep its place only if the chain is the same.
+            if d.route.chainFingerprint != route.chainFingerprint {
+                d.handlerIndex = 0
+                d.body = nil
+            }
+            d.route = route
+        }
         let n = d.notification
+        let t0 = monotonicNanoseconds()
+        defer { metrics.attemptSeconds.observe(sinceNs: t0) }
         if d.body == nil { d.body = route.transformedBody(n) }
         d.attempts += 1
         var body = d.body ?? n.rawBody
@@ -134,7 +232,7 @@ final class RouteRunner: @unchecked Sendable {
                 }
                 i += 1
             case .drop:
-                finish(d, .dropped, handler: i)
+                finish(d, .dropped, handler: i, metrics: metrics)
                 return
             case .retry(let reason, let afterMs):
                 d.handlerIndex = i
@@ -142,9 +240,10 @@ final class RouteRunner: @unchecked Sendable {
                 d.lastError = reason
                 if d.attempts >= route.retry.maxAttempts {
                     d.lastError = "gave up after \(d.attempts) attempts: \(reason)"
-                    finish(d, .dead, handler: i)
+                    finish(d, .dead, handler: i, metrics: metrics)
                 } else {
                     let delay = max(route.retry.delayMs(afterAttempt: d.attempts, random: Double.random(in: 0..<1)), Int(afterMs))
+                    metrics.retried(handler: i)
                     events.retrying(d, handler: i, reason: reason, delayMs: delay)
                     schedule(d, afterMs: delay)
                 }
@@ -152,11 +251,11 @@ final class RouteRunner: @unchecked Sendable {
             case .fail(let reason):
                 d.handlerIndex = i
                 d.lastError = reason
-                finish(d, .dead, handler: i)
+                finish(d, .dead, handler: i, metrics: metrics)
                 return
             }
         }
-        finish(d, .delivered, handler: route.handlers.count - 1)
+        finish(d, .delivered, handler: route.handlers.count - 1, metrics: metrics)
     }
 
     /// Queues `d` again after `ms` (it waits in the timer, not in a worker).
@@ -170,11 +269,16 @@ final class RouteRunner: @unchecked Sendable {
 
     /// Adds a delivery recovered from the spool (counted as pending) and schedules it.
     func resume(_ d: Delivery, afterMs ms: Int) {
-        pending.add(1, ordering: .relaxed)
+        track(d)
         schedule(d, afterMs: ms)
     }
 
-    private func finish(_ d: Delivery, _ outcome: DeliveryOutcome, handler: Int) {
+    private func finish(_ d: Delivery, _ outcome: DeliveryOutcome, handler: Int, metrics: RouteMetrics? = nil) {
+        let m = metrics ?? routeAndMetrics.metrics
+        m.finished(outcome, handler: handler)
+        let since = d.notification.receivedMs
+        if since > 0 { m.deliverySeconds.observe(Double(max(0, wallClockMilliseconds() - since)) / 1000) }
+        pendingSince.withLock { _ = $0.removeValue(forKey: d.recordID) }
         pending.subtract(1, ordering: .relaxed)
         events.finished(d, outcome, handler: handler)
     }
@@ -188,9 +292,6 @@ final class DeliveryEvents: Sendable {
     let deadLetters: DeadLetterFiles
     let scheduler: EventLoop
     let delivered = Atomic<Int>(0)
-    let dropped = Atomic<Int>(0)
-    let dead = Atomic<Int>(0)
-    let retries = Atomic<Int>(0)
 
     init(logger: Logger, spool: Spool, scheduler: EventLoop) {
         self.logger = logger
@@ -209,7 +310,6 @@ final class DeliveryEvents: Sendable {
     }
 
     func retrying(_ d: Delivery, handler: Int, reason: String, delayMs: Int) {
-        retries.add(1, ordering: .relaxed)
         spool.recordRetry(
             RetryRecord(
                 id: d.recordID, route: d.route.name, attempts: UInt32(clamping: d.attempts),
@@ -225,11 +325,9 @@ final class DeliveryEvents: Sendable {
             spool.recordOutcome(id: d.recordID, route: d.route.name, outcome: .delivered, attempts: d.attempts)
             logger.info("delivered", fields(d, handler: handler) + [("outcome", "delivered")])
         case .dropped:
-            dropped.add(1, ordering: .relaxed)
             spool.recordOutcome(id: d.recordID, route: d.route.name, outcome: .dropped, attempts: d.attempts)
             logger.debug("dropped by a handler", fields(d, handler: handler) + [("outcome", "dropped")])
         case .dead:
-            dead.add(1, ordering: .relaxed)
             let reason = d.lastError ?? ""
             if keepDeadLetter(id: d.id, route: d.route.name, n: d.notification, attempts: d.attempts, reason: reason) {
                 // Only once the dead letter is on disk does the log say the delivery ended.

@@ -15,22 +15,35 @@ public final class IngressResponder: HTTPResponder {
     private let state: GatewayState
     private let logger: Logger
     private let dispatcher: Dispatcher
+    private let metrics: GatewayMetrics
 
-    public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger) {
+    public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics) {
         self.state = state
         self.dispatcher = dispatcher
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Counts the answer (`gateway_requests_total`, and the latency for a known source) and sends it.
+    private static func answer(
+        _ r: HTTPResponse, source: String?, eventCode: EventCode?, since t0: UInt64, metrics: GatewayMetrics, _ completion: ResponseCompletion
+    ) {
+        metrics.requests.labels(source ?? "", String(r.status), GatewayMetrics.eventCodeLabel(eventCode)).add()
+        if let source { metrics.requestSeconds.labels(source).observe(sinceNs: t0) }
+        completion(r)
     }
 
     public func respond(to request: HTTPRequest, context: RequestContext, completion: ResponseCompletion) {
+        let t0 = monotonicNanoseconds()
         let table = state.sources
         let head = request.head
+        let metrics = self.metrics
         guard let source = table.source(forPath: head.path) else {
             logger.debug("no source at this path", [("status", 404), ("remote", .string(context.remote.host))])
-            return completion(.error(GatewayError(.notFound, "no notification source at this path")))
+            return Self.answer(.error(GatewayError(.notFound, "no notification source at this path")), source: nil, eventCode: nil, since: t0, metrics: metrics, completion)
         }
         guard head.method == "POST" else {
-            return completion(.error(GatewayError(.methodNotAllowed, "use POST")))
+            return Self.answer(.error(GatewayError(.methodNotAllowed, "use POST")), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
         }
         let headers = SignatureHeaders { head.headers[$0] }
         do {
@@ -48,7 +61,9 @@ public final class IngressResponder: HTTPResponder {
             case .backlogFull(let route):
                 state.stats.rejected.add(1, ordering: .relaxed)
                 logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(n.msgID))])
-                return completion(.error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")))
+                return Self.answer(
+                    .error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")), source: source.name,
+                    eventCode: n.eventCode, since: t0, metrics: metrics, completion)
             case .routes(let r): routes = r
             case .unmatched(let action): keepUnmatched = action == .deadletter
             }
@@ -78,19 +93,23 @@ public final class IngressResponder: HTTPResponder {
                     }
                     stats.accepted.add(1, ordering: .relaxed)
                     logger.info("notification accepted", fields)
-                    completion(ack)
+                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
                 case .duplicate:
                     stats.duplicates.add(1, ordering: .relaxed)
+                    metrics.duplicates.labels(n.source).add()
                     logger.info("duplicate notification acknowledged, not delivered again", [("source", .string(n.source)), ("msgID", .string(n.msgID))])
-                    completion(ack)
+                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
                 case .failed(let why):
                     stats.rejected.add(1, ordering: .relaxed)
                     logger.error("notification refused: it could not be stored", [("msgID", .string(n.msgID)), ("error", .string(why))])
-                    completion(.error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")))
+                    Self.answer(
+                        .error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")),
+                        source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
                 }
             }
         } catch {
             state.stats.rejected.add(1, ordering: .relaxed)
+            if error.status == 401 { metrics.signatureFailures.labels(source.name, error.reason).add() }
             logger.warning(
                 "notification rejected",
                 [
@@ -98,7 +117,7 @@ public final class IngressResponder: HTTPResponder {
                     ("error", .string(error.message)), ("msgID", .string(String((headers.msgID ?? "").prefix(64)))),
                     ("remote", .string(context.remote.host)),
                 ])
-            completion(.error(error))
+            Self.answer(.error(error), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
         }
     }
 

@@ -13,6 +13,10 @@ public final class CompiledRoute: Sendable {
     public let retry: RetryPolicy
     public let concurrency: Int
     public let maxPending: Int
+    /// What a delivery's progress depends on: the transforms and the handler chain (plugins and
+    /// their `with:`). Across a reload, a pending delivery keeps its place in the chain only when
+    /// this is unchanged; otherwise it starts again from the first handler.
+    public let chainFingerprint: String
 
     public var name: String { rule.name }
 
@@ -24,6 +28,8 @@ public final class CompiledRoute: Sendable {
         retry = r.retry
         concurrency = r.concurrency
         maxPending = r.maxPending
+        chainFingerprint =
+            "\(r.transform)|" + r.handlers.map { $0.plugin + ":" + String(decoding: $0.with.serialized(), as: UTF8.self) }.joined(separator: "|")
     }
 
     /// The body the first handler receives: the event after this route's transforms. Without

@@ -45,12 +45,14 @@ public enum ServeCommand {
 
         let fdLimit = raiseOpenFileLimit()
         let state = GatewayState(config: config, sources: sources)
+        let metrics = GatewayMetrics()
 
         // The spool first: nothing is answered before it is open, and what it holds is resumed.
         var spoolOptions = Spool.Options(dir: config.spool.dir)
         spoolOptions.maxBytes = config.spool.maxBytes
         spoolOptions.fsync = config.spool.fsync
         spoolOptions.segmentBytes = config.spool.segmentSize
+        spoolOptions.fsyncDurations = metrics.fsyncSeconds
         let spool: Spool
         do {
             spool = try Spool(options: spoolOptions, logger: logger)
@@ -82,20 +84,26 @@ public enum ServeCommand {
         let publicServer: HTTPServer
         var adminServer: HTTPServer? = nil
         let dispatcher: Dispatcher
+        let reloader: Reloader
+        let publicListening = Locked(false)
         do {
-            dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger)
+            dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
+            reloader = Reloader(configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics)
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
-                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger), logger: logger)
+                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics), logger: logger)
             if let admin = config.admin {
                 let adminSocket = try ListeningSocket(address: socketAddress(admin.listen))
                 var adminConfig = HTTPServerConfiguration()
                 adminConfig.name = "admin"
                 adminConfig.maxConnections = 256
                 adminServer = HTTPServer(
-                    socket: adminSocket, group: group, configuration: adminConfig, responder: AdminResponder(state: state),
+                    socket: adminSocket, group: group, configuration: adminConfig,
+                    responder: AdminResponder(
+                        state: state, dispatcher: dispatcher, metrics: metrics, reloader: reloader, logger: logger,
+                        listening: { [publicServer] in publicListening.withLock { $0 } && !publicServer.isDraining }),
                     logger: logger)
             }
         } catch {
@@ -114,8 +122,10 @@ public enum ServeCommand {
         replays.poll()
         dispatcher.every(ms: 1000) { replays.poll() }
 
+        metrics.addCollectors(servers: [publicServer] + (adminServer.map { [$0] } ?? []), dispatcher: dispatcher)
         group.start()
         publicServer.start()
+        publicListening.withLock { $0 = true }
         adminServer?.start()
         state.setReady(true)
         logger.lifecycle(
@@ -131,7 +141,7 @@ public enum ServeCommand {
         while true {
             let sig = Signals.wait()
             if sig == SIGHUP {
-                reload(configPath: configPath, state: state, logger: logger)
+                _ = reloader.reload(trigger: "SIGHUP")
                 continue
             }
             logger.lifecycle("shutting down", [("signal", .string(sig == SIGTERM ? "SIGTERM" : "SIGINT"))])
@@ -158,25 +168,6 @@ public enum ServeCommand {
         }
         logger.lifecycle("stopped", [("accepted", .int(state.stats.accepted.load(ordering: .relaxed)))])
         return 0
-    }
-
-    static func reload(configPath: String, state: GatewayState, logger: Logger) {
-        do {
-            let config = try GatewayConfig.load(path: configPath)
-            let sources = try SourceTable(config: config)
-            let old = state.config
-            if config.server.listen != old.server.listen || config.admin?.listen != old.admin?.listen {
-                logger.warning("listen addresses change only on restart; keeping the current ones")
-            }
-            _ = try RouteTable.compile(config, loadPlugins: true)  // validates; routes swap on restart for now
-            state.replace(config: config, sources: sources)
-            logger.lifecycle("configuration reloaded", [("generation", .int(state.generation)), ("sources", .int(config.sources.count))])
-            if config.routes.count != old.routes.count || zip(config.routes, old.routes).contains(where: { $0.name != $1.name }) {
-                logger.warning("route changes take effect on restart in this version; sources were reloaded")
-            }
-        } catch {
-            logger.error("configuration reload failed; keeping the current configuration", [("errors", .string("\(error)"))])
-        }
     }
 
     static func socketAddress(_ a: ListenAddress) -> SocketAddress {

@@ -45,4 +45,28 @@ struct RedactorTests {
         let short = Redactor(secrets: ["abc"])
         #expect(short.scrub("abc def") == "abc def")
     }
+
+    @Test func valuesOfSensitiveKeysInFreeTextAreHidden() {
+        // A script echoing the notification to stderr.
+        let body = #"{"paymentMethod":{"card":{"first6No":"411111","last4No":"1111","holderName":"JANE \"J\" DOE","expiryDate":"1230"}},"#
+            + #""token":{"value":"tok_abc123","tokenCryptogram":"AAAB"},"cvc" : 123, "status":"ok"}"#
+        let out = r.scrub("shell hook failed: stderr=" + body)
+        #expect(!out.contains("411111"))
+        #expect(!out.contains("JANE"))
+        #expect(!out.contains("tok_abc123"))
+        #expect(!out.contains("AAAB"))
+        #expect(!out.contains("123,"))
+        #expect(!out.contains("1230"))
+        #expect(out.contains(#""last4No":"1111""#))
+        #expect(out.contains(#""status":"ok""#))
+        #expect(out.contains(#""holderName":"[REDACTED]""#))
+        #expect(out.contains(#""token":"[REDACTED]""#))
+        // key=value text (environment dumps, query strings).
+        #expect(r.scrub("env password=hunter2 PATH=/bin") == "env password=[REDACTED] PATH=/bin")
+        #expect(r.scrub("a=1&token=xyz;b=2") == "a=1&token=[REDACTED];b=2")
+        #expect(r.scrub(#"stderr=done\nTOKEN=abc\n"#) == #"stderr=done\nTOKEN=[REDACTED]\n"#)
+        // Ordinary text with colons and equals signs stays as it is.
+        #expect(r.scrub("retry in 5s: status=503 reason=timeout") == "retry in 5s: status=503 reason=timeout")
+        #expect(r.scrub("the token: expired") == "the token: expired")
+    }
 }

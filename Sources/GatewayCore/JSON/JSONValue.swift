@@ -18,6 +18,12 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// The elements when it is a JSON array.
+    public var arrayItems: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
     /// The value as an object when it is a JSON object.
     public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }

@@ -7,12 +7,15 @@
 /// - any configured secret value (sign keys, tokens), wherever it appears: `[REDACTED]`;
 /// - digit runs that look like a card number (13 to 19 digits, spaces or dashes allowed between
 ///   groups, passing the Luhn check): all but the last four digits become `*`;
-/// - credentials in URLs (`scheme://user:pass@host`): become `scheme://***@host`.
+/// - credentials in URLs (`scheme://user:pass@host`): become `scheme://***@host`;
+/// - in free text (a script's stderr, an error echoing a body), the value after a sensitive key
+///   written as JSON (`"holderName": "..."`, `"token": {...}`) or as `key=value`: `[REDACTED]`.
+///   `first6No` is a sensitive name too: with `last4No` it gives away ten digits of the card.
 public struct Redactor: Sendable {
     public static let defaultSensitiveNames: Set<String> = [
         "signkey", "sign_key", "secret", "password", "passwd", "authorization", "token", "apikey", "api_key",
         "holdername", "tokencryptogram", "cvc", "cvv", "cvv2", "pan", "cardnumber", "card_number", "privatekey",
-        "private_key", "icCardData".lowercased(), "bearer",
+        "private_key", "icCardData".lowercased(), "bearer", "first6no", "cryptogram", "expirydate",
     ]
 
     /// Lower-cased field names whose values are always hidden.
@@ -76,8 +79,9 @@ public struct Redactor: Sendable {
     /// byte followed by the rest, a run of 13+ digits, a `://`); the rewriting passes run only then.
     public func scrub(_ text: String) -> String {
         var t = text
-        let (secretFound, cardLike, url) = t.withUTF8 { u -> (Bool, Bool, Bool) in
+        let (secretFound, cardLike, url, keyed) = t.withUTF8 { u -> (Bool, Bool, Bool, Bool) in
             var secretFound = false
+            var keyed = false
             var run = 0
             var cardLike = false
             var url = false
@@ -89,6 +93,7 @@ public struct Redactor: Sendable {
                         if run < 0 { run = 0 }  // a separator may sit inside a card number
                     } else {
                         run = 0
+                        if b == 0x3D { keyed = true }  // '=': key=value text
                     }
                     i += 1
                     continue
@@ -103,7 +108,10 @@ public struct Redactor: Sendable {
                     if run < 0 { run = 0 }
                 } else {
                     run = 0
-                    if b == 0x3A && i + 2 < u.count && u[i + 1] == 0x2F && u[i + 2] == 0x2F { url = true }
+                    if b == 0x3A {
+                        if i + 2 < u.count && u[i + 1] == 0x2F && u[i + 2] == 0x2F { url = true }
+                        if i > 0 && (u[i - 1] == 0x22 || u[i - 1] == 0x20) { keyed = true }  // "key": value
+                    }
                 }
                 if !secretFound {
                     for sb in secretBytes where sb[0] == b && i + sb.count <= u.count {
@@ -117,16 +125,114 @@ public struct Redactor: Sendable {
                 }
                 i += 1
             }
-            return (secretFound, cardLike, url)
+            return (secretFound, cardLike, url, keyed)
         }
-        if !secretFound && !cardLike && !url { return text }
+        if !secretFound && !cardLike && !url && !keyed { return text }
         var s = text
+        if keyed { s = redactKeyedValues(s) }
         if secretFound {
             for secret in secrets { s = ByteSearch.replacingAll(secret, with: "[REDACTED]", in: s) }
         }
         if cardLike { s = Redactor.maskCardNumbers(s) }
         if url && s.utf8.contains(UInt8(ascii: "@")) { s = Redactor.maskURLCredentials(s) }
         return s
+    }
+
+    /// Hides the value following a sensitive key in text: `"name" : <JSON value>` (a string, or
+    /// a whole object or array, brackets balanced, strings respected) and `name=value` (up to a
+    /// space, `&`, `;`, `,` or quote). The key stays, so the line still says what was there.
+    func redactKeyedValues(_ text: String) -> String {
+        let u = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count)
+        var i = 0
+        var changed = false
+        let redacted = Array("[REDACTED]".utf8)
+        while i < u.count {
+            let b = u[i]
+            // A key: a run of [A-Za-z0-9_-] (maybe inside quotes) followed by ':' or '='. It starts
+            // a word; an escape such as `\n` (a script's output folded on one line) ends the word
+            // before it.
+            let escapeBefore = i >= 2 && u[i - 2] == 0x5C && (u[i - 1] == UInt8(ascii: "n") || u[i - 1] == UInt8(ascii: "t") || u[i - 1] == UInt8(ascii: "r"))
+            let startsWord = i == 0 || !(Redactor.isAlphanumeric(u[i - 1]) || u[i - 1] == 0x5F) || escapeBefore
+            let isEscape = i >= 1 && u[i - 1] == 0x5C
+            guard Redactor.isAlphanumeric(b) || b == 0x5F, startsWord, !isEscape else {
+                out.append(b)
+                i += 1
+                continue
+            }
+            var j = i
+            while j < u.count && (Redactor.isAlphanumeric(u[j]) || u[j] == 0x5F || u[j] == 0x2D) { j += 1 }
+            let name = String(decoding: u[i..<j], as: UTF8.self)
+            let quoted = i > 0 && u[i - 1] == 0x22 && j < u.count && u[j] == 0x22
+            var k = quoted ? j + 1 : j
+            while k < u.count && u[k] == 0x20 { k += 1 }
+            let sep: UInt8? = k < u.count && (u[k] == 0x3A || u[k] == 0x3D) ? u[k] : nil
+            guard let sep, (sep == 0x3D || quoted || u[k - 1] != 0x20), isSensitive(name) else {
+                out.append(contentsOf: u[i..<j])
+                i = j
+                continue
+            }
+            // Copy through the separator and the spaces after it, then replace the value.
+            k += 1
+            while k < u.count && u[k] == 0x20 { k += 1 }
+            out.append(contentsOf: u[i..<k])
+            let end: Int
+            if k < u.count && u[k] == 0x22 {
+                end = Redactor.endOfJSONString(u, from: k)
+                out.append(0x22)
+                out.append(contentsOf: redacted)
+                out.append(0x22)
+            } else if k < u.count && (u[k] == 0x7B || u[k] == 0x5B) {
+                end = Redactor.endOfJSONContainer(u, from: k)
+                out.append(0x22)
+                out.append(contentsOf: redacted)
+                out.append(0x22)
+            } else {
+                var e = k
+                let stops: Set<UInt8> = [0x20, 0x26, 0x3B, 0x2C, 0x22, 0x7D, 0x5D, 0x0A, 0x09, 0x5C]
+                while e < u.count && !stops.contains(u[e]) { e += 1 }
+                end = e
+                if e > k { out.append(contentsOf: redacted) }
+            }
+            changed = changed || end > k
+            i = end
+        }
+        return changed ? String(decoding: out, as: UTF8.self) : text
+    }
+
+    /// Index just past the JSON string starting at `from` (a quote); the end of text if unclosed.
+    static func endOfJSONString(_ u: [UInt8], from: Int) -> Int {
+        var i = from + 1
+        while i < u.count {
+            if u[i] == 0x5C {
+                i += 2
+                continue
+            }
+            if u[i] == 0x22 { return i + 1 }
+            i += 1
+        }
+        return u.count
+    }
+
+    /// Index just past the object or array starting at `from`; the end of text if unbalanced.
+    static func endOfJSONContainer(_ u: [UInt8], from: Int) -> Int {
+        var depth = 0
+        var i = from
+        while i < u.count {
+            switch u[i] {
+            case 0x22:
+                i = endOfJSONString(u, from: i)
+                continue
+            case 0x7B, 0x5B: depth += 1
+            case 0x7D, 0x5D:
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            default: break
+            }
+            i += 1
+        }
+        return u.count
     }
 
     static func mayContainCardNumber(_ s: String) -> Bool {

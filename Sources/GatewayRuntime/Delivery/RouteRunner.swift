@@ -14,9 +14,10 @@ final class RouteRunner: @unchecked Sendable {
 
     /// The route in force and its metric series: replaced whole by a reload.
     private let current: Locked<(route: CompiledRoute, metrics: RouteMetrics)>
-    /// Queued deliveries. Once `retired` is set (the route was removed by a reload), nothing is
-    /// queued any more: what arrives becomes a dead letter.
-    private let queue = Locked<(items: [Delivery], head: Int, retired: String?)>(([], 0, nil))
+    /// Queued deliveries, and those waiting in the timer for their retry. Once `retired` is set
+    /// (the route was removed by a reload), nothing is queued any more: what arrives becomes a
+    /// dead letter.
+    private let queue = Locked<(items: [Delivery], head: Int, waiting: [ObjectIdentifier: Delivery], retired: String?)>(([], 0, [:], nil))
     private let available = DispatchSemaphore(value: 0)
     /// Queued + running + waiting for a retry.
     let pending = Atomic<Int>(0)
@@ -81,9 +82,10 @@ final class RouteRunner: @unchecked Sendable {
     func retire(reason: String) {
         let orphans = queue.withLock { q -> [Delivery] in
             q.retired = reason
-            let rest = Array(q.items[q.head...])
+            let rest = Array(q.items[q.head...]) + Array(q.waiting.values)
             q.items.removeAll()
             q.head = 0
+            q.waiting.removeAll()
             return rest
         }
         stop()
@@ -262,8 +264,18 @@ final class RouteRunner: @unchecked Sendable {
     func schedule(_ d: Delivery, afterMs ms: Int) {
         if ms <= 0 {
             enqueue(d)
-        } else {
-            events.scheduler.scheduleTask(afterMs: UInt64(ms)) { [self] in enqueue(d) }
+            return
+        }
+        let key = ObjectIdentifier(d)
+        let retired = queue.withLock { q -> String? in
+            if let r = q.retired { return r }
+            q.waiting[key] = d
+            return nil
+        }
+        if let retired { return bury(d, reason: retired) }
+        events.scheduler.scheduleTask(afterMs: UInt64(ms)) { [self] in
+            // Gone from `waiting`: the route was retired meanwhile and the delivery buried.
+            if queue.withLock({ $0.waiting.removeValue(forKey: key) }) != nil { enqueue(d) }
         }
     }
 

@@ -1,0 +1,333 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import GatewayTestKit
+import Glibc
+import Testing
+
+let adminToken = "admin-token-for-tests-0123456789"
+
+/// A gateway with an admin listener (token `adminToken`) and one route, `routeName`, forwarding
+/// everything to `url`.
+func opsConfig(url: String, routeName: String = "main", retry: String = "{maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 200}", extraRoutes: String = "", token: Bool = true) -> String {
+    """
+    server:
+      listen: 127.0.0.1:0
+      workers: 2
+      shutdownGraceMs: 10000
+    admin:
+      listen: 127.0.0.1:0
+    \(token ? "  token: \(adminToken)" : "")
+    spool:
+      dir: @DIR@/spool
+    sources:
+      - name: evo
+        path: /webhooks/evo
+        signKey: test-sign-key
+    routes:
+      - name: \(routeName)
+        events: ["*"]
+        handlers:
+          - plugin: forward-http
+            with: { url: "\(url)", timeoutMs: 2000 }
+        retry: \(retry)
+    \(extraRoutes)
+    """
+}
+
+/// One request to the admin listener.
+func admin(_ gw: GatewayProcess, _ method: String, _ target: String, token: String? = adminToken) throws -> HTTPClientResponse {
+    let c = try TestClient(port: gw.adminPort)
+    var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n"
+    if let token { text += "Authorization: Bearer \(token)\r\n" }
+    return try c.roundTrip(Array((text + "\r\n").utf8))
+}
+
+/// A parsed Prometheus text exposition: sample lines by their full series text
+/// (`name{labels}`), after checking the format.
+struct MetricsText {
+    var samples: [String: Double] = [:]
+    var types: [String: String] = [:]
+
+    init() {}
+
+    init(_ text: String) throws {
+        let sampleLine = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+]+|\+Inf|NaN)$"#)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+            if line.hasPrefix("# HELP ") { continue }
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 4, ["counter", "gauge", "histogram"].contains(parts[3]) else { throw TestKitError("bad TYPE line: \(line)") }
+                types[String(parts[2])] = String(parts[3])
+                continue
+            }
+            guard let m = try sampleLine.wholeMatch(in: String(line)) else { throw TestKitError("not a sample line: \(line)") }
+            let name = String(m.output[1].substring ?? "")
+            let family = types.keys.first { name == $0 || name == $0 + "_bucket" || name == $0 + "_sum" || name == $0 + "_count" }
+            guard family != nil else { throw TestKitError("sample before its TYPE: \(line)") }
+            guard let space = line.lastIndex(of: " "), let v = Double(line[line.index(after: space)...]) else {
+                throw TestKitError("bad value: \(line)")
+            }
+            samples[String(line[..<space])] = v
+        }
+        // Histograms: buckets cumulative, +Inf equal to _count.
+        for (name, type) in types where type == "histogram" {
+            let buckets = samples.filter { $0.key.hasPrefix(name + "_bucket") }
+            for (series, count) in samples where series.hasPrefix(name + "_count") {
+                let labels = series.dropFirst((name + "_count").count).dropFirst().dropLast()
+                let inf = labels.isEmpty ? "\(name)_bucket{le=\"+Inf\"}" : "\(name)_bucket{\(labels),le=\"+Inf\"}"
+                guard buckets[inf] == count else { throw TestKitError("\(inf) != \(series)") }
+            }
+        }
+    }
+
+    subscript(_ series: String) -> Double { samples[series] ?? 0 }
+}
+
+@Suite("Operations", .serialized)
+struct OperationsTests {
+    @Test func reloadUnderLoadDropsNothingAndSwitchesRoutes() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/a"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+
+        // Two clients send continuously on keep-alive connections while the configuration changes.
+        let stop = Locked(false)
+        let results = Locked<(acked: Set<String>, failures: [String])>(([], []))
+        let senders = (0..<2).map { t in
+            Thread {
+                guard let c = try? TestClient(port: gw.port) else {
+                    results.withLock { $0.failures.append("client \(t): cannot connect") }
+                    return
+                }
+                var i = t * 1_000_000
+                // Bounded: until told to stop, at most 200,000 requests or 120 s.
+                let deadline = Date().addingTimeInterval(120)
+                while !stop.withLock({ $0 }) && i < t * 1_000_000 + 200_000 && Date() < deadline {
+                    i += 1
+                    do {
+                        let r = try c.roundTrip(numbered(i).bytes)
+                        if r.status == 200 {
+                            results.withLock { _ = $0.acked.insert(String(i)) }
+                        } else {
+                            results.withLock { $0.failures.append("\(i): \(r.status) \(r.bodyText)") }
+                        }
+                    } catch {
+                        results.withLock { $0.failures.append("\(i): \(error)") }
+                        return
+                    }
+                }
+            }
+        }
+        senders.forEach { $0.start() }
+        func deliveredTo(_ path: String) -> Bool { receiver.received.contains { $0.target == path } }
+
+        #expect(eventually { deliveredTo("/a") })
+        try opsConfig(url: receiver.url + "/b").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        let r1 = try admin(gw, "POST", "/admin/reload")
+        #expect(r1.status == 200 && r1.bodyText.contains(#""generation":2"#))
+        #expect(eventually { deliveredTo("/b") })
+
+        // An invalid file: refused with positions, the current configuration keeps serving.
+        let invalid = opsConfig(url: receiver.url + "/x").replacing("plugin: forward-http", with: "plugin: no-such-plugin")
+        try invalid.replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        let r2 = try admin(gw, "POST", "/admin/reload")
+        #expect(r2.status == 422)
+        #expect(r2.bodyText.contains("gateway.yaml:") && r2.bodyText.contains("no-such-plugin"))
+        #expect(gw.waitForLine { $0.contains("configuration reload failed") && $0.contains("gateway.yaml:") } != nil)
+        let countB = receiver.received.filter { $0.target == "/b" }.count
+        #expect(eventually { receiver.received.filter { $0.target == "/b" }.count > countB + 10 })
+
+        // SIGHUP does the same as the endpoint.
+        try opsConfig(url: receiver.url + "/c").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        gw.signal(SIGHUP)
+        #expect(gw.waitForLine { $0.contains("configuration reloaded") && $0.contains(#""generation":3"#) } != nil)
+        #expect(eventually { deliveredTo("/c") })
+        try opsConfig(url: receiver.url + "/a").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(try admin(gw, "POST", "/admin/reload").status == 200)
+        let countA = receiver.received.filter { $0.target == "/a" }.count
+        #expect(eventually { receiver.received.filter { $0.target == "/a" }.count > countA })
+
+        stop.withLock { $0 = true }
+        #expect(eventually { senders.allSatisfy(\.isFinished) })
+        let (acked, failures) = results.withLock { ($0.acked, $0.failures) }
+        #expect(failures.isEmpty, "\(failures.prefix(5))")
+        #expect(acked.count > 50)
+        // Every acknowledged notification reached the receiver (the route kept its name, so its
+        // pending deliveries continued through every reload).
+        #expect(eventually(timeout: 30) { receivedMsgIDs(receiver).isSuperset(of: acked) })
+        let m = try MetricsText(admin(gw, "GET", "/metrics").bodyText)
+        #expect(m[#"gateway_config_reloads_total{result="ok"}"#] == 3)
+        #expect(m[#"gateway_config_reloads_total{result="failed"}"#] == 1)
+        #expect(m["gateway_config_generation"] == 4)
+    }
+
+    @Test func aRemovedRouteKeepsItsPendingDeliveriesAsDeadLetters() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 503))
+        defer { receiver.stop() }
+        let retry = "{maxAttempts: 50, initialDelayMs: 60000, maxDelayMs: 60000}"
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/flaky", routeName: "flaky", retry: retry))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let c = try TestClient(port: gw.port)
+        for i in 1...3 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+        // Each was tried once and now waits a minute for its retry.
+        #expect(receiver.waitFor(3).count >= 3)
+        let routes = try admin(gw, "GET", "/admin/routes")
+        #expect(routes.status == 200)
+        let parsed = try JSONParser.parse(routes.body)
+        #expect(parsed.value(at: "routes")?.arrayItems?.first?["pending"]?.scalarText == "3")
+
+        let next = opsConfig(url: receiver.url + "/other", routeName: "other", retry: retry)
+        try next.replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        let r = try admin(gw, "POST", "/admin/reload")
+        #expect(r.status == 200 && r.bodyText.contains(#""removed":["flaky"]"#))
+        var letters: [JSONValue] = []
+        #expect(eventually {
+            letters = (try? JSONParser.parse(admin(gw, "GET", "/admin/deadletters").body))?.value(at: "deadLetters")?.arrayItems ?? []
+            return letters.count == 3
+        })
+        for l in letters {
+            #expect(l["route"]?.stringValue == "flaky")
+            #expect(l["lastError"]?.stringValue?.contains("removed by configuration reload") == true)
+            #expect(l["body"] == nil)  // bodies only when asked for
+        }
+        let withBodies = try admin(gw, "GET", "/admin/deadletters?route=flaky&body=1")
+        #expect(withBodies.bodyText.contains(#""n":"2""#))
+        let m = try MetricsText(admin(gw, "GET", "/metrics").bodyText)
+        #expect(m[#"gateway_dead_letters_total{route="flaky"}"#] == 3)
+        #expect(m["gateway_dead_letters_stored"] == 3)
+        // The CLI sees them too (same files), and the admin endpoint replays them onto a route
+        // that exists again.
+        let list = try runGateway(["deadletter", "list", "--config", gw.configPath])
+        #expect(list.output.split(separator: "\n").filter { $0.contains("removed by configuration reload") }.count == 3)
+        let good = try RecordingHTTPServer()
+        defer { good.stop() }
+        try opsConfig(url: good.url + "/flaky", routeName: "flaky").replacing("@DIR@", with: gw.directory.path)
+            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(try admin(gw, "POST", "/admin/reload").status == 200)
+        let replay = try admin(gw, "POST", "/admin/deadletters/replay?route=flaky")
+        #expect(replay.status == 200 && replay.bodyText.contains(#""queued":3"#))
+        #expect(good.waitFor(3).count == 3)
+        #expect(receivedMsgIDs(good) == ["1", "2", "3"])
+    }
+
+    @Test func metricsParseAndMoveWithTraffic() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let before = try MetricsText(admin(gw, "GET", "/metrics").bodyText)
+        #expect(before.types["gateway_request_duration_seconds"] == "histogram")
+        #expect(before.samples.keys.contains { $0.hasPrefix("gateway_build_info{version=") })
+
+        let c = try TestClient(port: gw.port)
+        for i in 1...3 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+        #expect(try c.roundTrip(numbered(1).bytes).status == 200)  // a duplicate
+        #expect(try c.roundTrip(SignedRequest.payment(key: "wrong-key").bytes).status == 401)
+        var unknown = numbered(9)
+        unknown.target = "/nowhere"
+        #expect(try c.roundTrip(unknown.bytes).status == 404)
+        #expect(receiver.waitFor(3).count == 3)
+
+        var after = MetricsText()
+        // Deliveries finish after the acknowledgement: wait for the counter rather than assume.
+        #expect(eventually {
+            after = (try? MetricsText(admin(gw, "GET", "/metrics").bodyText)) ?? MetricsText()
+            return after[#"gateway_deliveries_total{route="main",plugin="forward-http",outcome="delivered"}"#] == 3
+        })
+        let ok = #"gateway_requests_total{source="evo",status="200",event_code="Payment"}"#
+        #expect(after[ok] - before[ok] == 4)
+        #expect(after[#"gateway_requests_total{source="evo",status="401",event_code=""}"#] == 1)
+        #expect(after[#"gateway_requests_total{source="",status="404",event_code=""}"#] == 1)
+        #expect(after[#"gateway_signature_failures_total{source="evo",reason="signature_mismatch"}"#] == 1)
+        #expect(after[#"gateway_duplicates_total{source="evo"}"#] == 1)
+        #expect(after[#"gateway_request_duration_seconds_count{source="evo"}"#] == 5)
+        #expect(after[#"gateway_delivery_duration_seconds_count{route="main"}"#] == 3)
+        #expect(after[#"gateway_deliveries_pending{route="main"}"#] == 0)
+        #expect(after[#"gateway_delivery_oldest_pending_age_seconds{route="main"}"#] == 0)
+        #expect(after["gateway_spool_fsync_duration_seconds_count"] >= 1)
+        #expect(after["gateway_spool_bytes"] > 0)
+        #expect(after[#"gateway_connections_open{listener="public"}"#] >= 1)
+        #expect(after["gateway_config_generation"] == 1)
+    }
+
+    @Test func adminTokenAndEndpoints() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        // Probes need no token.
+        #expect(try admin(gw, "GET", "/healthz", token: nil).status == 200)
+        let ready = try admin(gw, "GET", "/readyz", token: nil)
+        #expect(ready.status == 200 && ready.bodyText.contains(#""generation":1"#))
+        for path in ["/metrics", "/admin/routes", "/admin/deadletters"] {
+            let none = try admin(gw, "GET", path, token: nil)
+            #expect(none.status == 401 && none.headers["WWW-Authenticate"] == "Bearer")
+            #expect(try admin(gw, "GET", path, token: "wrong").status == 401)
+            #expect(try admin(gw, "GET", path, token: adminToken + "x").status == 401)
+            #expect(try admin(gw, "GET", path).status == 200)
+        }
+        #expect(try admin(gw, "POST", "/admin/reload", token: "wrong").status == 401)
+        #expect(try admin(gw, "GET", "/admin/reload").status == 405)
+        #expect(try admin(gw, "GET", "/nope").status == 404)
+        let purge = try admin(gw, "POST", "/admin/deadletters/purge?olderThanSeconds=abc")
+        #expect(purge.status == 400)
+        // No answer ever shows the token.
+        #expect(!gw.output.contains { $0.contains(adminToken) })
+        // A non-loopback admin listener without a token is refused by `check`.
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let open = opsConfig(url: receiver.url, token: false).replacing("@DIR@", with: dir.path)
+            .replacing("admin:\n  listen: 127.0.0.1:0", with: "admin:\n  listen: 0.0.0.0:0")
+        #expect(open.contains("listen: 0.0.0.0:0"))
+        let path = dir.appendingPathComponent("open.yaml").path
+        try open.write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try runGateway(["check", "--config", path])
+        #expect(check.status != 0 && check.output.contains("'token' is required"))
+    }
+
+    @Test func sigtermAnswersRequestsInFlightThenExitsZero() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        // Three requests whose bodies are still arriving when the signal comes.
+        // `Expect: 100-continue`: the interim answer proves the gateway has read each head.
+        let clients = try (1...3).map { _ in try TestClient(port: gw.port) }
+        var bodies: [[UInt8]] = []
+        for (i, c) in clients.enumerated() {
+            var r = numbered(i + 1)
+            r.extraHeaders = [("Expect", "100-continue")]
+            let all = r.bytes
+            guard let headEnd = all.indices.first(where: { $0 + 3 < all.count && all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }) else {
+                Issue.record("no end of head")
+                return
+            }
+            try c.send(Array(all[0..<(headEnd + 4)]))
+            #expect(String(decoding: try c.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
+            bodies.append(Array(all[(headEnd + 4)...]))
+        }
+        gw.signal(SIGTERM)
+        #expect(gw.waitForLine { $0.contains("shutting down") } != nil)
+        // Not ready any more, while the requests in flight are still open.
+        #expect(eventually { (try? admin(gw, "GET", "/readyz", token: nil).status) == 503 })
+        // A new connection is not served any more.
+        #expect((try? TestClient(port: gw.port).roundTrip(numbered(9).bytes)) == nil)
+        for (c, b) in zip(clients, bodies) { try c.send(b) }
+        for c in clients {
+            let answer = try c.read()
+            #expect(answer.status == 200)
+            #expect(answer.headers["Connection"]?.lowercased() == "close")
+        }
+        #expect(gw.waitForExit() == 0)
+        // Answered 200 means stored: delivered now or on the next start, never lost.
+        #expect(receivedMsgIDs(receiver).isSubset(of: ["1", "2", "3"]))
+        #expect(gw.output.contains { $0.contains("\"stopped\"") })
+    }
+}

@@ -123,12 +123,19 @@ struct OperationsTests {
         }
         senders.forEach { $0.start() }
         func deliveredTo(_ path: String) -> Bool { receiver.received.contains { $0.target == path } }
+        /// Waits until the clients have had `n` more notifications acknowledged.
+        func moreAcks(_ n: Int) -> Bool {
+            let start = results.withLock { $0.acked.count }
+            return eventually { results.withLock { $0.acked.count } >= start + n }
+        }
 
         #expect(eventually { deliveredTo("/a") })
+        #expect(moreAcks(200))
         try opsConfig(url: receiver.url + "/b").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
         let r1 = try admin(gw, "POST", "/admin/reload")
         #expect(r1.status == 200 && r1.bodyText.contains(#""generation":2"#))
         #expect(eventually { deliveredTo("/b") })
+        #expect(moreAcks(200))
 
         // An invalid file: refused with positions, the current configuration keeps serving.
         let invalid = opsConfig(url: receiver.url + "/x").replacing("plugin: forward-http", with: "plugin: no-such-plugin")
@@ -140,15 +147,27 @@ struct OperationsTests {
         let countB = receiver.received.filter { $0.target == "/b" }.count
         #expect(eventually { receiver.received.filter { $0.target == "/b" }.count > countB + 10 })
 
-        // SIGHUP does the same as the endpoint.
-        try opsConfig(url: receiver.url + "/c").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        // SIGHUP does the same as the endpoint; a plugin not used before (file) loads on reload.
+        let audit = """
+              - name: audit
+                events: ["*"]
+                handlers:
+                  - plugin: file
+                    with: { path: "@DIR@/out/audit.jsonl" }
+            """
+        try opsConfig(url: receiver.url + "/c", extraRoutes: audit).replacing("@DIR@", with: gw.directory.path)
+            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
         gw.signal(SIGHUP)
         #expect(gw.waitForLine { $0.contains("configuration reloaded") && $0.contains(#""generation":3"#) } != nil)
         #expect(eventually { deliveredTo("/c") })
+        #expect(moreAcks(200))
+        let auditFile = gw.directory.appendingPathComponent("out/audit.jsonl").path
+        #expect(eventually { ((try? String(contentsOfFile: auditFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 20 })
         try opsConfig(url: receiver.url + "/a").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
         #expect(try admin(gw, "POST", "/admin/reload").status == 200)
         let countA = receiver.received.filter { $0.target == "/a" }.count
         #expect(eventually { receiver.received.filter { $0.target == "/a" }.count > countA })
+        #expect(moreAcks(200))
 
         stop.withLock { $0 = true }
         #expect(eventually { senders.allSatisfy(\.isFinished) })

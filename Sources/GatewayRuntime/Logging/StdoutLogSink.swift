@@ -25,12 +25,17 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
     private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
     private let idle = DispatchSemaphore(value: 0)
+    private let format: LogFormat
+    /// Lines dropped since start (`gateway_log_lines_dropped_total`).
+    public var droppedTotal: Int { droppedCount.load(ordering: .relaxed) }
+    private let droppedCount = Atomic<Int>(0)
 
     static let batchIntervalMs = 20
     static let earlyWakeBytes = 256 << 10
 
-    public init(fd: Int32 = 1, maxQueuedBytes: Int = 8 << 20) {
+    public init(fd: Int32 = 1, maxQueuedBytes: Int = 8 << 20, format: LogFormat = .json) {
         self.fd = fd
+        self.format = format
         self.maxQueuedBytes = maxQueuedBytes
         let t = Thread { [self] in run() }
         t.name = "gateway-log"
@@ -41,6 +46,7 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
         let signal = state.withLock { s -> Bool in
             if s.bytes + line.count > maxQueuedBytes {
                 s.dropped += 1
+                droppedCount.add(1, ordering: .relaxed)
                 return false
             }
             s.lines.append(line)
@@ -83,7 +89,7 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
                     let r = LogRecord(
                         epochMillis: Int64(Date().timeIntervalSince1970 * 1000), level: .warning,
                         message: "log lines dropped: the log output could not keep up", fields: [("dropped", .int(dropped))])
-                    out += LogFormatter.format(r, as: .json)
+                    out += LogFormatter.format(r, as: format)
                 }
                 writeAll(out)
                 state.withLock { $0.writing = false }

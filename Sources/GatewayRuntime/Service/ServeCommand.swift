@@ -24,7 +24,7 @@ public enum ServeCommand {
             printError("configuration error:\n\(error)")
             return 2
         }
-        let sink = StdoutLogSink()
+        let sink = StdoutLogSink(format: config.log.format)
         let logger = Logger(
             sink: sink, level: config.log.level, format: config.log.format,
             redactor: Redactor(extraNames: config.redact, secrets: config.secrets))
@@ -123,6 +123,9 @@ public enum ServeCommand {
         dispatcher.every(ms: 1000) { replays.poll() }
 
         metrics.addCollectors(servers: [publicServer] + (adminServer.map { [$0] } ?? []), dispatcher: dispatcher)
+        metrics.registry.collected(
+            "gateway_log_lines_dropped_total", "Log lines dropped because the log output could not keep up.", type: "counter"
+        ) { [([], Double(sink.droppedTotal))] }
         group.start()
         publicServer.start()
         publicListening.withLock { $0 = true }

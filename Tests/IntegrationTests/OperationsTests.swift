@@ -310,6 +310,28 @@ struct OperationsTests {
         #expect(check.status != 0 && check.output.contains("'token' is required"))
     }
 
+    @Test func aReloadChangesTheLogLevel() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let c = try TestClient(port: gw.port)
+        let first = numbered(1)
+        #expect(try c.roundTrip(first.bytes).status == 200)
+        #expect(gw.waitForLine { $0.contains("notification accepted") && $0.contains(first.msgID) } != nil)
+        try (opsConfig(url: receiver.url + "/in") + "\nlog:\n  level: warn\n").replacing("@DIR@", with: gw.directory.path)
+            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        #expect(try admin(gw, "POST", "/admin/reload").status == 200)
+        let second = numbered(2)
+        #expect(try c.roundTrip(second.bytes).status == 200)
+        #expect(receiver.waitFor(2).count == 2)
+        // A warning still gets through, the info line about the second notification does not.
+        #expect(try c.roundTrip(SignedRequest.payment(key: "wrong").bytes).status == 401)
+        #expect(gw.waitForLine { $0.contains("notification rejected") } != nil)
+        #expect(!gw.output.contains { $0.contains(second.msgID) && $0.contains("\"level\":\"info\"") })
+    }
+
     @Test func sigtermAnswersRequestsInFlightThenExitsZero() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where formatted log lines go. Implementations must not block the caller for long: the event
 /// loops log from their threads.
@@ -12,20 +13,22 @@ public protocol LogSink: Sendable {
 /// key, an `Authorization` value or a card number by mistake.
 public struct Logger: Sendable {
     public var sink: any LogSink
-    public var level: LogLevel
     public var format: LogFormat
-    public var redactor: Redactor
     public var baseFields: [(String, LogValue)]
+    /// Level and redactor, shared by every copy of this logger: a reload changes them for all.
+    public let control: LogControl
+
+    public var level: LogLevel { control.level }
+    public var redactor: Redactor { control.redactor }
 
     public init(
         sink: any LogSink, level: LogLevel = .info, format: LogFormat = .json, redactor: Redactor = Redactor(),
         baseFields: [(String, LogValue)] = []
     ) {
         self.sink = sink
-        self.level = level
         self.format = format
-        self.redactor = redactor
         self.baseFields = baseFields
+        self.control = LogControl(level: level, redactor: redactor)
     }
 
     /// A logger that discards everything.
@@ -38,10 +41,10 @@ public struct Logger: Sendable {
     }
 
     @inline(__always)
-    public func isEnabled(_ l: LogLevel) -> Bool { l >= level }
+    public func isEnabled(_ l: LogLevel) -> Bool { l >= control.level }
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String, _ fields: @autoclosure () -> [(String, LogValue)] = []) {
-        guard l >= level else { return }
+        guard l >= control.level else { return }
         emit(l, message(), fields())
     }
 
@@ -56,7 +59,7 @@ public struct Logger: Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
         var record = LogRecord(epochMillis: now, level: l, message: message, fields: baseFields.isEmpty ? fields : baseFields + fields)
-        redactor.redact(&record)
+        control.redactor.redact(&record)
         sink.write(LogFormatter.format(record, as: format))
     }
 
@@ -64,6 +67,26 @@ public struct Logger: Sendable {
     public func info(_ m: @autoclosure () -> String, _ f: @autoclosure () -> [(String, LogValue)] = []) { log(.info, m(), f()) }
     public func warning(_ m: @autoclosure () -> String, _ f: @autoclosure () -> [(String, LogValue)] = []) { log(.warning, m(), f()) }
     public func error(_ m: @autoclosure () -> String, _ f: @autoclosure () -> [(String, LogValue)] = []) { log(.error, m(), f()) }
+}
+
+/// The parts of a logger a configuration reload changes: the level and the redactor (new secret
+/// values and `redact:` names). One per process, shared by every copy of the `Logger`.
+public final class LogControl: Sendable {
+    private let levelRaw: Atomic<Int>
+    private let current: Locked<Redactor>
+
+    public init(level: LogLevel, redactor: Redactor) {
+        levelRaw = Atomic(level.rawValue)
+        current = Locked(redactor)
+    }
+
+    public var level: LogLevel { LogLevel(rawValue: levelRaw.load(ordering: .relaxed)) ?? .info }
+    public var redactor: Redactor { current.withLock { $0 } }
+
+    public func update(level: LogLevel, redactor: Redactor) {
+        levelRaw.store(level.rawValue, ordering: .relaxed)
+        current.withLock { $0 = redactor }
+    }
 }
 
 public struct NullLogSink: LogSink {

@@ -9,7 +9,8 @@ import Synchronization
 /// an invalid file changes nothing.
 ///
 /// What a reload does not change (the process keeps its sockets, spool and loops): `server.*`
-/// listen addresses and limits, `admin.listen`, `spool.*`, `log.*`. Those need a restart; the
+/// listen addresses and limits, `admin.listen`, `spool.*`, `log.format`. (`log.level` and
+/// `redact:` do reload.) Those need a restart; the
 /// log says so when they differ. A plugin added to the configuration loads on reload; a changed
 /// plugin file takes effect on restart (plugins are never unloaded).
 final class Reloader: Sendable {
@@ -60,10 +61,14 @@ final class Reloader: Sendable {
         if config.server.listen != old.server.listen { restartOnly.append("server.listen") }
         if config.admin?.listen != old.admin?.listen { restartOnly.append("admin.listen") }
         if config.spool != old.spool { restartOnly.append("spool") }
-        if config.log != old.log { restartOnly.append("log") }
+        if config.log.format != old.log.format { restartOnly.append("log.format") }
         if !config.server.sameLimits(as: old.server) { restartOnly.append("server limits") }
 
-        // Routes first: a notification accepted under the new sources finds the new routes.
+        // The redactor first: it must know the new secrets before anything could log them. The old
+        // ones stay known (a line about an earlier request may still carry one).
+        let secrets = Array(Set(logger.redactor.secrets + config.secrets))
+        logger.control.update(level: config.log.level, redactor: Redactor(extraNames: config.redact, secrets: secrets))
+        // Routes next: a notification accepted under the new sources finds the new routes.
         let generation = state.generation + 1
         let change = dispatcher.apply(routes, generation: generation)
         state.replace(config: config, sources: sources)

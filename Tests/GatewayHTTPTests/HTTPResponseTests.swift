@@ -54,3 +54,17 @@ struct HTTPResponseTests {
         #expect(URLParts("no-scheme") == nil)
     }
 }
+
+@Suite("Query strings")
+struct QueryStringTests {
+    @Test func decodesPairs() {
+        let q = QueryString(target: "/admin/deadletters?route=ledger%20eu&id=a%2Bb&flag&x=1+2&route=second&bad=%zz")
+        #expect(q["route"] == "ledger eu")  // the first value wins
+        #expect(q["id"] == "a+b")
+        #expect(q["flag"] == "")
+        #expect(q["x"] == "1 2")
+        #expect(q["bad"] == "%zz")
+        #expect(q["missing"] == nil)
+        #expect(QueryString(target: "/no/query")["route"] == nil)
+    }
+}

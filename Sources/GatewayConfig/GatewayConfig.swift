@@ -239,5 +239,14 @@ public enum UnmatchedAction: String, Sendable {
 public struct LogConfig: Sendable, Equatable {
     public var level: LogLevel = .info
     public var format: LogFormat = .json
+    /// Where lines go: stdout (default), stderr, or a file (appended, mode 0600, reopened on every
+    /// reload so that logrotate's `postrotate` can send SIGHUP).
+    public var output: LogOutput = .stdout
     public init() {}
+}
+
+public enum LogOutput: Sendable, Equatable {
+    case stdout
+    case stderr
+    case file(String)
 }

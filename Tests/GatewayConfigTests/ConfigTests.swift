@@ -41,6 +41,7 @@ struct ConfigTests {
         #expect(c.admin == nil)
         #expect(c.spool.dir == "./var/spool")
         #expect(c.unmatched == .drop)
+        #expect(c.log.output == .stdout)
         let s = try #require(c.sources.first)
         #expect(s.signKeys.map(\.value) == ["k3y"])
         #expect(s.signTypes == SignType.symmetric)
@@ -77,6 +78,7 @@ struct ConfigTests {
         #expect(c.routes[1].matchesAllEvents)
         #expect(c.unmatched == .deadletter)
         #expect(c.log.level == .debug && c.log.format == .logfmt)
+        #expect(c.log.output == .file(Self.fixtures.path + "/logs/gateway.log"))
         #expect(c.redact == ["customerEmail"])
         #expect(Set(c.secrets) == ["current-key", "previous-key", "cn-key", "t0k3n-value"])
     }

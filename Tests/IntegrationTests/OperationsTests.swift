@@ -332,6 +332,26 @@ struct OperationsTests {
         #expect(!gw.output.contains { $0.contains(second.msgID) && $0.contains("\"level\":\"info\"") })
     }
 
+    @Test func logOutputToAFileIsReopenedOnReload() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let config = opsConfig(url: receiver.url + "/in") + "\nlog:\n  output: @DIR@/gateway.log\n"
+        let gw = try GatewayProcess(config: config)
+        defer { gw.stop() }
+        let logPath = gw.directory.appendingPathComponent("gateway.log").path
+        func logText(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        #expect(eventually { logText(logPath).contains("gateway listening") })
+        var st = stat()
+        #expect(stat(logPath, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        // Rotation: move the file away, reload, and new lines go to a new file.
+        let rotated = logPath + ".1"
+        #expect(rename(logPath, rotated) == 0)
+        gw.signal(SIGHUP)
+        #expect(eventually { logText(logPath).contains("configuration reloaded") })
+        #expect(logText(rotated).contains("gateway listening"))
+        #expect(!logText(logPath).contains("gateway listening"))
+    }
+
     @Test func sigtermAnswersRequestsInFlightThenExitsZero() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

@@ -205,6 +205,13 @@ struct ConfigDecoder {
         if let n = m.optional("format"), let v = ctx.choice(n, "log.format", LogFormat.allCases.map { ($0.rawValue, $0) }) {
             l.format = v
         }
+        if let n = m.optional("output"), let v = ctx.nonEmptyString(n, "log.output") {
+            switch v {
+            case "stdout": l.output = .stdout
+            case "stderr": l.output = .stderr
+            default: l.output = .file(resolve(v))
+            }
+        }
         m.finish()
         return l
     }

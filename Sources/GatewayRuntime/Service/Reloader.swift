@@ -9,7 +9,7 @@ import Synchronization
 /// an invalid file changes nothing.
 ///
 /// What a reload does not change (the process keeps its sockets, spool and loops): `server.*`
-/// listen addresses and limits, `admin.listen`, `spool.*`, `log.format`. (`log.level` and
+/// listen addresses and limits, `admin.listen`, `spool.*`, `log.format`, `log.output` (the log file is reopened on every reload, for logrotate). (`log.level` and
 /// `redact:` do reload.) Those need a restart; the
 /// log says so when they differ. A plugin added to the configuration loads on reload; a changed
 /// plugin file takes effect on restart (plugins are never unloaded).
@@ -25,10 +25,16 @@ final class Reloader: Sendable {
     let dispatcher: Dispatcher
     let logger: Logger
     let metrics: GatewayMetrics
+    /// Reopens a log file (logrotate sends SIGHUP after moving it).
+    let reopenLog: @Sendable () -> Void
     /// One reload at a time: SIGHUP and the admin endpoint may race.
     private let serial = Mutex<Void>(())
 
-    init(configPath: String, state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics) {
+    init(
+        configPath: String, state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics,
+        reopenLog: @escaping @Sendable () -> Void = {}
+    ) {
+        self.reopenLog = reopenLog
         self.configPath = configPath
         self.state = state
         self.dispatcher = dispatcher
@@ -41,6 +47,8 @@ final class Reloader: Sendable {
     }
 
     private func reloadLocked(trigger: String) -> Outcome {
+        // Even when the new file is invalid: rotation must not depend on the config being valid.
+        reopenLog()
         let config: GatewayConfig
         let sources: SourceTable
         let routes: RouteTable
@@ -62,6 +70,7 @@ final class Reloader: Sendable {
         if config.admin?.listen != old.admin?.listen { restartOnly.append("admin.listen") }
         if config.spool != old.spool { restartOnly.append("spool") }
         if config.log.format != old.log.format { restartOnly.append("log.format") }
+        if config.log.output != old.log.output { restartOnly.append("log.output") }
         if !config.server.sameLimits(as: old.server) { restartOnly.append("server limits") }
 
         // The redactor first: it must know the new secrets before anything could log them. The old

@@ -24,7 +24,18 @@ public enum ServeCommand {
             printError("configuration error:\n\(error)")
             return 2
         }
-        let sink = StdoutLogSink(format: config.log.format)
+        let sink: AsyncLogSink
+        switch config.log.output {
+        case .stdout: sink = AsyncLogSink(fd: 1, format: config.log.format)
+        case .stderr: sink = AsyncLogSink(fd: 2, format: config.log.format)
+        case .file(let path):
+            do {
+                sink = try AsyncLogSink(path: path, format: config.log.format)
+            } catch {
+                printError("cannot open log.output '\(path)': \(error)")
+                return 2
+            }
+        }
         let logger = Logger(
             sink: sink, level: config.log.level, format: config.log.format,
             redactor: Redactor(extraNames: config.redact, secrets: config.secrets))
@@ -88,7 +99,8 @@ public enum ServeCommand {
         let publicListening = Locked(false)
         do {
             dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
-            reloader = Reloader(configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics)
+            reloader = Reloader(
+                configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() })
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(

@@ -1,15 +1,16 @@
 import Foundation
 import GatewayCore
+import GatewayHTTP
 import Glibc
 import Synchronization
 
-/// Writes log lines to a file descriptor (stdout by default) from a background thread, in
-/// batches, so event loops never wait on a slow terminal or pipe.
+/// Writes log lines to stdout, stderr or a file from a background thread, in batches, so event
+/// loops never wait on a slow terminal, pipe or disk.
 ///
 /// The queue is bounded (`maxQueuedBytes`); beyond it lines are dropped and counted, and the
 /// count is reported in the log once there is room again. Dropping is preferred to blocking:
 /// a stalled log reader must not stop the gateway from acknowledging notifications.
-public final class StdoutLogSink: LogSink, @unchecked Sendable {
+public final class AsyncLogSink: LogSink, @unchecked Sendable {
     // Unchecked: all mutable state is inside `state` (a Mutex); the semaphore is thread-safe.
 
     private struct State {
@@ -18,9 +19,14 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
         var dropped = 0
         var writing = false
         var stopped = false
+        /// Set by `reopen()`; the writer thread opens the file again before its next batch.
+        var reopen = false
     }
 
-    private let fd: Int32
+    /// Used by the writer thread only (and replaced by it on reopen).
+    private var fd: Int32
+    /// The file written to, when it is one (nil: stdout or stderr).
+    public let path: String?
     private let maxQueuedBytes: Int
     private let state = Locked(State())
     private let wake = DispatchSemaphore(value: 0)
@@ -35,11 +41,36 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
 
     public init(fd: Int32 = 1, maxQueuedBytes: Int = 8 << 20, format: LogFormat = .json) {
         self.fd = fd
+        self.path = nil
         self.format = format
         self.maxQueuedBytes = maxQueuedBytes
         let t = Thread { [self] in run() }
         t.name = "gateway-log"
         t.start()
+    }
+
+    /// Appends to the file at `path` (created with mode 0600).
+    public init(path: String, maxQueuedBytes: Int = 8 << 20, format: LogFormat = .json) throws(SystemError) {
+        let f = AsyncLogSink.openLog(path)
+        guard f >= 0 else { throw SystemError("open \(path)") }
+        self.fd = f
+        self.path = path
+        self.format = format
+        self.maxQueuedBytes = maxQueuedBytes
+        let t = Thread { [self] in run() }
+        t.name = "gateway-log"
+        t.start()
+    }
+
+    static func openLog(_ path: String) -> Int32 {
+        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    }
+
+    /// Opens the file again (after logrotate moved it); a no-op for stdout and stderr.
+    public func reopen() {
+        guard path != nil else { return }
+        state.withLock { $0.reopen = true }
+        wake.signal()
     }
 
     public func write(_ line: [UInt8]) {
@@ -72,6 +103,13 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
     private func run() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(Self.batchIntervalMs))
+            if let path, state.withLock({ s in defer { s.reopen = false }; return s.reopen }) {
+                let f = AsyncLogSink.openLog(path)
+                if f >= 0 {
+                    Glibc.close(fd)
+                    fd = f
+                }  // else keep writing to the old file rather than lose lines
+            }
             let (batch, dropped) = state.withLock { s -> ([[UInt8]], Int) in
                 let b = s.lines
                 let d = s.dropped
@@ -114,22 +152,6 @@ public final class StdoutLogSink: LogSink, @unchecked Sendable {
                 _ = poll(&p, 1, 100)
             } else {
                 return  // stdout closed: nothing sensible to do
-            }
-        }
-    }
-}
-
-/// Writes each line at once (for short-lived commands such as `check` and `send`).
-public struct DirectLogSink: LogSink {
-    let fd: Int32
-    public init(fd: Int32 = 2) { self.fd = fd }
-    public func write(_ line: [UInt8]) {
-        line.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count, let base = b.baseAddress {
-                let n = Glibc.write(fd, base + off, b.count - off)
-                if n <= 0 { return }
-                off += n
             }
         }
     }

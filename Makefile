@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands work without make.
-.PHONY: build release test run check bench idle-rss clean
+.PHONY: build release test run check bench idle-rss fuzz clean
 
 build:
 	swift build
@@ -22,6 +22,11 @@ bench:
 
 idle-rss: release
 	bench/idle_rss.sh
+
+# Every fuzz target for FUZZ_SECONDS each (libFuzzer; see Tests/Fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -107,6 +107,13 @@ let package = Package(
         .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
         .testTarget(name: "GatewaySpoolTests", dependencies: ["GatewaySpool", "GatewayTestKit"], swiftSettings: settings),
         .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit"], swiftSettings: settings),
+        // Fuzz targets (Tests/Fuzz): shared by the libFuzzer driver (`make fuzz`) and the tests that
+        // replay the seed corpus and every crasher found.
+        .target(
+            name: "GatewayFuzzTargets", dependencies: ["GatewayCore", "GatewayConfig", "GatewayHTTP", "MetadataFilterPlugin"],
+            path: "Tests/Fuzz/Targets", swiftSettings: settings),
+        .executableTarget(name: "gateway-fuzz", dependencies: ["GatewayFuzzTargets"], path: "Tests/Fuzz/Driver", swiftSettings: settings),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["GatewayFuzzTargets"], path: "Tests/Fuzz/Regression", swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], exclude: ["Fixtures"], swiftSettings: settings),
     ]
 )

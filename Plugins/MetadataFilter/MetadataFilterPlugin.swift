@@ -48,14 +48,15 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
 }
 
 /// The metadata string in the form the merchant used.
-struct Metadata {
-    enum Form: Equatable { case json, pairs, raw, missing }
-    var form: Form
-    var raw: String?
+/// Public for the fuzz targets (`Tests/Fuzz`), which call the parser directly.
+public struct Metadata {
+    public enum Form: Equatable { case json, pairs, raw, missing }
+    public var form: Form
+    public var raw: String?
     /// Flattened values: "a.b" -> scalar text (JSON), or "k" -> "v" (pairs).
-    var values: [String: String]
+    public var values: [String: String]
 
-    static func parse(_ text: String?) -> Metadata {
+    public static func parse(_ text: String?) -> Metadata {
         guard let text else { return Metadata(form: .missing, raw: nil, values: [:]) }
         let trimmed = Metadata.trim(text)
         if trimmed.hasPrefix("{"), let data = trimmed.data(using: .utf8),

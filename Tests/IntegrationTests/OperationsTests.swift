@@ -9,12 +9,12 @@ let adminToken = "admin-token-for-tests-0123456789"
 
 /// A gateway with an admin listener (token `adminToken`) and one route, `routeName`, forwarding
 /// everything to `url`.
-func opsConfig(url: String, routeName: String = "main", retry: String = "{maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 200}", extraRoutes: String = "", token: Bool = true) -> String {
+func opsConfig(url: String, routeName: String = "main", retry: String = "{maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 200}", extraRoutes: String = "", token: Bool = true, graceMs: Int = 10_000) -> String {
     """
     server:
       listen: 127.0.0.1:0
       workers: 2
-      shutdownGraceMs: 10000
+      shutdownGraceMs: \(graceMs)
     admin:
       listen: 127.0.0.1:0
     \(token ? "  token: \(adminToken)" : "")
@@ -330,6 +330,36 @@ struct OperationsTests {
         #expect(try c.roundTrip(SignedRequest.payment(key: "wrong").bytes).status == 401)
         #expect(gw.waitForLine { $0.contains("notification rejected") } != nil)
         #expect(!gw.output.contains { $0.contains(second.msgID) && $0.contains("\"level\":\"info\"") })
+    }
+
+    @Test func aStalledRequestDoesNotHoldShutdownBeyondTheGracePeriod() throws {
+        // The receiver holds every delivery for 5 s: a running attempt is in progress too.
+        let receiver = try RecordingHTTPServer(answer: .init(status: 200, delayMs: 5000))
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/slow", graceMs: 800))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let c = try TestClient(port: gw.port)
+        #expect(try c.roundTrip(numbered(1).bytes).status == 200)
+        #expect(receiver.waitFor(1).count == 1)
+        // A second request that never finishes: headers only, the body never comes.
+        let stalled = try TestClient(port: gw.port)
+        var r = numbered(2)
+        r.extraHeaders = [("Expect", "100-continue")]
+        let all = r.bytes
+        guard let headEnd = all.indices.first(where: { $0 + 3 < all.count && all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }) else {
+            Issue.record("no end of head")
+            return
+        }
+        try stalled.send(Array(all[0..<(headEnd + 4)]))
+        #expect(String(decoding: try stalled.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
+        let start = Date()
+        gw.signal(SIGTERM)
+        #expect(gw.waitForExit(timeout: 10) == 0)
+        // One grace period for both the request and the running delivery, not one each.
+        #expect(Date().timeIntervalSince(start) < 1.6)
+        #expect(gw.output.contains { $0.contains("shutdown grace period over with requests still open") })
+        #expect(gw.output.contains { $0.contains("delivery attempts still running") })
     }
 
     @Test func logOutputToAFileIsReopenedOnReload() throws {

@@ -183,11 +183,13 @@ public final class Dispatcher: Sendable {
         events.scheduler.stop()
     }
 
-    /// Waits (at most `timeoutMs`) until no attempt is running.
-    public func waitIdle(timeoutMs: Int) {
+    /// Waits (at most `timeoutMs`) until no attempt is running; false if some still are.
+    @discardableResult
+    public func waitIdle(timeoutMs: Int) -> Bool {
         let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        while Date() < deadline {
-            if runners.values.allSatisfy({ $0.runningCount == 0 }) { return }
+        while true {
+            if runners.values.allSatisfy({ $0.runningCount == 0 }) { return true }
+            if Date() >= deadline { return false }
             usleep(10_000)
         }
     }

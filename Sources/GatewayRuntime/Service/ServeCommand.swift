@@ -163,20 +163,24 @@ public enum ServeCommand {
             break
         }
 
-        // Graceful shutdown: not ready, stop accepting, let requests in flight finish.
+        // Graceful shutdown, all within one grace period: not ready; stop accepting and let the
+        // requests in flight finish (one whose bytes are still arriving included); start no new
+        // delivery attempt and let running ones finish. What is still pending is in the spool and
+        // resumes on the next start.
         state.setReady(false)
+        let deadline = DispatchTime.now() + .milliseconds(config.server.shutdownGraceMs)
+        dispatcher.stop()
         let done = DispatchSemaphore(value: 0)
         publicServer.drain { done.signal() }
-        let graceMs = config.server.shutdownGraceMs
-        if done.wait(timeout: .now() + .milliseconds(graceMs)) == .timedOut {
+        if done.wait(timeout: deadline) == .timedOut {
             logger.warning("shutdown grace period over with requests still open", [("open", .int(publicServer.openConnections))])
         }
         adminServer?.drain {}
         group.stop()
-        // Deliveries: no new attempts; running ones finish (up to the grace period). Deliveries not
-        // made yet are lost on exit until the durable spool lands; the log says how many.
-        dispatcher.stop()
-        dispatcher.waitIdle(timeoutMs: graceMs)
+        let leftMs = max(0, Int((Int64(deadline.uptimeNanoseconds) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1_000_000))
+        if !dispatcher.waitIdle(timeoutMs: leftMs) {
+            logger.warning("shutdown grace period over with delivery attempts still running; they are retried on the next start")
+        }
         let unfinished = dispatcher.pending.values.reduce(0, +)
         if unfinished > 0 {
             logger.lifecycle("deliveries pending at exit resume on the next start", [("pending", .int(unfinished))])

@@ -1,0 +1,108 @@
+import GatewayConfig
+import GatewayCore
+import GatewayHTTP
+import MetadataFilterPlugin
+
+/// The fuzz targets: each takes arbitrary bytes, must never crash, and checks properties that
+/// must hold for every input (a failed check traps, which the fuzzer reports as a crash).
+/// Shared by the libFuzzer driver (`gateway-fuzz`, built with `-sanitize=fuzzer`) and by the
+/// regression tests, which replay the seed corpus and every crasher ever found.
+public enum FuzzTargets {
+    public static let all: [String: @Sendable ([UInt8]) -> Void] = [
+        "http-parser": httpParser,
+        "json": json,
+        "yaml-config": yamlConfig,
+        "routing": routing,
+        "metadata": metadata,
+    ]
+
+    /// The HTTP/1.1 request parser: the same events whether the bytes come at once or in pieces
+    /// (the split points are taken from the input itself), and bounded by its limits.
+    @Sendable public static func httpParser(_ data: [UInt8]) {
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = 4096
+        limits.maxHeaderBytes = 2048
+        limits.maxHeaderCount = 32
+        limits.maxRequestTargetBytes = 256
+        var whole = HTTPRequestParser(limits: limits)
+        var a: [HTTPRequestParser.Event] = []
+        whole.feed(data, into: &a)
+        var pieces = HTTPRequestParser(limits: limits)
+        var b: [HTTPRequestParser.Event] = []
+        var i = 0
+        var seed = data.first.map { Int($0) } ?? 1
+        while i < data.count {
+            seed = (seed &* 1_103_515_245 &+ 12345) & 0x7fff_ffff
+            let n = min(data.count - i, 1 + seed % 17)
+            pieces.feed(Array(data[i..<(i + n)]), into: &b)
+            i += n
+        }
+        check(summary(a) == summary(b), "split input parsed differently")
+        for e in a {
+            if case .request(let r) = e {
+                check(r.body.count <= limits.maxBodyBytes, "body over the limit")
+                check(r.head.target.utf8.count <= limits.maxRequestTargetBytes, "target over the limit")
+            }
+        }
+    }
+
+    private static func summary(_ events: [HTTPRequestParser.Event]) -> [String] {
+        events.map {
+            switch $0 {
+            case .request(let r): "req \(r.head.method) \(r.head.target) \(r.head.keepAlive) \(r.body)"
+            case .continueRequested: "100"
+            case .error(let e): "err \(e.status)"
+            }
+        }
+    }
+
+    /// JSON: the validating tape parser and the tree parser agree on what is valid, and a parsed
+    /// document serializes to text that parses back to the same value.
+    @Sendable public static func json(_ data: [UInt8]) {
+        let limits = JSONParser.Limits(maxDepth: 64, maxNumberLength: 64)
+        let doc = try? JSONDocument.parse(data, limits: limits)
+        let tree = try? JSONParser.parse(data, limits: limits)
+        check((doc == nil) == (tree == nil), "tape and tree parsers disagree")
+        guard let tree else { return }
+        let text = tree.serialized()
+        guard let again = try? JSONParser.parse(text, limits: JSONParser.Limits(maxDepth: 65, maxNumberLength: 64)) else {
+            return check(false, "serialized JSON does not parse")
+        }
+        check(again == tree, "JSON round trip changed the value")
+        if let doc { check(doc.root.materialize() == tree, "tape view differs from the tree") }
+    }
+
+    /// The configuration loader on arbitrary YAML: errors are fine, crashes and hangs are not.
+    @Sendable public static func yamlConfig(_ data: [UInt8]) {
+        _ = try? GatewayConfig.decode(data, file: "fuzz.yaml", baseDirectory: "/nonexistent", environment: ["FUZZ": "x"])
+    }
+
+    /// Conditions, paths, templates and transforms: the input is a `routes:` YAML fragment, a
+    /// NUL byte, and a JSON event. Whatever compiles is evaluated against whatever parses.
+    @Sendable public static func routing(_ data: [UInt8]) {
+        let cut = data.firstIndex(of: 0) ?? data.count
+        let prefix = Array("server: {listen: 127.0.0.1:1}\nsources: [{name: s, path: /p, signKey: k}]\n".utf8)
+        guard let config = try? GatewayConfig.decode(prefix + data[..<cut], file: "fuzz.yaml", baseDirectory: "/nonexistent", environment: [:])
+        else { return }
+        let body = cut < data.count ? Array(data[(cut + 1)...]) : Array(#"{"eventCode":"Payment"}"#.utf8)
+        guard let doc = try? JSONDocument.parse(body, limits: JSONParser.Limits(maxDepth: 64, maxNumberLength: 64)) else { return }
+        for r in config.routes {
+            let rule = RouteRule(name: r.name, source: r.source, events: r.events, conditions: r.when)
+            for c in rule.conditions { _ = c.holds(for: doc.root) }
+            let out = Transform.applyAll(r.transform, to: doc.root)
+            check((try? JSONParser.parse(out, limits: JSONParser.Limits(maxDepth: 128, maxNumberLength: 64))) != nil, "a transform produced invalid JSON")
+        }
+    }
+
+    /// The metadata-filter plugin's parser (JSON, `k=v&k=v`, `k=v;k=v`, raw).
+    @Sendable public static func metadata(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        let m = Metadata.parse(text)
+        _ = m.form
+    }
+
+    /// A failed property: trap, so that libFuzzer (and a test) stops here with the input.
+    static func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("fuzz property failed: \(message())") }
+    }
+}

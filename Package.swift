@@ -112,7 +112,9 @@ let package = Package(
         .target(
             name: "GatewayFuzzTargets", dependencies: ["GatewayCore", "GatewayConfig", "GatewayHTTP", "MetadataFilterPlugin"],
             path: "Tests/Fuzz/Targets", swiftSettings: settings),
-        .executableTarget(name: "gateway-fuzz", dependencies: ["GatewayFuzzTargets"], path: "Tests/Fuzz/Driver", swiftSettings: settings),
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CDriver"),
+        .executableTarget(
+            name: "gateway-fuzz", dependencies: ["GatewayFuzzTargets", "CFuzzDriver"], path: "Tests/Fuzz/Driver", swiftSettings: settings),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["GatewayFuzzTargets"], path: "Tests/Fuzz/Regression", swiftSettings: settings),
         .testTarget(name: "IntegrationTests", dependencies: ["GatewayTestKit"], exclude: ["Fixtures"], swiftSettings: settings),
     ]

@@ -14,7 +14,7 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=(http-parser json yaml-config routing metadata); fi
 
 swift build -c release --product gateway-fuzz --build-path .build/fuzz \
-  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -parse-as-library >&2
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >&2
 BIN=.build/fuzz/release/gateway-fuzz
 
 status=0

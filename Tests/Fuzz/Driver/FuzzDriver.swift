@@ -2,12 +2,22 @@ import Foundation
 import GatewayFuzzTargets
 
 #if FUZZING
-/// libFuzzer's entry point. The target comes from `GATEWAY_FUZZ_TARGET` (see `make fuzz`).
+import CFuzzDriver
+
+/// One input. The target comes from `GATEWAY_FUZZ_TARGET` (see `make fuzz`).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     FuzzDriver.target(bytes)
     return 0
+}
+
+/// The process entry point SwiftPM links as `main`: hands over to libFuzzer's driver.
+@_cdecl("gateway_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { data, size in fuzzOneInput(data, size) }
 }
 
 enum FuzzDriver {

@@ -7,7 +7,7 @@
 //     -> GatewayConfig        YAML (libyaml) -> typed, validated configuration
 //     -> GatewayCrypto        OpenSSL facade: digests, HMAC, SM2/SM3, constant-time compare
 //     -> GatewaySignature     the provider's signing rule on top of GatewayCrypto
-//     -> GatewayHTTP          HTTP/1.1 parser (I/O-free), epoll event loops, server, client
+//     -> GatewayHTTP          HTTP/1.1 parser (I/O-free), epoll event loops, server, client (TLS via GatewayCrypto)
 //     -> GatewayRuntime       wiring: ingress pipeline, admin endpoints, log sink, CLI commands
 //     -> gateway              the executable (argument parsing only)
 //
@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
                 swiftSettings: settings),
         .target(name: "GatewaySignature", dependencies: ["GatewayCore", "GatewayCrypto"], swiftSettings: settings),
-        .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "CSystem"], swiftSettings: settings),
+        .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "GatewayCrypto", "CSystem"], swiftSettings: settings),
         .target(name: "GatewaySpool", dependencies: ["GatewayCore"], swiftSettings: settings),
         .target(
             name: "GatewayPluginHost",

@@ -7,7 +7,9 @@ import GatewayPluginKit
 /// ```yaml
 /// - plugin: forward-http
 ///   with:
-///     url: http://127.0.0.1:9000/ledger
+///     url: http://127.0.0.1:9000/ledger   # or https://...
+///     caFile: /etc/gateway/internal-ca.pem # https: trust this bundle instead of the system store
+///     insecureSkipVerify: false            # https: never in production (no certificate checks)
 ///     method: POST                 # default
 ///     timeoutMs: 2000              # default 10000
 ///     headers: { X-Team: pay }
@@ -32,6 +34,8 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
     ) { config, host in try Forwarder(config: config, host: host) }
 
     let url: String
+    let caFile: String?
+    let insecureSkipVerify: Bool
     let method: String
     let timeoutMs: Int
     let headers: [(String, String)]
@@ -41,10 +45,20 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
     init(config: PluginConfig, host: PluginHost) throws {
         var c = config
         url = try c.requiredString("url")
-        guard url.lowercased().hasPrefix("http://") else {
-            throw PluginConfigError("with.url must be an http:// URL (https:// comes with TLS support)")
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw PluginConfigError("with.url must be an http:// or https:// URL")
         }
-        guard url.count > 7, !url.contains(" ") else { throw PluginConfigError("with.url is not a valid URL") }
+        guard url.count > 8, !url.contains(" ") else { throw PluginConfigError("with.url is not a valid URL") }
+        caFile = try c.string("caFile")
+        insecureSkipVerify = try c.bool("insecureSkipVerify", default: false)
+        if let caFile {
+            guard lower.hasPrefix("https://") else { throw PluginConfigError("with.caFile needs an https:// URL") }
+            guard FileManager.default.isReadableFile(atPath: caFile) else { throw PluginConfigError("with.caFile: cannot read '\(caFile)'") }
+        }
+        if insecureSkipVerify {
+            host.log(.warning, "forward-http: insecureSkipVerify is on; server certificates are not checked")
+        }
         method = (try c.string("method") ?? "POST").uppercased()
         guard ["POST", "PUT", "PATCH"].contains(method) else { throw PluginConfigError("with.method must be POST, PUT or PATCH") }
         timeoutMs = try c.int("timeoutMs", default: 10_000, min: 1, max: 600_000)
@@ -90,7 +104,8 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
             h += [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", "v1," + Data(mac).base64EncodedString())]
         }
         h += headers
-        let r = host.http(method: method, url: url, headers: h, body: event.body, timeoutMs: timeoutMs)
+        let r = host.http(
+            method: method, url: url, headers: h, body: event.body, timeoutMs: timeoutMs, caFile: caFile, insecureSkipVerify: insecureSkipVerify)
         return Forwarder.classify(r)
     }
 

@@ -32,7 +32,10 @@ public final class PluginHost: @unchecked Sendable {
     }
 
     /// Sends a request through the gateway's HTTP client (connections are reused).
-    public func http(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer, timeoutMs: Int) -> HTTPResult {
+    public func http(
+        method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer, timeoutMs: Int, caFile: String? = nil,
+        insecureSkipVerify: Bool = false
+    ) -> HTTPResult {
         guard let send = api.pointee.http_request else {
             return HTTPResult(status: 0, retryAfterMs: 0, error: "the host offers no HTTP client")
         }
@@ -45,6 +48,7 @@ public final class PluginHost: @unchecked Sendable {
         }
         add(method)
         add(url)
+        add(caFile ?? "")
         for (n, v) in headers {
             add(n)
             add(v)
@@ -52,13 +56,13 @@ public final class PluginHost: @unchecked Sendable {
         return arena.withUnsafeBufferPointer { a -> HTTPResult in
             func bytes(_ i: Int) -> gw_bytes { gw_bytes(ptr: a.baseAddress.map { $0 + ranges[i].0 }, len: ranges[i].1) }
             var hs: [gw_header] = []
-            for i in 0..<headers.count { hs.append(gw_header(name: bytes(2 + 2 * i), value: bytes(3 + 2 * i))) }
+            for i in 0..<headers.count { hs.append(gw_header(name: bytes(3 + 2 * i), value: bytes(4 + 2 * i))) }
             return hs.withUnsafeBufferPointer { hp -> HTTPResult in
                 var req = gw_http_request(
                     struct_size: UInt32(MemoryLayout<gw_http_request>.size), method: bytes(0), url: bytes(1),
                     headers: hp.baseAddress, header_count: hp.count,
                     body: gw_bytes(ptr: body.baseAddress?.assumingMemoryBound(to: UInt8.self), len: body.count),
-                    timeout_ms: UInt32(clamping: timeoutMs))
+                    timeout_ms: UInt32(clamping: timeoutMs), ca_file: bytes(2), tls_flags: insecureSkipVerify ? GW_TLS_INSECURE_SKIP_VERIFY : 0)
                 var resp = gw_http_response(struct_size: UInt32(MemoryLayout<gw_http_response>.size), status: 0, retry_after_ms: 0, error: gw_bytes(ptr: nil, len: 0))
                 _ = send(api.pointee.host_ctx, &req, &resp)
                 return HTTPResult(status: Int(resp.status), retryAfterMs: resp.retry_after_ms, error: resp.error.string)

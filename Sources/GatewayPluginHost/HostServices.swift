@@ -81,8 +81,17 @@ public enum HostServices {
             for i in 0..<r.header_count { headers.append((text(hs[i].name), text(hs[i].value))) }
         }
         let body = r.body.ptr.map { Array(UnsafeBufferPointer(start: $0, count: r.body.len)) } ?? []
+        // TLS options exist only in requests from plugins built with a header that has them.
+        var caFile: String? = nil
+        var verify = true
+        if Int(r.struct_size) >= MemoryLayout<gw_http_request>.offset(of: \.tls_flags)! + MemoryLayout<UInt32>.size {
+            let ca = text(r.ca_file)
+            caFile = ca.isEmpty ? nil : ca
+            verify = r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0
+        }
         let result = http.send(
-            method: text(r.method), url: text(r.url), headers: headers, body: body, timeoutMs: Int(max(1, r.timeout_ms)))
+            method: text(r.method), url: text(r.url), headers: headers, body: body, timeoutMs: Int(max(1, r.timeout_ms)),
+            caFile: caFile, verify: verify)
         resp.pointee.status = Int32(result.status)
         resp.pointee.retry_after_ms = result.retryAfterMs
         let message = result.error

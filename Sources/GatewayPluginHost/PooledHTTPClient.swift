@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayCrypto
 import GatewayHTTP
 import Glibc
 
@@ -41,10 +42,33 @@ final class PooledHTTPClient: Sendable {
         return c
     }
 
-    func send(method: String, url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int) -> Result {
+    /// TLS client contexts by trust settings: loading a CA bundle is expensive, so once each.
+    private static let tlsContexts = Locked<[String: TLSClientContext]>([:])
+
+    static func tlsContext(caFile: String?, verify: Bool) -> TLSClientContext? {
+        let key = "\(verify)|\(caFile ?? "")"
+        return tlsContexts.withLock { cache in
+            if let c = cache[key] { return c }
+            guard let c = try? TLSClientContext(caFile: caFile, verify: verify) else { return nil }
+            cache[key] = c
+            return c
+        }
+    }
+
+    func send(
+        method: String, url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int, caFile: String? = nil,
+        verify: Bool = true
+    ) -> Result {
         guard let u = URLParts(url) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
-        guard u.scheme == "http" else { return Result(status: 0, retryAfterMs: 0, error: "https is not supported yet") }
-        let key = "\(u.host):\(u.port)"
+        var tls: TLSClientContext? = nil
+        if u.scheme == "https" {
+            guard let c = Self.tlsContext(caFile: caFile, verify: verify) else {
+                return Result(status: 0, retryAfterMs: 0, error: "cannot load the TLS trust settings (caFile)")
+            }
+            tls = c
+        }
+        // Connections are pooled per destination and per trust settings.
+        let key = u.scheme == "https" ? "https|\(verify)|\(caFile ?? "")|\(u.host):\(u.port)" : "\(u.host):\(u.port)"
         var head = "\(method) \(u.target) HTTP/1.1\r\nHost: \(u.hostHeader)\r\n"
         for (n, v) in headers { head += "\(n): \(v)\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
@@ -57,9 +81,13 @@ final class PooledHTTPClient: Sendable {
                 conn = reused
             } else {
                 do {
-                    conn = try HTTPClientConnection(host: u.host, port: u.port, timeoutMs: timeoutMs)
+                    conn = try HTTPClientConnection(host: u.host, port: u.port, timeoutMs: timeoutMs, tls: tls)
                 } catch {
-                    return Result(status: 0, retryAfterMs: 0, error: error.message.contains("timed out") ? "connect timed out" : "cannot connect")
+                    let m = error.message
+                    let why: StaticString =
+                        m.contains("certificate verification failed") ? "TLS certificate verification failed"
+                        : m.contains("TLS") ? "TLS handshake failed" : m.contains("timed out") ? "connect timed out" : "cannot connect"
+                    return Result(status: 0, retryAfterMs: 0, error: why)
                 }
             }
             do {

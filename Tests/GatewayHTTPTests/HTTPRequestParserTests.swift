@@ -21,6 +21,14 @@ struct HTTPRequestParserTests {
         #expect(r.head.path == "/")
     }
 
+    @Test func aLoneCRBeforeARequestFailsWhereverTheInputIsSplit() {
+        // Found by the http-parser fuzz target: "\r" at the end of one read and a non-LF byte at
+        // the start of the next was kept waiting, while the same bytes in one read got a 400.
+        let one = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n0"
+        #expect(parseEverySplit(one + "\r%") == [.request(method: "POST", target: "/a", body: "0", keepAlive: true), .error(400)])
+        #expect(parseEverySplit("\rGET / HTTP/1.1\r\n\r\n") == [.error(400)])
+    }
+
     @Test func pipelinedRequestsComeOutInOrder() {
         let one = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n1"
         let two = "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n22\r\n0\r\n\r\n"

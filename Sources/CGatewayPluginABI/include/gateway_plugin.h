@@ -111,12 +111,18 @@ typedef struct gw_output {
 typedef struct gw_http_request {
     uint32_t struct_size;
     gw_bytes method;
-    gw_bytes url;            /* http:// */
+    gw_bytes url;            /* http:// or https:// */
     const gw_header *headers;
     size_t header_count;
     gw_bytes body;
     uint32_t timeout_ms;
+    /* Appended (the host reads them only when struct_size covers them): TLS for https:// URLs.
+       Server certificates are verified against the system's trust store, or against ca_file. */
+    gw_bytes ca_file;        /* PEM bundle to trust instead of the system store; empty: system */
+    uint32_t tls_flags;      /* GW_TLS_INSECURE_SKIP_VERIFY: no certificate checks at all */
 } gw_http_request;
+
+#define GW_TLS_INSECURE_SKIP_VERIFY 1u
 
 typedef struct gw_http_response {
     uint32_t struct_size;

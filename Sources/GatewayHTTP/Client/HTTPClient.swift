@@ -1,5 +1,6 @@
 import CSystem
 import GatewayCore
+import GatewayCrypto
 import Glibc
 
 /// An answer read by `HTTPClientConnection`.
@@ -18,7 +19,8 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A blocking HTTP/1.1 client connection with deadlines, for `gateway send`, the test kit and
-/// (through the host services) outbound deliveries. Plain `http://` only for now.
+/// (through the host services) outbound deliveries; over TLS when given a `TLSClientContext`
+/// (certificates verified unless the context says otherwise).
 ///
 /// Used by one thread at a time; a connection pool hands it from one user to the next (hence
 /// the unchecked `Sendable`).
@@ -31,6 +33,36 @@ public final class HTTPClientConnection: @unchecked Sendable {
     private let timeoutMs: Int
     /// Reused for every read (allocated once per connection, not per read).
     private var chunk = [UInt8](repeating: 0, count: 16 << 10)
+    private var tls: TLSSession?
+
+    /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`, then, with
+    /// `tls`, completes a TLS handshake (SNI and certificate checked against `host`).
+    public convenience init(host: String, port: Int, timeoutMs: Int = 10_000, tls: TLSClientContext?) throws(HTTPClientError) {
+        try self.init(host: host, port: port, timeoutMs: timeoutMs)
+        guard let tls else { return }
+        let session: TLSSession
+        do {
+            session = try tls.connect(fd: fd, host: host)
+        } catch {
+            throw HTTPClientError("TLS setup failed: \(error)")
+        }
+        while true {
+            switch session.handshake() {
+            case .bytes: 
+                self.tls = session
+                return
+            case .wantRead:
+                guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else { throw HTTPClientError("TLS handshake timed out") }
+            case .wantWrite:
+                guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else { throw HTTPClientError("TLS handshake timed out") }
+            case .closed: throw HTTPClientError("TLS handshake failed: connection closed")
+            case .failed(let why): throw HTTPClientError("TLS handshake failed: \(why)")
+            }
+        }
+    }
+
+    /// The negotiated TLS version (nil for plain HTTP).
+    public var tlsVersion: String? { tls?.version }
 
     /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`.
     public init(host: String, port: Int, timeoutMs: Int = 10_000) throws(HTTPClientError) {
@@ -76,7 +108,11 @@ public final class HTTPClientConnection: @unchecked Sendable {
         throw HTTPClientError("cannot connect to \(host):\(port): \(lastError)")
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        tls?.shutdown()
+        tls = nil
+        Glibc.close(fd)
+    }
 
     static func wait(fd: Int32, events: Int16, timeoutMs: Int) -> Bool {
         var p = pollfd(fd: fd, events: events, revents: 0)
@@ -89,6 +125,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
 
     /// Writes all of `bytes` within the deadline.
     public func write(_ bytes: [UInt8]) throws(HTTPClientError) {
+        if let tls { return try tlsWrite(tls, bytes) }
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { b -> Int in
@@ -107,6 +144,22 @@ public final class HTTPClientConnection: @unchecked Sendable {
         }
     }
 
+    private func tlsWrite(_ tls: TLSSession, _ bytes: [UInt8]) throws(HTTPClientError) {
+        var off = 0
+        while off < bytes.count {
+            let r = bytes.withUnsafeBytes { b in tls.write(UnsafeRawBufferPointer(rebasing: b[off...])) }
+            switch r {
+            case .bytes(let n): off += n
+            case .wantRead:
+                guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else { throw HTTPClientError("write timed out") }
+            case .wantWrite:
+                guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else { throw HTTPClientError("write timed out") }
+            case .closed: throw HTTPClientError("write failed: connection closed")
+            case .failed(let why): throw HTTPClientError("write failed: \(why)")
+            }
+        }
+    }
+
     /// Reads more bytes into the buffer; returns false at end of stream.
     private func fill() throws(HTTPClientError) -> Bool {
         if start > 0 && start == buffer.count {
@@ -115,6 +168,26 @@ public final class HTTPClientConnection: @unchecked Sendable {
         } else if start > 4096 {
             buffer.removeFirst(start)
             start = 0
+        }
+        if let tls {
+            while true {
+                let r = chunk.withUnsafeMutableBytes { tls.read(into: $0) }
+                switch r {
+                case .bytes(let n):
+                    chunk.withUnsafeBufferPointer { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
+                    return true
+                case .closed: return false
+                case .wantRead:
+                    guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
+                        throw HTTPClientError("timed out waiting for the answer")
+                    }
+                case .wantWrite:
+                    guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else {
+                        throw HTTPClientError("timed out waiting for the answer")
+                    }
+                case .failed(let why): throw HTTPClientError("read failed: \(why)")
+                }
+            }
         }
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

@@ -125,6 +125,13 @@ public struct HTTPRequestParser: Sendable {
     private mutating func consumeHead(_ input: UnsafeBufferPointer<UInt8>, from start: Int, events: inout [Event]) -> Int {
         var i = start
         while i < input.count {
+            // A lone CR kept from the end of the previous read must be followed by LF, exactly as
+            // when both bytes arrive together (found by fuzzing: the outcome depended on where
+            // the input was split).
+            if !requestLineDone && buffer.count == 1 && buffer[0] == 0x0D && input[i] != 0x0A {
+                fail(.badRequest, "malformed request line", &events)
+                return input.count
+            }
             // Tolerate empty lines before a request line (RFC 9112 2.2), a common client habit.
             if buffer.isEmpty && !requestLineDone && (input[i] == 0x0D || input[i] == 0x0A) {
                 if input[i] == 0x0A {

@@ -1,5 +1,6 @@
 import CSystem
 import GatewayCore
+import GatewayCrypto
 import Glibc
 
 /// Drives one accepted connection: reads, feeds the parser, hands requests to the responder one
@@ -46,6 +47,14 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     private var lingerBytes = 0
     private(set) var closed = false
 
+    /// The TLS session on a TLS listener. OpenSSL may need the opposite readiness from the one
+    /// the caller waits for (a read that must first write handshake bytes, a write that must read
+    /// a key update): the flags remember it, so the loop watches for that event too.
+    private var tls: TLSSession?
+    private var tlsEstablished = false
+    private var tlsReadWantsWritable = false
+    private var tlsWriteWantsReadable = false
+
     private var lastPhase = HTTPRequestParser.Phase.idle
     private var phaseSince: UInt64
     private var lastActivity: UInt64
@@ -56,8 +65,9 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     /// Unsent output beyond this stops reads and dispatch until the client catches up.
     private static let outputHighWater = 1 << 20
 
-    init(fd: Int32, loop: EventLoop, server: HTTPServer, remote: SocketAddress) {
+    init(fd: Int32, loop: EventLoop, server: HTTPServer, remote: SocketAddress, tls: TLSSession? = nil) {
         self.fd = fd
+        self.tls = tls
         self.loop = loop
         self.server = server
         self.remote = remote
@@ -76,10 +86,73 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     // MARK: - Events
 
     func handle(events ev: UInt32) {
-        if ev & (GW_EPOLLIN | GW_EPOLLHUP | GW_EPOLLERR) != 0 { onReadable() }
+        let readable = ev & (GW_EPOLLIN | GW_EPOLLHUP | GW_EPOLLERR) != 0
+        let writable = ev & GW_EPOLLOUT != 0
+        if readable || (writable && tlsReadWantsWritable) {
+            tlsReadWantsWritable = false
+            onReadable()
+        }
         if closed { return }
-        if ev & GW_EPOLLOUT != 0 { flush() }
+        if writable || (readable && tlsWriteWantsReadable) {
+            tlsWriteWantsReadable = false
+            flush()
+        }
         if !closed { updateInterest() }
+    }
+
+    /// Outcome of one read from the peer.
+    private enum ReadResult {
+        case bytes(Int)
+        case eof
+        case wouldBlock
+        case failed
+    }
+
+    /// One read: plain `recv`, or TLS (the handshake happens inside the first reads). While
+    /// lingering, raw bytes are drained without decrypting them.
+    private func readSome(_ buf: UnsafeMutableRawBufferPointer) -> ReadResult {
+        guard let tls, lingerUntil == nil else {
+            while true {
+                let n = recv(fd, buf.baseAddress, buf.count, 0)
+                if n > 0 { return .bytes(n) }
+                if n == 0 { return .eof }
+                let e = errno
+                if e == EINTR { continue }
+                return e == EAGAIN || e == EWOULDBLOCK ? .wouldBlock : .failed
+            }
+        }
+        switch tls.read(into: buf) {
+        case .bytes(let n):
+            tlsEstablished = true
+            return .bytes(n)
+        case .wantRead: return .wouldBlock
+        case .wantWrite:
+            tlsReadWantsWritable = true
+            return .wouldBlock
+        case .closed: return .eof
+        case .failed: return .failed  // a bad handshake: nothing can be answered
+        }
+    }
+
+    /// One write: bytes taken, nil when the socket cannot take more now, -1 on a dead connection.
+    private func writeSome(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let tls else {
+            while true {
+                let n = send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+                if n > 0 { return n }
+                if n == 0 { return -1 }
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK ? nil : -1
+            }
+        }
+        switch tls.write(bytes) {
+        case .bytes(let n): return n
+        case .wantWrite: return nil
+        case .wantRead:
+            tlsWriteWantsReadable = true
+            return nil
+        case .closed, .failed: return -1
+        }
     }
 
     private func onReadable() {
@@ -87,8 +160,8 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
         var budget = 4  // reads per wake-up, so one busy client cannot monopolise the loop
         while budget > 0 && !closed {
             if lingerUntil == nil && !wantsRead { break }
-            let n = recv(fd, buf.baseAddress, buf.count, 0)
-            if n > 0 {
+            switch readSome(buf) {
+            case .bytes(let n):
                 lastActivity = loop.now
                 if lingerUntil != nil {
                     lingerBytes += n
@@ -98,24 +171,29 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
                 parser.feed(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), into: &events)
                 if !events.isEmpty { takeEvents() }
                 notePhase()
-                if n < buf.count { break }
+                // Decrypted bytes still inside OpenSSL do not make the socket readable: take them now.
+                if n < buf.count && (tls?.pending ?? 0) == 0 { break }
                 budget -= 1
-            } else if n == 0 {
+                continue
+            case .eof:
                 peerClosedRead = true
                 if lingerUntil != nil || (inFlight == nil && queue.isEmpty && pendingOutput == 0) {
                     close()
                     return
                 }
+            case .wouldBlock:
                 break
-            } else {
-                let e = errno
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { break }
-                close()  // ECONNRESET and friends: nothing more to say to this peer
+            case .failed:
+                close()  // ECONNRESET, a failed TLS handshake: nothing more to say to this peer
                 return
             }
+            break
         }
         if !closed && lingerUntil == nil { processQueue() }
+        // Out of budget with decrypted bytes left in OpenSSL: epoll will not report them.
+        if !closed, budget == 0, let tls, tls.pending > 0 {
+            loop.execute { [self] in if !closed { handle(events: GW_EPOLLIN) } }
+        }
     }
 
     private var wantsRead: Bool {
@@ -196,18 +274,17 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
 
     private func flush() {
         while outputOffset < output.count {
-            let n = output.withUnsafeBytes { buf -> Int in
+            let n = output.withUnsafeBytes { buf -> Int? in
                 guard let base = buf.baseAddress else { return 0 }
-                return send(fd, base + outputOffset, buf.count - outputOffset, Int32(MSG_NOSIGNAL))
+                return writeSome(UnsafeRawBufferPointer(start: base + outputOffset, count: buf.count - outputOffset))
+            }
+            guard let n else {
+                if writeSince == nil { writeSince = loop.now }
+                return
             }
             if n > 0 {
                 outputOffset += n
                 lastActivity = loop.now
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if writeSince == nil { writeSince = loop.now }
-                return
             } else {
                 close()
                 return
@@ -224,6 +301,7 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             close()
             return
         }
+        tls?.shutdown()  // close_notify before the TCP half-close
         shutdown(fd, Int32(SHUT_WR))
         lingerUntil = loop.now + server.configuration.lingerMs
         queue.removeAll()
@@ -235,8 +313,8 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
         if lingerUntil != nil {
             want = GW_EPOLLIN
         } else {
-            if wantsRead { want |= GW_EPOLLIN }
-            if pendingOutput > 0 { want |= GW_EPOLLOUT }
+            if wantsRead || tlsWriteWantsReadable { want |= GW_EPOLLIN }
+            if pendingOutput > 0 || tlsReadWantsWritable { want |= GW_EPOLLOUT }
         }
         if want != interest {
             interest = want
@@ -258,6 +336,15 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             return
         }
         if inFlight != nil || closeAfterWrite { return }
+        // A TLS handshake counts as reading headers: a client that opens and stalls is cut off
+        // after `headerTimeoutMs`, not kept for the idle timeout.
+        if tls != nil && !tlsEstablished {
+            if now &- phaseSince > cfg.headerTimeoutMs {
+                server.stats.timeouts.add(1, ordering: .relaxed)
+                close()
+            }
+            return
+        }
         switch parser.phase {
         case .idle:
             if queue.isEmpty && now &- lastActivity > cfg.idleTimeoutMs { close() }
@@ -295,6 +382,7 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
         guard !closed else { return }
         closed = true
         loop.unregister(fd: fd)
+        tls = nil  // SSL_free before the descriptor goes
         _ = Glibc.close(fd)
         output = []
         queue = []

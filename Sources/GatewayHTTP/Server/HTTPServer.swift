@@ -1,5 +1,6 @@
 import CSystem
 import GatewayCore
+import GatewayCrypto
 import Glibc
 import Synchronization
 
@@ -17,11 +18,15 @@ public final class HTTPServer: Sendable {
     private let listenersRemaining = Atomic<Int>(0)
     /// Called (from a loop thread) whenever the last busy connection closes while draining.
     private let onConnectionClosed = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The certificate new connections get (nil: plain HTTP). A reload swaps it; open
+    /// connections keep the one they started with.
+    private let tlsContext: Mutex<TLSServerContext?>
 
     public init(
         socket: ListeningSocket, group: EventLoopGroup, configuration: HTTPServerConfiguration, responder: any HTTPResponder,
-        logger: Logger
+        logger: Logger, tls: TLSServerContext? = nil
     ) {
+        self.tlsContext = Mutex(tls)
         self.socket = socket
         self.group = group
         self.configuration = configuration
@@ -30,6 +35,15 @@ public final class HTTPServer: Sendable {
     }
 
     public var address: SocketAddress { socket.address }
+
+    /// Whether this listener speaks TLS.
+    public var isTLS: Bool { tlsContext.withLock { $0 != nil } }
+    var currentTLS: TLSServerContext? { tlsContext.withLock { $0 } }
+
+    /// Installs a reloaded certificate and key for new connections (TLS listeners only).
+    public func replaceTLS(_ context: TLSServerContext) {
+        tlsContext.withLock { if $0 != nil { $0 = context } }
+    }
     /// The listener's name (`public`, `admin`): a metric label and a log field.
     public var name: String { configuration.name }
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -154,7 +168,15 @@ final class Listener: EventHandler {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let conn = HTTPConnection(fd: fd, loop: loop, server: server, remote: SocketAddress.from(storage))
+            var tls: TLSSession? = nil
+            if let ctx = server.currentTLS {
+                guard let session = ctx.accept(fd: fd) else {
+                    _ = Glibc.close(fd)
+                    continue
+                }
+                tls = session
+            }
+            let conn = HTTPConnection(fd: fd, loop: loop, server: server, remote: SocketAddress.from(storage), tls: tls)
             server.stats.open.add(1, ordering: .relaxed)
             do {
                 try conn.start()

@@ -9,6 +9,7 @@ public enum CheckCommand {
         do {
             config = try GatewayConfig.load(path: configPath)
             _ = try SourceTable(config: config)
+            _ = try TLSSetup.serverContext(config)
             routes = try RouteTable.compile(config, loadPlugins: true)
         } catch {
             printError("\(error)")

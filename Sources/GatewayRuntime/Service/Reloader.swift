@@ -1,5 +1,6 @@
 import GatewayConfig
 import GatewayCore
+import GatewayCrypto
 import GatewayHTTP
 import Synchronization
 
@@ -27,14 +28,17 @@ final class Reloader: Sendable {
     let metrics: GatewayMetrics
     /// Reopens a log file (logrotate sends SIGHUP after moving it).
     let reopenLog: @Sendable () -> Void
+    /// Installs a reloaded certificate on the public listener.
+    let replaceTLS: @Sendable (TLSServerContext) -> Void
     /// One reload at a time: SIGHUP and the admin endpoint may race.
     private let serial = Mutex<Void>(())
 
     init(
         configPath: String, state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics,
-        reopenLog: @escaping @Sendable () -> Void = {}
+        reopenLog: @escaping @Sendable () -> Void = {}, replaceTLS: @escaping @Sendable (TLSServerContext) -> Void = { _ in }
     ) {
         self.reopenLog = reopenLog
+        self.replaceTLS = replaceTLS
         self.configPath = configPath
         self.state = state
         self.dispatcher = dispatcher
@@ -52,9 +56,11 @@ final class Reloader: Sendable {
         let config: GatewayConfig
         let sources: SourceTable
         let routes: RouteTable
+        let tls: TLSServerContext?
         do {
             config = try GatewayConfig.load(path: configPath)
             sources = try SourceTable(config: config)
+            tls = try TLSSetup.serverContext(config)
             routes = try RouteTable.compile(config, loadPlugins: true)
         } catch {
             metrics.reloads.labels("failed").add()
@@ -67,6 +73,7 @@ final class Reloader: Sendable {
         let old = state.config
         var restartOnly: [String] = []
         if config.server.listen != old.server.listen { restartOnly.append("server.listen") }
+        if (config.server.tls == nil) != (old.server.tls == nil) { restartOnly.append("server.tls on/off") }
         if config.admin?.listen != old.admin?.listen { restartOnly.append("admin.listen") }
         if config.spool != old.spool { restartOnly.append("spool") }
         if config.log.format != old.log.format { restartOnly.append("log.format") }
@@ -80,6 +87,8 @@ final class Reloader: Sendable {
         // Routes next: a notification accepted under the new sources finds the new routes.
         let generation = state.generation + 1
         let change = dispatcher.apply(routes, generation: generation)
+        // A renewed certificate and key: new connections use them, open ones keep theirs.
+        if let tls, old.server.tls != nil { replaceTLS(tls) }
         state.replace(config: config, sources: sources)
         metrics.reloads.labels("ok").add()
         metrics.generation.set(state.generation)

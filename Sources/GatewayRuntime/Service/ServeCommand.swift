@@ -1,6 +1,7 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
+import GatewayCrypto
 import GatewayHTTP
 import GatewayPluginHost
 import GatewaySpool
@@ -17,9 +18,11 @@ public enum ServeCommand {
         let config: GatewayConfig
         let sources: SourceTable
         let routes: RouteTable
+        let tls: TLSServerContext?
         do {
             config = try GatewayConfig.load(path: configPath)
             sources = try SourceTable(config: config)
+            tls = try TLSSetup.serverContext(config)
         } catch {
             printError("configuration error:\n\(error)")
             return 2
@@ -49,10 +52,6 @@ public enum ServeCommand {
             return 2
         }
 
-        if config.server.tls != nil {
-            logger.error("server.tls is configured, but this version cannot terminate TLS yet; put a TLS proxy in front or remove server.tls")
-            return 2
-        }
 
         let fdLimit = raiseOpenFileLimit()
         let state = GatewayState(config: config, sources: sources)
@@ -97,15 +96,19 @@ public enum ServeCommand {
         let dispatcher: Dispatcher
         let reloader: Reloader
         let publicListening = Locked(false)
+        let publicServerBox = Locked<HTTPServer?>(nil)
         do {
             dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
             reloader = Reloader(
-                configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() })
+                configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() },
+                replaceTLS: { [publicServerBox] ctx in publicServerBox.withLock { $0 }?.replaceTLS(ctx) })
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
-                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics), logger: logger)
+                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics), logger: logger,
+                tls: tls)
+            publicServerBox.withLock { $0 = publicServer }
             if let admin = config.admin {
                 let adminSocket = try ListeningSocket(address: socketAddress(admin.listen))
                 var adminConfig = HTTPServerConfiguration()
@@ -146,7 +149,7 @@ public enum ServeCommand {
         logger.lifecycle(
             "gateway listening",
             [
-                ("listen", .string(publicServer.address.description)),
+                ("listen", .string(publicServer.address.description)), ("tls", .bool(tls != nil)),
                 ("admin", .string(adminServer?.address.description ?? "off")),
                 ("workers", .int(workers)), ("sources", .int(config.sources.count)), ("routes", .int(config.routes.count)),
                 ("openFilesLimit", .int(fdLimit)), ("config", .string(configPath)), ("pid", .int(Int(getpid()))),

@@ -37,7 +37,11 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         guard SSL_CTX_use_PrivateKey_file(c, privateKeyFile, SSL_FILETYPE_PEM) == 1 else {
             SSL_CTX_free(c)
-            throw CryptoError.drain("load private key '\(privateKeyFile)'")
+            let e = CryptoError.drain("load private key '\(privateKeyFile)'")
+            if e.detail.contains("key values mismatch") {
+                throw CryptoError(operation: "the private key '\(privateKeyFile)' does not match the certificate '\(certificateChainFile)'", detail: "")
+            }
+            throw e
         }
         guard SSL_CTX_check_private_key(c) == 1 else {
             SSL_CTX_free(c)
@@ -134,6 +138,15 @@ public final class TLSSession: @unchecked Sendable {
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
+    }
+
+    /// The subject of the peer's certificate (`CN=...`), nil without one.
+    public var peerSubject: String? {
+        guard let cert = SSL_get1_peer_certificate(ssl) else { return nil }
+        defer { X509_free(cert) }
+        guard let name = X509_get_subject_name(cert), let text = X509_NAME_oneline(name, nil, 0) else { return nil }
+        defer { CRYPTO_free(text, #fileID, #line) }
+        return String(cString: text)
     }
 
     /// The negotiated protocol, e.g. `TLSv1.3`.

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayCrypto
 import GatewayHTTP
 import Synchronization
 
@@ -52,13 +53,15 @@ public final class RecordingHTTPServer: Sendable {
     let server: HTTPServer
     let group: EventLoopGroup
     public var port: Int { server.address.port }
-    public var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "\(server.isTLS ? "https" : "http")://127.0.0.1:\(port)" }
 
-    public init(answer: Answer = Answer(status: 200)) throws {
+    /// With `tls`, the receiver speaks HTTPS (for forward-http's certificate checks).
+    public init(answer: Answer = Answer(status: 200), tls: TLSServerContext? = nil) throws {
         responder = Responder(fallback: answer)
         group = try EventLoopGroup(count: 1)
         let socket = try ListeningSocket(address: SocketAddress(host: "127.0.0.1", port: 0))
-        server = HTTPServer(socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: responder, logger: .disabled)
+        server = HTTPServer(
+            socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: responder, logger: .disabled, tls: tls)
         group.start()
         server.start()
     }

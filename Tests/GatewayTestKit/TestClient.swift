@@ -1,11 +1,12 @@
+import GatewayCrypto
 import GatewayHTTP
 
 /// A raw loopback connection to the gateway: send any bytes, read answers.
 public final class TestClient {
     public let connection: HTTPClientConnection
 
-    public init(port: Int, timeoutMs: Int = 10_000) throws {
-        connection = try HTTPClientConnection(host: "127.0.0.1", port: port, timeoutMs: timeoutMs)
+    public init(port: Int, timeoutMs: Int = 10_000, tls: TLSClientContext? = nil, host: String = "127.0.0.1") throws {
+        connection = try HTTPClientConnection(host: host, port: port, timeoutMs: timeoutMs, tls: tls)
     }
 
     public func send(_ bytes: [UInt8]) throws { try connection.write(bytes) }

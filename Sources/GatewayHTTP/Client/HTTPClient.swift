@@ -63,6 +63,8 @@ public final class HTTPClientConnection: @unchecked Sendable {
 
     /// The negotiated TLS version (nil for plain HTTP).
     public var tlsVersion: String? { tls?.version }
+    /// The subject of the server's certificate (nil for plain HTTP).
+    public var tlsPeerSubject: String? { tls?.peerSubject }
 
     /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`.
     public init(host: String, port: Int, timeoutMs: Int = 10_000) throws(HTTPClientError) {

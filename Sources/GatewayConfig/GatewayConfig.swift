@@ -201,7 +201,16 @@ public struct SourceConfig: Sendable {
     public var dedupWindowSeconds: Int = 86_400
     /// Longest `metadata` string accepted (the provider documents 512 characters).
     public var maxMetadataLength: Int = 512
+    /// Optional `rateLimit: {perSecond, burst}`: beyond it, 429.
+    public var rateLimit: RateLimitConfig?
+    /// Optional `allowFrom: [CIDR...]`: other peers get 403 (empty: everyone).
+    public var allowFrom: [CIDR] = []
     public var mark: Mark
+}
+
+public struct RateLimitConfig: Sendable, Equatable {
+    public var perSecond: Int
+    public var burst: Int
 }
 
 public struct RouteConfig: Sendable {

@@ -182,6 +182,18 @@ struct ConfigTests {
         #expect(errors(text).contains(expected), "got \(errors(text))")
     }
 
+    @Test func rateLimitAndAllowFrom() throws {
+        let c = try decode(minimal + "\n    rateLimit: {perSecond: 50, burst: 200}\n    allowFrom: [203.0.113.0/24, '2001:db8::/32', 10.1.2.3]\n")
+        let s = try #require(c.sources.first)
+        #expect(s.rateLimit == RateLimitConfig(perSecond: 50, burst: 200))
+        #expect(s.allowFrom.map(\.description) == ["203.0.113.0/24", "2001:db8::/32", "10.1.2.3/32"])
+        #expect(try decode(minimal + "\n    rateLimit: {perSecond: 5}\n").sources[0].rateLimit?.burst == 5)
+        #expect(errors(minimal + "\n    rateLimit: {perSecond: 0}\n").contains { $0.contains("rateLimit.perSecond must be between 1") })
+        #expect(errors(minimal + "\n    rateLimit: {burst: 3}\n").contains { $0.contains("missing required key 'perSecond'") })
+        #expect(errors(minimal + "\n    allowFrom: [10.0.0.0/33]\n").contains { $0.contains("'10.0.0.0/33' is not an address or CIDR block") })
+        #expect(errors(minimal + "\n    allowFrom: []\n").contains { $0.contains("allowFrom is empty") })
+    }
+
     @Test func severalErrorsAreReportedAtOnce() {
         let text = "server:\n  listen: nowhere\n  maxBodyBytes: -5\nsources:\n  - name: a\n    path: x\n    signKey: k\n"
         #expect(errors(text).count == 3)

@@ -208,3 +208,57 @@ struct TLSTests {
         #expect(!receiver.received.contains { $0.target == "/system" })
     }
 }
+
+@Suite("Source limits", .serialized)
+struct SourceLimitTests {
+    func config(_ sourceExtra: String) -> String {
+        """
+        server:
+          listen: 127.0.0.1:0
+        admin:
+          listen: 127.0.0.1:0
+        spool:
+          dir: @DIR@/spool
+        sources:
+          - name: evo
+            path: /webhooks/evo
+            signKey: test-sign-key
+        \(sourceExtra)
+        """
+    }
+
+    @Test func rateLimitAnswers429WithRetryAfter() throws {
+        try withGateway(config("    rateLimit: {perSecond: 1, burst: 3}")) { gw in
+            let c = try TestClient(port: gw.port)
+            var statuses: [Int] = []
+            var retryAfter: String? = nil
+            for _ in 0..<5 {
+                let r = try c.roundTrip(SignedRequest.payment().bytes)
+                statuses.append(r.status)
+                if r.status == 429 {
+                    retryAfter = r.headers["Retry-After"]
+                    #expect(jsonError(r) != nil)
+                }
+            }
+            // The burst passes (within a second at most one more token comes back), then 429.
+            #expect(statuses.prefix(3) == [200, 200, 200])
+            #expect(statuses.last == 429)
+            #expect(retryAfter == "1")
+            // The connection stays usable, and once a token is back a notification passes.
+            #expect(eventually(timeout: 5) { (try? c.roundTrip(SignedRequest.payment().bytes).status) == 200 })
+            let metrics = try admin(gw, "GET", "/metrics", token: nil).bodyText
+            #expect(metrics.contains(#"gateway_rate_limited_total{source="evo"}"#))
+        }
+    }
+
+    @Test func allowFromRefusesOtherAddresses() throws {
+        try withGateway(config("    allowFrom: [10.0.0.0/8, '2001:db8::/32']")) { gw in
+            let r = try TestClient(port: gw.port).roundTrip(SignedRequest.payment().bytes)
+            #expect(r.status == 403 && jsonError(r) == "this address may not send notifications here")
+            #expect(gw.waitForLine { $0.contains("outside allowFrom") && $0.contains("127.0.0.1") } != nil)
+        }
+        try withGateway(config("    allowFrom: [127.0.0.0/8]")) { (gw: GatewayProcess) throws -> Void in
+            #expect(try TestClient(port: gw.port).roundTrip(SignedRequest.payment().bytes).status == 200)
+        }
+    }
+}

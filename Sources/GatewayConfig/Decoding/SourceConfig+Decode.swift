@@ -77,6 +77,24 @@ extension ConfigDecoder {
             m.optional("maxMetadataLength").flatMap {
                 ctx.int($0, "\(label): maxMetadataLength", min: 0, max: 1 << 20)
             } ?? 512
+        var rateLimit: RateLimitConfig? = nil
+        if let n = m.optional("rateLimit"), var r = ctx.mapping(n, "\(label): rateLimit") {
+            let per = r.required("perSecond").flatMap { ctx.int($0, "\(label): rateLimit.perSecond", min: 1, max: 1_000_000) }
+            let burst = r.optional("burst").flatMap { ctx.int($0, "\(label): rateLimit.burst", min: 1, max: 1_000_000) }
+            r.finish()
+            if let per { rateLimit = RateLimitConfig(perSecond: per, burst: burst ?? per) }
+        }
+        var allowFrom: [CIDR] = []
+        if let n = m.optional("allowFrom"), let items = ctx.stringList(n, "\(label): allowFrom") {
+            if items.isEmpty { ctx.error(n.mark, "\(label): allowFrom is empty (leave it out to allow every address)") }
+            for text in items {
+                if let c = CIDR(text) {
+                    allowFrom.append(c)
+                } else {
+                    ctx.error(n.mark, "\(label): allowFrom: '\(text)' is not an address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
+                }
+            }
+        }
         m.finish()
 
         // Which sign types are allowed, and are their keys configured?
@@ -99,6 +117,8 @@ extension ConfigDecoder {
         s.ack = ack
         s.dedupWindowSeconds = dedup
         s.maxMetadataLength = maxMeta
+        s.rateLimit = rateLimit
+        s.allowFrom = allowFrom
         return s
     }
 

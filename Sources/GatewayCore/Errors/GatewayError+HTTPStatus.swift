@@ -46,7 +46,7 @@ extension GatewayError {
     public var extraHeaders: [(String, String)] {
         switch kind {
         case .methodNotAllowed: [("Allow", allow)]
-        case .tooManyRequests, .unavailable: [("Retry-After", "1")]
+        case .tooManyRequests, .unavailable: [("Retry-After", String(retryAfterSeconds))]
         default: []
         }
     }

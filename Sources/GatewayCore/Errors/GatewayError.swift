@@ -36,6 +36,8 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     public var reason: String
     /// For `.methodNotAllowed`: the `Allow` header value.
     public var allow: String
+    /// For `.tooManyRequests` and `.unavailable`: the `Retry-After` seconds.
+    public var retryAfterSeconds = 1
 
     public init(_ kind: Kind, _ message: String, reason: String? = nil, allow: String = "POST") {
         self.kind = kind

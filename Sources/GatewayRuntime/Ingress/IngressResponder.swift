@@ -42,6 +42,23 @@ public final class IngressResponder: HTTPResponder {
             logger.debug("no source at this path", [("status", 404), ("remote", .string(context.remote.host))])
             return Self.answer(.error(GatewayError(.notFound, "no notification source at this path")), source: nil, eventCode: nil, since: t0, metrics: metrics, completion)
         }
+        // Who may call, then how often: both before any signature work (SM2 verification is the
+        // most expensive thing a client can make the gateway do).
+        guard source.allows(context.remote.host) else {
+            logger.warning("request from an address outside allowFrom", [("source", .string(source.name)), ("remote", .string(context.remote.host))])
+            return Self.answer(
+                .error(GatewayError(.forbidden, "this address may not send notifications here", reason: "address_not_allowed")),
+                source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+        }
+        if let limiter = source.rateLimiter {
+            let (ok, wait) = limiter.take(nowNs: t0)
+            if !ok {
+                metrics.rateLimited.labels(source.name).add()
+                var e = GatewayError(.tooManyRequests, "too many notifications; retry later", reason: "rate_limited")
+                e.retryAfterSeconds = wait
+                return Self.answer(.error(e), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+            }
+        }
         guard head.method == "POST" else {
             return Self.answer(.error(GatewayError(.methodNotAllowed, "use POST")), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
         }

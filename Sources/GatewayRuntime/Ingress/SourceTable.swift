@@ -16,6 +16,17 @@ public struct CompiledSource: Sendable {
     /// The acknowledgement, built once (its arrays are shared by every answer).
     public let ackResponse: HTTPResponse
     public let dedupWindowSeconds: Int
+    /// `rateLimit`: one bucket per source (a reload starts a fresh one).
+    public let rateLimiter: TokenBucket?
+    /// `allowFrom` (empty: every address).
+    public let allowFrom: [CIDR]
+
+    /// Whether `host` (the peer's address as text) may call this source.
+    public func allows(_ host: String) -> Bool {
+        guard !allowFrom.isEmpty else { return true }
+        guard let a = CIDR.parseAddress(host) else { return false }
+        return allowFrom.contains { $0.contains(a) }
+    }
 }
 
 /// Sources by request path. Immutable; a reload builds a new table and swaps it in whole.
@@ -51,7 +62,8 @@ public struct SourceTable: Sendable {
                         keys: s.signKeys.map(\.value), allowed: s.signTypes, sm2PublicKey: sm2, maxSkewSeconds: s.maxSkewSeconds),
                     classifier: Classifier(limits: limits), ack: s.ack,
                     ackResponse: HTTPResponse.text(s.ack.status, s.ack.body, contentType: s.ack.contentType),
-                    dedupWindowSeconds: s.dedupWindowSeconds))
+                    dedupWindowSeconds: s.dedupWindowSeconds,
+                    rateLimiter: s.rateLimit.map { TokenBucket(perSecond: $0.perSecond, burst: $0.burst) }, allowFrom: s.allowFrom))
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         sources = compiled

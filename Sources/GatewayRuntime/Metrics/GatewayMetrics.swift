@@ -13,6 +13,7 @@ public final class GatewayMetrics: Sendable {
     let requests: MetricFamily<Counter>
     let signatureFailures: MetricFamily<Counter>
     let duplicates: MetricFamily<Counter>
+    let rateLimited: MetricFamily<Counter>
     let requestSeconds: MetricFamily<Histogram>
     let deliveries: MetricFamily<Counter>
     let retries: MetricFamily<Counter>
@@ -39,6 +40,7 @@ public final class GatewayMetrics: Sendable {
             "gateway_signature_failures_total", "Notifications refused with 401, by source and reason.", labels: ["source", "reason"])
         duplicates = r.counter(
             "gateway_duplicates_total", "Notifications acknowledged without delivery: same body within the window.", labels: ["source"])
+        rateLimited = r.counter("gateway_rate_limited_total", "Requests refused with 429 by a source's rateLimit.", labels: ["source"])
         requestSeconds = r.histogram(
             "gateway_request_duration_seconds", "From a complete request to its answer (includes the spool fsync).",
             labels: ["source"])

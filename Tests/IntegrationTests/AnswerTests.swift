@@ -116,7 +116,7 @@ struct AnswerTests {
 
     @Test func badRequestAnswersForSignedBodies() throws {
         try withGateway { gw in
-            let c = try TestClient(port: gw.port)
+            var c = try TestClient(port: gw.port)
             let cases: [(String, String)] = [
                 ("{not json", "body is not valid JSON"),
                 ("[1,2]", "body must be a JSON object"),
@@ -127,15 +127,21 @@ struct AnswerTests {
                 (#"{"eventCode":"Payment","metadata":7}"#, "metadata must be a string"),
                 (String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "body is not valid JSON"),
             ]
+            // Each 400 closes the connection (malformed content is hostile or broken input).
             for (body, prefix) in cases {
+                c = try TestClient(port: gw.port)
                 let a = try c.roundTrip(SignedRequest(body: body).bytes)
                 #expect(a.status == 400, "\(body.prefix(40))")
                 #expect(jsonError(a)?.hasPrefix(prefix) == true, "\(a.bodyText)")
+                #expect(a.headers["Connection"] == "close")
+                #expect(c.closedByServer())
             }
+            c = try TestClient(port: gw.port)
             var r = SignedRequest.payment()
             r.msgID = String(repeating: "a", count: 33)
             let a = try c.roundTrip(r.bytes)
             #expect(a.status == 400 && jsonError(a) == "MsgID is longer than 32 characters")
+            c = try TestClient(port: gw.port)
             // An unsigned bad body is a signature problem first (the signature is checked before parsing).
             var unsigned = SignedRequest(body: "{not json")
             unsigned.authorizationOverride = String(repeating: "0", count: 64)

@@ -2,7 +2,7 @@
 ///
 /// | kind                | status | extra headers     | connection after answer |
 /// |---------------------|--------|-------------------|-------------------------|
-/// | badRequest          | 400    |                   | closed if protocol error|
+/// | badRequest          | 400    |                   | closed                  |
 /// | unauthorized        | 401    |                   | kept                    |
 /// | forbidden           | 403    |                   | kept                    |
 /// | notFound            | 404    |                   | kept                    |
@@ -20,7 +20,9 @@
 ///
 /// Whether the connection closes is decided by the layer that raised the error: the HTTP parser
 /// closes after every error it raises (the byte stream can no longer be trusted: no request
-/// smuggling), the ingress pipeline keeps connections open for well-framed requests it refuses.
+/// smuggling); the ingress pipeline closes after a 400 (malformed content: deep nesting, huge
+/// numbers, invalid UTF-8 are hostile or broken input) and keeps well-framed connections open
+/// for the other refusals (401, 403, 404, 405, 429, 503), which honest clients hit too.
 extension GatewayError {
     public var status: Int {
         switch kind {

@@ -134,7 +134,9 @@ public final class IngressResponder: HTTPResponder {
                     ("error", .string(error.message)), ("msgID", .string(String((headers.msgID ?? "").prefix(64)))),
                     ("remote", .string(context.remote.host)),
                 ])
-            Self.answer(.error(error), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+            Self.answer(
+                .error(error, closeConnection: error.kind == .badRequest), source: source.name, eventCode: nil, since: t0, metrics: metrics,
+                completion)
         }
     }
 

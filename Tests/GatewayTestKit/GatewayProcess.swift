@@ -76,7 +76,7 @@ public final class GatewayProcess: @unchecked Sendable {
     private func readLines(_ handle: FileHandle) {
         var pending = Data()
         while true {
-            let chunk = handle.availableData
+            let chunk = readChunk(handle.fileDescriptor)
             if chunk.isEmpty { break }
             pending.append(chunk)
             while let nl = pending.firstIndex(of: 0x0A) {
@@ -201,8 +201,13 @@ public func runGateway(_ args: [String], environment: [String: String] = [:], ti
     let done = DispatchSemaphore(value: 0)
     let handle = out.fileHandleForReading
     Thread {
-        let d = handle.readDataToEndOfFile()
-        data.withLock { $0 = d }
+        var d = Data()
+        while true {
+            let chunk = readChunk(handle.fileDescriptor)
+            if chunk.isEmpty { break }
+            d.append(chunk)
+        }
+        data.withLock { [d] in $0 = d }
         done.signal()
     }.start()
     let deadline = Date().addingTimeInterval(timeout)
@@ -213,4 +218,16 @@ public func runGateway(_ args: [String], environment: [String: String] = [:], ti
     }
     _ = done.wait(timeout: .now() + 5)
     return (p.terminationStatus, String(decoding: data.withLock { $0 }, as: UTF8.self))
+}
+
+/// One read from a pipe, retried on EINTR; empty at end of file (or on an error). Foundation's
+/// `FileHandle.availableData` traps on EINTR, which a child exiting (SIGCHLD) can cause.
+public func readChunk(_ fd: Int32) -> Data {
+    var buf = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 { return Data(buf[0..<n]) }
+        if n < 0 && errno == EINTR { continue }
+        return Data()
+    }
 }

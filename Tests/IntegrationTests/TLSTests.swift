@@ -48,7 +48,12 @@ func curl(_ args: [String]) throws -> (status: Int32, output: String) {
     p.standardOutput = out
     p.standardError = out
     try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
+    var data = Data()
+    while true {
+        let chunk = readChunk(out.fileHandleForReading.fileDescriptor)
+        if chunk.isEmpty { break }
+        data.append(chunk)
+    }
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

@@ -21,7 +21,7 @@ enum ProcessRunner {
 
     static func run(
         program: String, arguments: [String], environment: [String], workingDirectory: String?, stdin: [UInt8],
-        timeoutMs: Int, maxOutputBytes: Int
+        timeoutMs: Int, maxOutputBytes: Int, credentials: (uid: uid_t, gid: gid_t)? = nil
     ) -> Result {
         var inPipe: [Int32] = [-1, -1]
         var outPipe: [Int32] = [-1, -1]
@@ -68,7 +68,10 @@ enum ProcessRunner {
         }
         var pid: pid_t = 0
         let rc: Int32
-        if program.contains("/") {
+        if let credentials {
+            // posix_spawn cannot change the user: a small fork/exec in C does (see CSystem.h).
+            rc = gw_spawn_as(&pid, program, argv, envp, inPipe[0], outPipe[1], errPipe[1], workingDirectory, credentials.uid, credentials.gid)
+        } else if program.contains("/") {
             rc = posix_spawn(&pid, program, &actions, &attr, argv, envp)
         } else {
             rc = posix_spawnp(&pid, program, &actions, &attr, argv, envp)

@@ -1,4 +1,5 @@
 public import CGatewayPluginABI
+import CSystem
 import Foundation
 import GatewayPluginKit
 import Glibc
@@ -14,6 +15,8 @@ import Glibc
 ///     maxConcurrent: 8          # default 8; more deliveries wait their turn
 ///     workingDirectory: /opt/legacy
 ///     maxOutputBytes: 65536     # stdout/stderr kept for the log, per stream
+///     user: legacy              # optional, when the gateway runs as root: run as this user
+///     group: legacy             # optional (default: the user's primary group)
 /// ```
 /// The program is started with `posix_spawn`, never through `/bin/sh`: each argv element is
 /// rendered on its own, so a value such as `; rm -rf / $(id)` stays one inert argument. The event
@@ -39,6 +42,8 @@ final class ShellHook: GatewayHandler, @unchecked Sendable {
     let timeoutMs: Int
     let maxOutputBytes: Int
     let workingDirectory: String?
+    /// `user`/`group`: the identity the program runs as (nil: the gateway's).
+    let credentials: (uid: uid_t, gid: gid_t)?
     let slots: DispatchSemaphore
     let host: PluginHost
 
@@ -63,7 +68,25 @@ final class ShellHook: GatewayHandler, @unchecked Sendable {
         let concurrent = try c.int("maxConcurrent", default: 8, min: 1, max: 1024)
         maxOutputBytes = try c.int("maxOutputBytes", default: 64 << 10, min: 0, max: 16 << 20)
         workingDirectory = try c.string("workingDirectory")
+        let user = try c.string("user")
+        let group = try c.string("group")
         try c.finish()
+        if user != nil || group != nil {
+            guard geteuid() == 0 else {
+                throw PluginConfigError("with.user/with.group need the gateway to run as root (it cannot switch users otherwise)")
+            }
+            var uid = geteuid()
+            var gid = getegid()
+            if let user {
+                guard gw_lookup_user(user, &uid, &gid) == 0 else { throw PluginConfigError("with.user: no user '\(user)'") }
+            }
+            if let group {
+                guard gw_lookup_group(group, &gid) == 0 else { throw PluginConfigError("with.group: no group '\(group)'") }
+            }
+            credentials = (uid, gid)
+        } else {
+            credentials = nil
+        }
         if program.hasPrefix("/") {
             guard access(program, X_OK) == 0 else { throw PluginConfigError("with.command: '\(program)' is not an executable file") }
         }
@@ -93,7 +116,7 @@ final class ShellHook: GatewayHandler, @unchecked Sendable {
         defer { slots.signal() }
         let run = ProcessRunner.run(
             program: program, arguments: args, environment: environment, workingDirectory: workingDirectory,
-            stdin: event.bodyBytes, timeoutMs: timeoutMs, maxOutputBytes: maxOutputBytes)
+            stdin: event.bodyBytes, timeoutMs: timeoutMs, maxOutputBytes: maxOutputBytes, credentials: credentials)
         let out = Self.tail(run.stdout)
         let err = Self.tail(run.stderr)
         switch run.outcome {

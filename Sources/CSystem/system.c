@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CSystem.h"
 #include <errno.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <string.h>
@@ -92,4 +93,89 @@ int gw_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 #include <spawn.h>
 int gw_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <sys/wait.h>
+
+int gw_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                int err_fd, const char *cwd, uid_t uid, gid_t gid) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    /* Block every signal across fork so no handler of ours runs in the child. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t child = fork();
+    if (child == 0) {
+        int err = 0;
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (setpgid(0, 0) != 0) err = errno;
+        if (!err && (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)) err = errno;
+        if (!err && cwd && chdir(cwd) != 0) err = errno;
+        if (!err && setgroups(1, &gid) != 0) err = errno;
+        if (!err && setgid(gid) != 0) err = errno;
+        if (!err && setuid(uid) != 0) err = errno;
+        if (!err) {
+            sigset_t none;
+            sigemptyset(&none);
+            pthread_sigmask(SIG_SETMASK, &none, NULL);
+            if (strchr(path, '/')) execve(path, argv, envp);
+            else execvpe(path, argv, envp);
+            err = errno;
+        }
+        (void)!write(report[1], &err, sizeof err);
+        _exit(127);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    if (child < 0) {
+        close(report[0]);
+        return fork_errno;
+    }
+    int child_err = 0;
+    ssize_t n;
+    do { n = read(report[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof child_err) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return child_err ? child_err : EINVAL;
+    }
+    *pid = child;
+    return 0;
+}
+
+int gw_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid) {
+    char buf[4096];
+    struct passwd pw, *res = NULL;
+    char *end;
+    long n = strtol(name, &end, 10);
+    int rc = (*name && !*end) ? getpwuid_r((uid_t)n, &pw, buf, sizeof buf, &res) : getpwnam_r(name, &pw, buf, sizeof buf, &res);
+    if (rc != 0 || res == NULL) {
+        if (*name && !*end && n >= 0) { *uid = (uid_t)n; *primary_gid = (gid_t)n; return 0; }
+        return -1;
+    }
+    *uid = pw.pw_uid;
+    *primary_gid = pw.pw_gid;
+    return 0;
+}
+
+int gw_lookup_group(const char *name, gid_t *gid) {
+    char buf[4096];
+    struct group gr, *res = NULL;
+    char *end;
+    long n = strtol(name, &end, 10);
+    if (*name && !*end && n >= 0) { *gid = (gid_t)n; return 0; }
+    if (getgrnam_r(name, &gr, buf, sizeof buf, &res) != 0 || res == NULL) return -1;
+    *gid = gr.gr_gid;
+    return 0;
 }

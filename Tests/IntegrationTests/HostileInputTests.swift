@@ -122,3 +122,43 @@ struct HostileInputTests {
         }
     }
 }
+
+@Suite("Shell hooks as another user", .serialized)
+struct ShellPrivilegeTests {
+    func config(_ with: String) -> String {
+        """
+        server:
+          listen: 127.0.0.1:0
+        spool:
+          dir: @DIR@/spool
+        sources:
+          - name: evo
+            path: /webhooks/evo
+            signKey: test-sign-key
+        routes:
+          - name: legacy
+            events: ["*"]
+            handlers:
+              - plugin: shell
+                with: { command: ["/usr/bin/id"], workingDirectory: /, \(with) }
+        log:
+          level: debug
+        """
+    }
+
+    /// CI and this machine run the suite as root; elsewhere switching users is impossible.
+    @Test(.enabled(if: geteuid() == 0, "switching users needs root"))
+    func theHookRunsWithTheConfiguredUserAndGroup() throws {
+        try withGateway(config("user: nobody, group: nogroup")) { (gw: GatewayProcess) throws -> Void in
+            #expect(try TestClient(port: gw.port).roundTrip(numbered(1).bytes).status == 200)
+            let line = gw.waitForLine { $0.contains("shell hook output") }
+            #expect(line?.contains("uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)") == true, "\(line ?? "none")")
+        }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("g.yaml").path
+        try config("user: no-such-user-here").replacing("@DIR@", with: dir.path).write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runGateway(["check", "--config", path])
+        #expect(r.status != 0 && r.output.contains("no user 'no-such-user-here'"))
+    }
+}

@@ -50,4 +50,16 @@ int gw_pipe_cloexec(int fds[2]);
 #include <spawn.h>
 /* posix_spawn_file_actions_addchdir_np (glibc 2.29+). */
 int gw_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+#include <sys/types.h>
+/* Starts `path` (searched in PATH when it has no '/') as another user: fork, then in the child
+ * only async-signal-safe calls (a new process group, default signal dispositions, an empty
+ * signal mask, stdin/stdout/stderr from the given descriptors, chdir, setgroups({gid}), setgid,
+ * setuid, execve) -- posix_spawn cannot change credentials. Returns 0 and sets *pid, or an errno
+ * (also an errno of the child's setup or exec, reported back through a close-on-exec pipe). */
+int gw_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                int err_fd, const char *cwd, uid_t uid, gid_t gid);
+/* Looks up a user or group by name (or a number); 0 on success. */
+int gw_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid);
+int gw_lookup_group(const char *name, gid_t *gid);
 #endif

@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands work without make.
-.PHONY: build release test run check bench idle-rss fuzz clean
+.PHONY: build release test run check bench idle-rss fuzz asan tsan clean
 
 build:
 	swift build
@@ -27,6 +27,13 @@ idle-rss: release
 FUZZ_SECONDS ?= 60
 fuzz:
 	Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# The test suite under AddressSanitizer / ThreadSanitizer (see Tests/Sanitizers/run.sh).
+asan:
+	Tests/Sanitizers/run.sh address
+
+tsan:
+	Tests/Sanitizers/run.sh thread
 
 clean:
 	rm -rf .build

@@ -1,5 +1,6 @@
 import CGatewayPluginABI
 import Foundation
+import GatewayCore
 import Glibc
 import Synchronization
 
@@ -9,7 +10,7 @@ import Synchronization
 /// loading the same file again returns the cached table. A changed plugin file therefore takes
 /// effect on restart.
 public enum PluginLoader {
-    private static let cache = Mutex<[String: LoadedPlugin]>([:])
+    private static let cache = Locked<[String: LoadedPlugin]>([:])
 
     /// The file name for plugin `name`.
     public static func fileName(for name: String) -> String { "libgwplugin-\(name).so" }
@@ -78,6 +79,9 @@ public enum PluginLoader {
         table.initialize(to: gw_plugin_v1())
         let status = register(table, UInt32(MemoryLayout<gw_plugin_v1>.size))
         let t = table.pointee
+        var accepted = false
+        // The table lives as long as the plugin (forever) once accepted; freed when refused.
+        defer { if !accepted { table.deallocate() } }
         guard status == GW_OK else { throw PluginError("\(path): the plugin refused to register (status \(status))") }
         guard t.abi_version == UInt32(GW_PLUGIN_ABI_VERSION) else {
             throw PluginError("\(path) was built for plugin ABI version \(t.abi_version); this gateway speaks version \(GW_PLUGIN_ABI_VERSION)")
@@ -94,6 +98,7 @@ public enum PluginLoader {
             throw PluginError("\(path): the plugin table lacks create, handle or destroy")
         }
         let description = t.description.map { String(cString: $0) } ?? ""
+        accepted = true
         return LoadedPlugin(name: name, path: path, description: description, table: table)
     }
 }

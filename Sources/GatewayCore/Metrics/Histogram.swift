@@ -3,12 +3,13 @@ import Synchronization
 
 /// A distribution of durations in seconds over fixed buckets (Prometheus `histogram`).
 ///
-/// One uncontended mutex per observation: tens of nanoseconds, and the observations (requests,
+/// One mutex (`Locked`: a plain futex mutex, see Locked.swift) per observation: tens of
+/// nanoseconds, and the observations (requests,
 /// fsyncs, delivery attempts) cost microseconds each anyway.
 public final class Histogram: Sendable {
     /// Upper bounds, ascending; the `+Inf` bucket is implicit.
     public let bounds: [Double]
-    private let state: Mutex<(counts: [Int], sum: Double, count: Int)>
+    private let state: Locked<(counts: [Int], sum: Double, count: Int)>
 
     /// Latency buckets from 100 µs to 30 s: covers an fsync on tmpfs as well as a slow downstream.
     public static let latencyBuckets: [Double] = [
@@ -17,7 +18,7 @@ public final class Histogram: Sendable {
 
     public init(bounds: [Double] = Histogram.latencyBuckets) {
         self.bounds = bounds.sorted()
-        state = Mutex(([Int](repeating: 0, count: bounds.count), 0, 0))
+        state = Locked(([Int](repeating: 0, count: bounds.count), 0, 0))
     }
 
     public func observe(_ seconds: Double) {

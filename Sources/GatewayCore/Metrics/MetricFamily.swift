@@ -38,14 +38,14 @@ public final class MetricFamily<M: MetricValue>: Sendable {
     public let help: String
     public let labelNames: [String]
     let options: MetricFamilyOptions
-    private let series: Mutex<[[String]: M]>
+    private let series: Locked<[[String]: M]>
 
     init(name: String, help: String, labelNames: [String], options: MetricFamilyOptions) {
         self.name = name
         self.help = help
         self.labelNames = labelNames
         self.options = options
-        series = Mutex([:])
+        series = Locked([:])
     }
 
     /// The metric for these label values (in `labelNames` order).

@@ -6,7 +6,7 @@ import Synchronization
 /// spool bytes) come from collectors, so nothing is kept up to date that nobody reads.
 public final class MetricsRegistry: Sendable {
     /// A family's rendering, registered in order.
-    private let renderers: Mutex<[(name: String, render: @Sendable (inout [UInt8]) -> Void)]> = Mutex([])
+    private let renderers: Locked<[(name: String, render: @Sendable (inout [UInt8]) -> Void)]> = Locked([])
 
     public init() {}
 

@@ -5,12 +5,12 @@ import Synchronization
 public final class TokenBucket: Sendable {
     public let perSecond: Double
     public let burst: Double
-    private let state: Mutex<(tokens: Double, lastNs: UInt64?)>
+    private let state: Locked<(tokens: Double, lastNs: UInt64?)>
 
     public init(perSecond: Int, burst: Int) {
         self.perSecond = Double(max(1, perSecond))
         self.burst = Double(max(1, burst))
-        state = Mutex((Double(max(1, burst)), nil))
+        state = Locked((Double(max(1, burst)), nil))
     }
 
     /// Takes one token. When none is left: false, and the whole seconds until one is back (for

@@ -17,16 +17,16 @@ public final class HTTPServer: Sendable {
     private let draining = Atomic<Bool>(false)
     private let listenersRemaining = Atomic<Int>(0)
     /// Called (from a loop thread) whenever the last busy connection closes while draining.
-    private let onConnectionClosed = Mutex<(@Sendable () -> Void)?>(nil)
+    private let onConnectionClosed = Locked<(@Sendable () -> Void)?>(nil)
     /// The certificate new connections get (nil: plain HTTP). A reload swaps it; open
     /// connections keep the one they started with.
-    private let tlsContext: Mutex<TLSServerContext?>
+    private let tlsContext: Locked<TLSServerContext?>
 
     public init(
         socket: ListeningSocket, group: EventLoopGroup, configuration: HTTPServerConfiguration, responder: any HTTPResponder,
         logger: Logger, tls: TLSServerContext? = nil
     ) {
-        self.tlsContext = Mutex(tls)
+        self.tlsContext = Locked(tls)
         self.socket = socket
         self.group = group
         self.configuration = configuration
@@ -121,7 +121,7 @@ final class Listener: EventHandler {
     /// to accept and close the waiting connection, so the kernel does not keep reporting it and
     /// the loop does not spin.
     nonisolated(unsafe) private static var spareFD: Int32 = open("/dev/null", O_RDONLY | O_CLOEXEC)
-    private static let spareLock = Mutex<Void>(())
+    private static let spareLock = Locked<Void>(())
 
     init(server: HTTPServer, loop: EventLoop) {
         self.server = server

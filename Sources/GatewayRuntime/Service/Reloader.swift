@@ -31,7 +31,7 @@ final class Reloader: Sendable {
     /// Installs a reloaded certificate on the public listener.
     let replaceTLS: @Sendable (TLSServerContext) -> Void
     /// One reload at a time: SIGHUP and the admin endpoint may race.
-    private let serial = Mutex<Void>(())
+    private let serial = Locked<Void>(())
 
     init(
         configPath: String, state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics,

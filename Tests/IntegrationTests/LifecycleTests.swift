@@ -170,7 +170,10 @@ struct LifecycleTests {
         }
     }
 
-    @Test func runningOutOfDescriptorsDoesNotSpin() throws {
+    /// With `ulimit -n 64`, ThreadSanitizer's own runtime does not leave the gateway enough
+    /// descriptors to start; the test runs everywhere else.
+    @Test(.disabled(if: ProcessInfo.processInfo.environment["GATEWAY_SANITIZER"] == "thread", "TSan needs more than 64 descriptors"))
+    func runningOutOfDescriptorsDoesNotSpin() throws {
         // A hard limit of 64 descriptors: a few for the process, the rest for connections.
         try withGateway(shellPrefix: "ulimit -Sn 64 && ulimit -Hn 64") { gw in
             #expect(gw.output.contains { $0.contains("\"openFilesLimit\":64") }, "the descriptor limit was not applied")

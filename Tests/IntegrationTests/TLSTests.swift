@@ -97,6 +97,9 @@ struct TLSTests {
         let untrusted = try TLSClientContext(caFile: tlsFixtures.appendingPathComponent("other.pem").path)
         #expect(throws: HTTPClientError.self) { _ = try TestClient(port: gw.port, tls: untrusted) }
         #expect(try TestClient(port: gw.port, tls: trust).roundTrip(SignedRequest.payment().bytes).status == 200)
+        // Both failed handshakes are counted.
+        let m = try admin(gw, "GET", "/metrics", token: nil).bodyText
+        #expect(m.contains(#"gateway_tls_handshake_failures_total{listener="public"} 2"#), "\(m.split(separator: "\n").filter { $0.contains("tls") })")
     }
 
     @Test func interoperatesWithCurlAndRefusesOldProtocols() throws {

@@ -130,7 +130,10 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             tlsReadWantsWritable = true
             return .wouldBlock
         case .closed: return .eof
-        case .failed: return .failed  // a bad handshake: nothing can be answered
+        case .failed:
+            // A bad handshake (or a later protocol error): nothing can be answered.
+            if !tlsEstablished { server.stats.tlsHandshakeFailures.add(1, ordering: .relaxed) }
+            return .failed
         }
     }
 

@@ -52,6 +52,9 @@ public final class HTTPServerStats: Sendable {
     public let requests = Atomic<Int>(0)
     public let protocolErrors = Atomic<Int>(0)
     public let timeouts = Atomic<Int>(0)
+    /// TLS handshakes that failed (wrong protocol version or ciphers, plain HTTP on a TLS port,
+    /// an aborted handshake).
+    public let tlsHandshakeFailures = Atomic<Int>(0)
 
     public init() {}
 }

@@ -93,6 +93,9 @@ public final class GatewayMetrics: Sendable {
         r.collected("gateway_http_timeouts_total", "Connections closed by a header, body, idle or write timeout.", type: "counter", labels: ["listener"]) {
             servers.map { ([$0.name], Double($0.stats.timeouts.load(ordering: .relaxed))) }
         }
+        r.collected("gateway_tls_handshake_failures_total", "TLS handshakes that failed, by listener.", type: "counter", labels: ["listener"]) {
+            servers.filter(\.isTLS).map { ([$0.name], Double($0.stats.tlsHandshakeFailures.load(ordering: .relaxed))) }
+        }
         r.collected("gateway_deliveries_pending", "Deliveries queued, running or waiting for a retry, by route.", labels: ["route"]) {
             dispatcher.pending.sorted { $0.key < $1.key }.map { ([$0.key], Double($0.value)) }
         }

@@ -65,6 +65,12 @@ measure("Logger.info (accepted line)") {
         ("txStatus", "Success"), ("amount", "128.50"), ("currency", "SGD"), ("bytes", 2100), ("remote", "127.0.0.1"),
     ])
 }
+// Metrics per request: the labelled counter lookup and a latency observation.
+let registry = MetricsRegistry()
+let requestsFamily = registry.counter("r_total", "r", labels: ["source", "status", "event_code"])
+let latency = registry.histogram("l_seconds", "l", labels: ["source"]).labels("evo")
+measure("metrics: counter lookup + add") { requestsFamily.labels("evo", "200", "Payment").add() }
+measure("metrics: histogram observe") { latency.observe(0.0021) }
 // Routing: match a route with two conditions, then the ledger-like transform chain.
 if let n = try? classifier.classify(source: "evo", msgID: "m", rawBody: body) {
     let rule = RouteRule(name: "ledger", source: "evo", events: ["Payment", "Capture", "Refund"], conditions: [

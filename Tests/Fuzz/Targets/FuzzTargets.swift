@@ -37,7 +37,11 @@ public enum FuzzTargets {
             pieces.feed(Array(data[i..<(i + n)]), into: &b)
             i += n
         }
-        check(summary(a) == summary(b), "split input parsed differently")
+        // The same requests, and an error at the same place. Which 4xx it is may differ when
+        // the bytes break two rules at once (an over-long target that also holds a NUL: 414 if
+        // the parser saw the length first, 400 if it saw the whole line): both close the
+        // connection, and nothing more is read.
+        check(summary(a, errorStatus: false) == summary(b, errorStatus: false), "split input parsed differently")
         for e in a {
             if case .request(let r) = e {
                 check(r.body.count <= limits.maxBodyBytes, "body over the limit")
@@ -46,12 +50,12 @@ public enum FuzzTargets {
         }
     }
 
-    private static func summary(_ events: [HTTPRequestParser.Event]) -> [String] {
+    private static func summary(_ events: [HTTPRequestParser.Event], errorStatus: Bool) -> [String] {
         events.map {
             switch $0 {
             case .request(let r): "req \(r.head.method) \(r.head.target) \(r.head.keepAlive) \(r.body)"
             case .continueRequested: "100"
-            case .error(let e): "err \(e.status)"
+            case .error(let e): errorStatus ? "err \(e.status)" : "err"
             }
         }
     }

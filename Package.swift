@@ -2,7 +2,7 @@
 //
 // The webhook gateway. Modules are layered by dependency direction; nothing depends upwards:
 //
-//   C (CYAML, COpenSSL, COpenSSLShims, CSystem)
+//   C (CYAML, COpenSSL, COpenSSLShims, CSystem, CChecksum)
 //     -> GatewayCore          pure domain: JSON, events, classification, errors, logging API (no I/O)
 //     -> GatewayConfig        YAML (libyaml) -> typed, validated configuration
 //     -> GatewayCrypto        OpenSSL facade: digests, HMAC, SM2/SM3, constant-time compare
@@ -48,11 +48,13 @@ let package = Package(
         ),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSystem"),
+        // CRC-32C with the SSE4.2 instruction when present (spool record checksums).
+        .target(name: "CChecksum"),
         // The plugin ABI: one C header (include/gateway_plugin.h), shared by host and plugins.
         .target(name: "CGatewayPluginABI"),
 
         // MARK: Swift modules, bottom-up
-        .target(name: "GatewayCore", swiftSettings: settings),
+        .target(name: "GatewayCore", dependencies: ["CChecksum"], swiftSettings: settings),
         .target(name: "GatewayConfig", dependencies: ["GatewayCore", "CYAML"], swiftSettings: settings),
         .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
                 swiftSettings: settings),

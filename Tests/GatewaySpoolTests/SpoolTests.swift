@@ -105,6 +105,14 @@ struct SpoolFormatTests {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([]) == 0)
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        // Chaining (seed = the checksum so far) over every split of an odd-length input.
+        let data = (0..<1003).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let whole = CRC32C.checksum(data)
+        for cut in [0, 1, 7, 8, 9, 500, 1002, 1003] {
+            let first = CRC32C.checksum(Array(data[..<cut]))
+            let chained = data[cut...].withUnsafeBytes { CRC32C.checksum($0, seed: first) }
+            #expect(chained == whole, "split at \(cut)")
+        }
     }
 }
 

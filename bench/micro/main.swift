@@ -65,6 +65,7 @@ measure("Logger.info (accepted line)") {
         ("txStatus", "Success"), ("amount", "128.50"), ("currency", "SGD"), ("bytes", 2100), ("remote", "127.0.0.1"),
     ])
 }
+measure("CRC32C (body)") { sink &+= Int(CRC32C.checksum(body)) }
 // Metrics per request: the labelled counter lookup and a latency observation.
 let registry = MetricsRegistry()
 let requestsFamily = registry.counter("r_total", "r", labels: ["source", "status", "event_code"])

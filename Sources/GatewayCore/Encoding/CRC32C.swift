@@ -1,38 +1,11 @@
-/// CRC-32C (Castagnoli), the checksum of spool records: detects torn and corrupted writes.
-/// Table-driven, 8 bytes per step ("slicing-by-8").
-public enum CRC32C {
-    private static let tables: [[UInt32]] = {
-        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
-        for i in 0..<256 {
-            var c = UInt32(i)
-            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            t[0][i] = c
-        }
-        for i in 0..<256 {
-            for k in 1..<8 { t[k][i] = (t[k - 1][i] >> 8) ^ t[0][Int(t[k - 1][i] & 0xFF)] }
-        }
-        return t
-    }()
+import CChecksum
 
+/// CRC-32C (Castagnoli), the checksum of spool records: detects torn and corrupted writes.
+/// Computed in C with the CPU's `crc32` instruction (SSE4.2) when it has one: in a profile of
+/// the gateway under load the table-driven Swift version was 3.5% of all CPU time.
+public enum CRC32C {
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
-        var crc = ~seed
-        var i = 0
-        let n = bytes.count
-        tables.withUnsafeBufferPointer { t in
-            let t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7]
-            while i + 8 <= n {
-                let lo = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ crc
-                let hi = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))
-                crc = t7[Int(lo & 0xFF)] ^ t6[Int((lo >> 8) & 0xFF)] ^ t5[Int((lo >> 16) & 0xFF)] ^ t4[Int(lo >> 24)]
-                    ^ t3[Int(hi & 0xFF)] ^ t2[Int((hi >> 8) & 0xFF)] ^ t1[Int((hi >> 16) & 0xFF)] ^ t0[Int(hi >> 24)]
-                i += 8
-            }
-            while i < n {
-                crc = t0[Int((crc ^ UInt32(bytes[i])) & 0xFF)] ^ (crc >> 8)
-                i += 1
-            }
-        }
-        return ~crc
+        gw_crc32c(seed, bytes.baseAddress, bytes.count)
     }
 
     public static func checksum(_ bytes: [UInt8]) -> UInt32 {

@@ -108,7 +108,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
         .testTarget(name: "GatewaySpoolTests", dependencies: ["GatewaySpool", "GatewayTestKit"], swiftSettings: settings),
-        .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit"], swiftSettings: settings),
+        .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit", "CGatewayPluginABI"], swiftSettings: settings),
         // Fuzz targets (Tests/Fuzz): shared by the libFuzzer driver (`make fuzz`) and the tests that
         // replay the seed corpus and every crasher found.
         .target(

@@ -75,20 +75,22 @@ public enum HostServices {
         _ ctx: UnsafeMutableRawPointer?, _ req: UnsafePointer<gw_http_request>?, _ resp: UnsafeMutablePointer<gw_http_response>?
     ) -> Int32 {
         guard let req, let resp else { return GW_FAIL }
-        let r = req.pointee
+        // Copy only the bytes the plugin's struct has (an older plugin's is shorter): fields it
+        // does not know stay zero, which means their defaults.
+        var r = gw_http_request()
+        let size = min(Int(UnsafeRawPointer(req).load(as: UInt32.self)), MemoryLayout<gw_http_request>.size)
+        withUnsafeMutableBytes(of: &r) { $0.copyMemory(from: UnsafeRawBufferPointer(start: req, count: size)) }
         var headers: [(String, String)] = []
         if let hs = r.headers {
             for i in 0..<r.header_count { headers.append((text(hs[i].name), text(hs[i].value))) }
         }
         let body = r.body.ptr.map { Array(UnsafeBufferPointer(start: $0, count: r.body.len)) } ?? []
-        // TLS options exist only in requests from plugins built with a header that has them.
-        var caFile: String? = nil
-        var verify = true
-        if Int(r.struct_size) >= MemoryLayout<gw_http_request>.offset(of: \.tls_flags)! + MemoryLayout<UInt32>.size {
-            let ca = text(r.ca_file)
-            caFile = ca.isEmpty ? nil : ca
-            verify = r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0
-        }
+        // TLS options: zero (system trust store, verification on) for plugins built before them.
+        let caFile: String?
+        let verify: Bool
+        let ca = text(r.ca_file)
+        caFile = ca.isEmpty ? nil : ca
+        verify = r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0
         let result = http.send(
             method: text(r.method), url: text(r.url), headers: headers, body: body, timeoutMs: Int(max(1, r.timeout_ms)),
             caFile: caFile, verify: verify)

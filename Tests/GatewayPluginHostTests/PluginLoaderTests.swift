@@ -1,3 +1,4 @@
+import CGatewayPluginABI
 import Foundation
 import GatewayCore
 import GatewayTestKit
@@ -143,5 +144,42 @@ struct PluginLoaderTests {
             stat(path, &st)
             #expect(st.st_mode & 0o777 == 0o600)
         }
+    }
+}
+
+@Suite("Host services")
+struct HostServicesTests {
+    /// A plugin built before the TLS fields were appended passes a shorter request: the host
+    /// must read only `struct_size` bytes (here the bytes after it are garbage that would
+    /// otherwise be taken as a CA file pointer).
+    @Test func anOlderShorterHTTPRequestIsReadOnlyUpToItsSize() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let url = Array((receiver.url + "/old").utf8)
+        let method = Array("POST".utf8)
+        let body = Array("{}".utf8)
+        let oldSize = MemoryLayout<gw_http_request>.offset(of: \.ca_file)!
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<gw_http_request>.size, alignment: 16)
+        defer { raw.deallocate() }
+        raw.initializeMemory(as: UInt8.self, repeating: 0xAB, count: MemoryLayout<gw_http_request>.size)
+        let status = method.withUnsafeBufferPointer { m in
+            url.withUnsafeBufferPointer { u in
+                body.withUnsafeBufferPointer { b -> Int32 in
+                    let req = raw.bindMemory(to: gw_http_request.self, capacity: 1)
+                    req.pointee.struct_size = UInt32(oldSize)
+                    req.pointee.method = gw_bytes(ptr: m.baseAddress, len: m.count)
+                    req.pointee.url = gw_bytes(ptr: u.baseAddress, len: u.count)
+                    req.pointee.headers = nil
+                    req.pointee.header_count = 0
+                    req.pointee.body = gw_bytes(ptr: b.baseAddress, len: b.count)
+                    req.pointee.timeout_ms = 2000
+                    var resp = gw_http_response(struct_size: UInt32(MemoryLayout<gw_http_response>.size), status: 0, retry_after_ms: 0, error: gw_bytes(ptr: nil, len: 0))
+                    _ = HostServices.httpRequest(nil, req, &resp)
+                    return resp.status
+                }
+            }
+        }
+        #expect(status == 200)
+        #expect(receiver.received.first?.target == "/old")
     }
 }

@@ -6,15 +6,24 @@
 #   SPOOL_DIR     where the spool lives (default $BENCH_RUNDIR/spool; /dev/shm/... for tmpfs)
 #   DEDUP_WINDOW  dedupWindowSeconds (default 0: the harness's request files may repeat a
 #                 notification, which a de-duplicating gateway would answer without storing)
+#   TLS=1         serve TLS with the test certificate (Tests/IntegrationTests/Fixtures/tls)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 BIN=${GATEWAY_BIN:-$ROOT/.build/release/gateway}
 RUNDIR=${BENCH_RUNDIR:?}
+TLS_LINE=""
+if [ "${TLS:-0}" = 1 ]; then
+  cp "$ROOT/Tests/IntegrationTests/Fixtures/tls/server.pem" "$RUNDIR/tls.pem"
+  cp "$ROOT/Tests/IntegrationTests/Fixtures/tls/server.key" "$RUNDIR/tls.key"
+  chmod 600 "$RUNDIR/tls.key"
+  TLS_LINE="  tls: {cert: $RUNDIR/tls.pem, key: $RUNDIR/tls.key}"
+fi
 cat > "$RUNDIR/gateway.yaml" <<YAML
 server:
   listen: 127.0.0.1:${EVO_PORT:?}
   workers: ${BENCH_SERVER_CPUS:-0}
+$TLS_LINE
 spool:
   dir: ${SPOOL_DIR:-$RUNDIR/spool}
 sources:

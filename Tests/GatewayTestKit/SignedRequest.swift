@@ -39,6 +39,14 @@ public struct SignedRequest {
         return (try? SignatureSigner.sign(m, type: signType, key: key, sm2PrivateKey: sm2Key)) ?? "signing-failed"
     }
 
+    /// `bytes` split after the blank line that ends the head (for `Expect: 100-continue`).
+    public var headAndBody: (head: [UInt8], body: [UInt8]) {
+        let all = bytes
+        let end = all.indices.first { $0 + 3 < all.count && all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }
+            .map { $0 + 4 } ?? all.count
+        return (Array(all[..<end]), Array(all[end...]))
+    }
+
     public var bytes: [UInt8] {
         var headers: [(String, String)] = [
             ("Host", "127.0.0.1"), ("Content-Type", "application/json"), ("DateTime", dateTime), ("MsgID", msgID),

@@ -250,12 +250,11 @@ struct AnswerTests {
             // Expect: 100-continue: the interim answer comes before the body is sent.
             var r = SignedRequest.payment()
             r.extraHeaders = [("Expect", "100-continue")]
-            let all = r.bytes
-            let headEnd = all.indices.first { all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }! + 4
-            try c.send(Array(all[0..<headEnd]))
+            let (head, body) = r.headAndBody
+            try c.send(head)
             let interim = try c.connection.readExactly(25)
             #expect(String(decoding: interim, as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
-            try c.send(Array(all[headEnd...]))
+            try c.send(body)
             #expect(try c.read().status == 200)
             // Connection: close is honoured.
             var last = SignedRequest.payment()

@@ -126,24 +126,17 @@ struct HostileInputTests {
 @Suite("Shell hooks as another user", .serialized)
 struct ShellPrivilegeTests {
     func config(_ with: String) -> String {
-        """
-        server:
-          listen: 127.0.0.1:0
-        spool:
-          dir: @DIR@/spool
-        sources:
-          - name: evo
-            path: /webhooks/evo
-            signKey: test-sign-key
-        routes:
-          - name: legacy
-            events: ["*"]
-            handlers:
-              - plugin: shell
-                with: { command: ["/usr/bin/id"], workingDirectory: /, \(with) }
-        log:
-          level: debug
-        """
+        oneSourceConfig(
+            rest: """
+                routes:
+                  - name: legacy
+                    events: ["*"]
+                    handlers:
+                      - plugin: shell
+                        with: { command: ["/usr/bin/id"], workingDirectory: /, \(with) }
+                log:
+                  level: debug
+                """)
     }
 
     /// CI and this machine run the suite as root; elsewhere switching users is impossible.

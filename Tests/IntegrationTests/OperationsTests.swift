@@ -10,29 +10,19 @@ let adminToken = "admin-token-for-tests-0123456789"
 /// A gateway with an admin listener (token `adminToken`) and one route, `routeName`, forwarding
 /// everything to `url`.
 func opsConfig(url: String, routeName: String = "main", retry: String = "{maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 200}", extraRoutes: String = "", token: Bool = true, graceMs: Int = 10_000) -> String {
-    """
-    server:
-      listen: 127.0.0.1:0
-      workers: 2
-      shutdownGraceMs: \(graceMs)
-    admin:
-      listen: 127.0.0.1:0
-    \(token ? "  token: \(adminToken)" : "")
-    spool:
-      dir: @DIR@/spool
-    sources:
-      - name: evo
-        path: /webhooks/evo
-        signKey: test-sign-key
-    routes:
-      - name: \(routeName)
-        events: ["*"]
-        handlers:
-          - plugin: forward-http
-            with: { url: "\(url)", timeoutMs: 2000 }
-        retry: \(retry)
-    \(extraRoutes)
-    """
+    oneSourceConfig(
+        server: "  workers: 2\n  shutdownGraceMs: \(graceMs)",
+        admin: "admin:\n  listen: 127.0.0.1:0" + (token ? "\n  token: \(adminToken)" : ""),
+        rest: """
+            routes:
+              - name: \(routeName)
+                events: ["*"]
+                handlers:
+                  - plugin: forward-http
+                    with: { url: "\(url)", timeoutMs: 2000 }
+                retry: \(retry)
+            \(extraRoutes)
+            """)
 }
 
 /// One request to the admin listener.
@@ -346,12 +336,7 @@ struct OperationsTests {
         let stalled = try TestClient(port: gw.port)
         var r = numbered(2)
         r.extraHeaders = [("Expect", "100-continue")]
-        let all = r.bytes
-        guard let headEnd = all.indices.first(where: { $0 + 3 < all.count && all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }) else {
-            Issue.record("no end of head")
-            return
-        }
-        try stalled.send(Array(all[0..<(headEnd + 4)]))
+        try stalled.send(r.headAndBody.head)
         #expect(String(decoding: try stalled.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
         let start = Date()
         gw.signal(SIGTERM)
@@ -396,14 +381,10 @@ struct OperationsTests {
         for (i, c) in clients.enumerated() {
             var r = numbered(i + 1)
             r.extraHeaders = [("Expect", "100-continue")]
-            let all = r.bytes
-            guard let headEnd = all.indices.first(where: { $0 + 3 < all.count && all[$0] == 13 && all[$0 + 1] == 10 && all[$0 + 2] == 13 && all[$0 + 3] == 10 }) else {
-                Issue.record("no end of head")
-                return
-            }
-            try c.send(Array(all[0..<(headEnd + 4)]))
+            let (head, body) = r.headAndBody
+            try c.send(head)
             #expect(String(decoding: try c.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
-            bodies.append(Array(all[(headEnd + 4)...]))
+            bodies.append(body)
         }
         gw.signal(SIGTERM)
         #expect(gw.waitForLine { $0.contains("shutting down") } != nil)

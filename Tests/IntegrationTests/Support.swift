@@ -41,6 +41,17 @@ func testConfig(extraServer: String = "", maxBodyBytes: Int = 4096) -> String {
     """
 }
 
+/// A gateway on 127.0.0.1:0 with one source (`evo` at `/webhooks/evo`, key `test-sign-key`) and
+/// its spool in the test directory. The other arguments are YAML lines, already indented, added
+/// under `server:` (`server`), after it (`admin`), under the source (`source`), and at the end
+/// (`rest`: routes, log...).
+func oneSourceConfig(server: String = "", admin: String = "", source: String = "", rest: String = "") -> String {
+    [
+        "server:", "  listen: 127.0.0.1:0", server, admin, "spool:", "  dir: @DIR@/spool", "sources:", "  - name: evo",
+        "    path: /webhooks/evo", "    signKey: test-sign-key", source, rest,
+    ].filter { !$0.isEmpty }.joined(separator: "\n") + "\n"
+}
+
 /// Starts a gateway, runs `body`, always stops it.
 func withGateway<R>(
     _ config: String = testConfig(), environment: [String: String] = [:], shellPrefix: String? = nil,

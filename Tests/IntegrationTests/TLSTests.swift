@@ -21,23 +21,10 @@ func installCertificate(_ name: String, into dir: URL, as target: String = "serv
     return (cert, key)
 }
 
-func tlsConfig(extra: String = "", headerTimeoutMs: Int = 10_000) -> String {
-    """
-    server:
-      listen: 127.0.0.1:0
-      workers: 2
-      headerTimeoutMs: \(headerTimeoutMs)
-      tls: { cert: @DIR@/server.pem, key: @DIR@/server.key }
-    admin:
-      listen: 127.0.0.1:0
-    spool:
-      dir: @DIR@/spool
-    sources:
-      - name: evo
-        path: /webhooks/evo
-        signKey: test-sign-key
-    \(extra)
-    """
+func tlsConfig(headerTimeoutMs: Int = 10_000) -> String {
+    oneSourceConfig(
+        server: "  workers: 2\n  headerTimeoutMs: \(headerTimeoutMs)\n  tls: { cert: @DIR@/server.pem, key: @DIR@/server.key }",
+        admin: "admin:\n  listen: 127.0.0.1:0")
 }
 
 func curl(_ args: [String]) throws -> (status: Int32, output: String) {
@@ -193,18 +180,7 @@ struct TLSTests {
                 events: ["*"]
                 handlers: [ { plugin: forward-http, with: { url: "\(receiver.url)/insecure", insecureSkipVerify: true } } ]
             """
-        let config = """
-            server:
-              listen: 127.0.0.1:0
-            spool:
-              dir: @DIR@/spool
-            sources:
-              - name: evo
-                path: /webhooks/evo
-                signKey: test-sign-key
-            \(routes)
-            """
-        let gw = try GatewayProcess(config: config)
+        let gw = try GatewayProcess(config: oneSourceConfig(rest: routes))
         defer { gw.stop() }
         try gw.waitUntilListening()
         #expect(gw.output.contains { $0.contains("insecureSkipVerify is on") })
@@ -220,19 +196,7 @@ struct TLSTests {
 @Suite("Source limits", .serialized)
 struct SourceLimitTests {
     func config(_ sourceExtra: String) -> String {
-        """
-        server:
-          listen: 127.0.0.1:0
-        admin:
-          listen: 127.0.0.1:0
-        spool:
-          dir: @DIR@/spool
-        sources:
-          - name: evo
-            path: /webhooks/evo
-            signKey: test-sign-key
-        \(sourceExtra)
-        """
+        oneSourceConfig(admin: "admin:\n  listen: 127.0.0.1:0", source: sourceExtra)
     }
 
     @Test func rateLimitAnswers429WithRetryAfter() throws {

@@ -129,10 +129,21 @@ struct ConfigDecoder {
     func decodeTLS(_ node: YAMLNode) -> TLSConfig? {
         guard var m = ctx.mapping(node, "server.tls") else { return nil }
         let cert = m.required("cert").flatMap { readableFile($0, "server.tls.cert") }
-        let key = m.required("key").flatMap { readableFile($0, "server.tls.key") }
+        let keyNode = m.required("key")
+        let key = keyNode.flatMap { readableFile($0, "server.tls.key") }
         m.finish()
         guard let cert, let key else { return nil }
+        // The private key is a secret: like `{file: ...}` secrets, others must not read it.
+        if let keyNode, let mode = Self.permissions(key), mode & 0o004 != 0 {
+            ctx.error(keyNode.mark, "server.tls: the private key '\(key)' is readable by other users; chmod o-r it")
+            return nil
+        }
         return TLSConfig(cert: cert, key: key, mark: node.mark)
+    }
+
+    /// The permission bits of `path` (nil when it cannot be read).
+    static func permissions(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
     }
 
     /// A path to a file that must exist and be readable now.
@@ -259,13 +270,11 @@ struct ConfigDecoder {
     func readSecretFile(_ node: YAMLNode, _ what: String) -> Secret? {
         guard let p = ctx.nonEmptyString(node, "\(what).file") else { return nil }
         let path = resolve(p)
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
-            let data = FileManager.default.contents(atPath: path)
-        else {
+        guard let perms = Self.permissions(path), let data = FileManager.default.contents(atPath: path) else {
             ctx.error(node.mark, "\(what): cannot read secret file '\(path)'")
             return nil
         }
-        if let perms = attrs[.posixPermissions] as? Int, perms & 0o007 != 0 {
+        if perms & 0o007 != 0 {
             ctx.error(node.mark, "\(what): secret file '\(path)' is accessible by other users (mode \(String(perms, radix: 8))); chmod o-rwx it")
             return nil
         }

@@ -190,8 +190,7 @@ public struct Redactor: Sendable {
                 out.append(0x22)
             } else {
                 var e = k
-                let stops: Set<UInt8> = [0x20, 0x26, 0x3B, 0x2C, 0x22, 0x7D, 0x5D, 0x0A, 0x09, 0x5C]
-                while e < u.count && !stops.contains(u[e]) { e += 1 }
+                while e < u.count && !Redactor.valueStops.contains(u[e]) { e += 1 }
                 end = e
                 if e > k { out.append(contentsOf: redacted) }
             }
@@ -200,6 +199,10 @@ public struct Redactor: Sendable {
         }
         return changed ? String(decoding: out, as: UTF8.self) : text
     }
+
+    /// Bytes that end an unquoted `key=value` value: space, `&`, `;`, `,`, quote, `}`, `]`, LF,
+    /// tab, backslash (an escape in folded output).
+    static let valueStops: Set<UInt8> = [0x20, 0x26, 0x3B, 0x2C, 0x22, 0x7D, 0x5D, 0x0A, 0x09, 0x5C]
 
     /// Index just past the JSON string starting at `from` (a quote); the end of text if unclosed.
     static func endOfJSONString(_ u: [UInt8], from: Int) -> Int {

@@ -47,17 +47,12 @@ public final class HTTPClientConnection: @unchecked Sendable {
             throw HTTPClientError("TLS setup failed: \(error)")
         }
         while true {
-            switch session.handshake() {
-            case .bytes: 
+            let r = session.handshake()
+            if case .bytes = r {
                 self.tls = session
                 return
-            case .wantRead:
-                guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else { throw HTTPClientError("TLS handshake timed out") }
-            case .wantWrite:
-                guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else { throw HTTPClientError("TLS handshake timed out") }
-            case .closed: throw HTTPClientError("TLS handshake failed: connection closed")
-            case .failed(let why): throw HTTPClientError("TLS handshake failed: \(why)")
             }
+            try waitAfterTLS(r, timedOut: "TLS handshake timed out", failed: "TLS handshake failed")
         }
     }
 
@@ -146,19 +141,25 @@ public final class HTTPClientConnection: @unchecked Sendable {
         }
     }
 
+    /// After a TLS call that did not complete: waits (within the deadline) for the readiness
+    /// OpenSSL asked for, or throws for a closed or failed session.
+    private func waitAfterTLS(_ r: TLS.IOResult, timedOut: String, failed: String) throws(HTTPClientError) {
+        switch r {
+        case .bytes: return
+        case .wantRead:
+            guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else { throw HTTPClientError(timedOut) }
+        case .wantWrite:
+            guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else { throw HTTPClientError(timedOut) }
+        case .closed: throw HTTPClientError("\(failed): connection closed")
+        case .failed(let why): throw HTTPClientError("\(failed): \(why)")
+        }
+    }
+
     private func tlsWrite(_ tls: TLSSession, _ bytes: [UInt8]) throws(HTTPClientError) {
         var off = 0
         while off < bytes.count {
             let r = bytes.withUnsafeBytes { b in tls.write(UnsafeRawBufferPointer(rebasing: b[off...])) }
-            switch r {
-            case .bytes(let n): off += n
-            case .wantRead:
-                guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else { throw HTTPClientError("write timed out") }
-            case .wantWrite:
-                guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else { throw HTTPClientError("write timed out") }
-            case .closed: throw HTTPClientError("write failed: connection closed")
-            case .failed(let why): throw HTTPClientError("write failed: \(why)")
-            }
+            if case .bytes(let n) = r { off += n } else { try waitAfterTLS(r, timedOut: "write timed out", failed: "write failed") }
         }
     }
 
@@ -179,15 +180,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
                     chunk.withUnsafeBufferPointer { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<n])) }
                     return true
                 case .closed: return false
-                case .wantRead:
-                    guard Self.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
-                        throw HTTPClientError("timed out waiting for the answer")
-                    }
-                case .wantWrite:
-                    guard Self.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else {
-                        throw HTTPClientError("timed out waiting for the answer")
-                    }
-                case .failed(let why): throw HTTPClientError("read failed: \(why)")
+                default: try waitAfterTLS(r, timedOut: "timed out waiting for the answer", failed: "read failed")
                 }
             }
         }

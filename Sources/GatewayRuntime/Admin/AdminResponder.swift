@@ -151,6 +151,11 @@ final class AdminResponder: HTTPResponder {
         let pending = dispatcher.pending
         let oldest = dispatcher.oldestPendingMs
         let now = wallClockMilliseconds()
+        // Totals per route (over plugins) from one pass over each counter family.
+        var outcomes: [String: Int] = [:]
+        for (labels, c) in metrics.deliveries.allSeries { outcomes["\(labels[0])\u{0}\(labels[2])", default: 0] += c.count }
+        var retries: [String: Int] = [:]
+        for (labels, c) in metrics.retries.allSeries { retries[labels[0], default: 0] += c.count }
         var routes: [JSONValue] = []
         for r in dispatcher.routes {
             var o = JSONObject()
@@ -163,12 +168,10 @@ final class AdminResponder: HTTPResponder {
             o["pending"] = .number(String(pending[r.name] ?? 0))
             let age = (oldest[r.name] ?? nil).map { Double(max(0, now - $0)) / 1000 } ?? 0
             o["oldestPendingAgeSeconds"] = .number(PrometheusText.format(age))
-            for (key, family) in [("delivered", "delivered"), ("dropped", "dropped"), ("dead", "dead")] {
-                let total = metrics.deliveries.allSeries.filter { $0.0[0] == r.name && $0.0[2] == family }.reduce(0) { $0 + $1.1.count }
-                o[key] = .number(String(total))
+            for outcome in ["delivered", "dropped", "dead"] {
+                o[outcome] = .number(String(outcomes["\(r.name)\u{0}\(outcome)", default: 0]))
             }
-            let retries = metrics.retries.allSeries.filter { $0.0[0] == r.name }.reduce(0) { $0 + $1.1.count }
-            o["retries"] = .number(String(retries))
+            o["retries"] = .number(String(retries[r.name, default: 0]))
             routes.append(.object(o))
         }
         var top = JSONObject()

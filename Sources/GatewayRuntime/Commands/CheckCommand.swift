@@ -4,18 +4,15 @@ import GatewayCore
 /// `gateway check --config FILE`: validate and summarise. Exit status 0 when valid, 1 otherwise.
 public enum CheckCommand {
     public static func run(configPath: String) -> Int32 {
-        let config: GatewayConfig
-        let routes: RouteTable
+        let loaded: LoadedConfiguration
         do {
-            config = try GatewayConfig.load(path: configPath)
-            _ = try SourceTable(config: config)
-            _ = try TLSSetup.serverContext(config)
-            routes = try RouteTable.compile(config, loadPlugins: true)
+            loaded = try LoadedConfiguration.load(path: configPath)
         } catch {
             printError("\(error)")
             printError("\(configPath): configuration is NOT valid")
             return 1
         }
+        let (config, routes) = (loaded.config, loaded.routes)
         var text = summary(config)
         var plugins: [String: String] = [:]
         for r in routes.routes { for h in r.handlers { plugins[h.plugin.name] = h.plugin.path } }

@@ -53,15 +53,9 @@ final class Reloader: Sendable {
     private func reloadLocked(trigger: String) -> Outcome {
         // Even when the new file is invalid: rotation must not depend on the config being valid.
         reopenLog()
-        let config: GatewayConfig
-        let sources: SourceTable
-        let routes: RouteTable
-        let tls: TLSServerContext?
+        let loaded: LoadedConfiguration
         do {
-            config = try GatewayConfig.load(path: configPath)
-            sources = try SourceTable(config: config)
-            tls = try TLSSetup.serverContext(config)
-            routes = try RouteTable.compile(config, loadPlugins: true)
+            loaded = try LoadedConfiguration.load(path: configPath)
         } catch {
             metrics.reloads.labels("failed").add()
             let lines = error.errors.map(\.description)
@@ -70,6 +64,7 @@ final class Reloader: Sendable {
                 [("trigger", .string(trigger)), ("errors", .string(lines.joined(separator: "\n"))), ("generation", .int(state.generation))])
             return .failed(lines)
         }
+        let (config, sources, tls, routes) = (loaded.config, loaded.sources, loaded.tls, loaded.routes)
         let old = state.config
         var restartOnly: [String] = []
         if config.server.listen != old.server.listen { restartOnly.append("server.listen") }

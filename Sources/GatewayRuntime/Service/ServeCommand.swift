@@ -96,19 +96,17 @@ public enum ServeCommand {
         let dispatcher: Dispatcher
         let reloader: Reloader
         let publicListening = Locked(false)
-        let publicServerBox = Locked<HTTPServer?>(nil)
         do {
             dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
-            reloader = Reloader(
-                configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() },
-                replaceTLS: { [publicServerBox] ctx in publicServerBox.withLock { $0 }?.replaceTLS(ctx) })
             group = try EventLoopGroup(count: workers)
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
                 responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics), logger: logger,
                 tls: tls)
-            publicServerBox.withLock { $0 = publicServer }
+            reloader = Reloader(
+                configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() },
+                replaceTLS: { [publicServer] ctx in publicServer.replaceTLS(ctx) })
             if let admin = config.admin {
                 let adminSocket = try ListeningSocket(address: socketAddress(admin.listen))
                 var adminConfig = HTTPServerConfiguration()

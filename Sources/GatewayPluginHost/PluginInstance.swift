@@ -13,12 +13,16 @@ public struct HandlerCall: Sendable {
     /// The body already parsed, when the caller has it (the event as received): then a plugin
     /// asking for a value does not make the host parse the body a second time.
     public var document: JSONDocument?
+    /// The edited view `body` was written from (the route's transforms ran on the event): scalar
+    /// values are looked up there, so the transformed body is not parsed again either.
+    public var view: EditableJSON?
 
     public init(
         body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int,
-        document: JSONDocument? = nil
+        document: JSONDocument? = nil, view: EditableJSON? = nil
     ) {
         self.document = document
+        self.view = view
         self.body = body
         self.eventCode = eventCode
         self.source = source
@@ -55,7 +59,7 @@ public final class PluginInstance: @unchecked Sendable {
     /// Runs one attempt. Blocks as long as the plugin does.
     public func handle(_ call: HandlerCall) -> HandlerOutcome {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
-        let context = CallContext(body: call.body, document: call.document)
+        let context = CallContext(body: call.body, document: call.document, view: call.view)
         let collector = OutputCollector()
         // All borrowed strings live in one buffer for the duration of the call.
         var arena: [UInt8] = []
@@ -91,12 +95,14 @@ public final class PluginInstance: @unchecked Sendable {
 final class CallContext {
     let body: [UInt8]
     private var document: JSONDocument?
+    private let view: EditableJSON?
     private var parsed = false
     private var values: [UnsafeMutableBufferPointer<UInt8>] = []
 
-    init(body: [UInt8], document: JSONDocument?) {
+    init(body: [UInt8], document: JSONDocument?, view: EditableJSON? = nil) {
         self.body = body
         self.document = document
+        self.view = view
         self.parsed = document != nil
     }
 
@@ -106,6 +112,13 @@ final class CallContext {
 
     /// The scalar text at `path`, kept alive for the rest of the call.
     func value(at path: String) -> UnsafeBufferPointer<UInt8>? {
+        // Scalars and null read from the edited view are what parsing `body` would give (it was
+        // written from that view). Objects and arrays are re-encoded from a parse, as always.
+        if document == nil, let view, let p = JSONPath(path) {
+            guard let v = view.get(p) else { return nil }
+            if let s = v.scalarText { return keep(s) }
+            if v.isNull { return keep("") }
+        }
         if !parsed {
             parsed = true
             document = try? JSONDocument.parse(body)
@@ -119,6 +132,11 @@ final class CallContext {
         } else {
             text = ref.materialize().jsonText
         }
+        return keep(text)
+    }
+
+    /// Copies `text` into memory that lives until the call ends.
+    private func keep(_ text: String) -> UnsafeBufferPointer<UInt8> {
         let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, text.utf8.count))
         _ = copy.initialize(from: text.utf8)
         values.append(copy)

@@ -87,6 +87,11 @@ public final class Spool: @unchecked Sendable {
 
     let state: Locked<State>
     private let wake = DispatchSemaphore(value: 0)
+    /// An `accept(deferWake: true)` queued a record and left the wake-up to `flushDeferredWake`.
+    private let wakeDeferred = Atomic<Bool>(false)
+    /// Records queued without waking the writer (outcomes, retries) before one wake-up is due:
+    /// they are not synced on their own, so they ride along with the next group commit.
+    static let quietRecordLimit = 256
     private let stopped = DispatchSemaphore(value: 0)
     let logger: Logger
     // Compactor thread only (and init):
@@ -243,7 +248,7 @@ public final class Spool: @unchecked Sendable {
     /// is known: after the sync for `.stored`, after the original's sync for `.duplicate`.
     public func accept(
         source: String, msgID: String, eventCode: String, dedupHash: [UInt8], dedupWindowMs: Int64, routes: [String],
-        headers: [KeptHeader] = [], receivedMs: Int64? = nil, body: [UInt8],
+        headers: [KeptHeader] = [], receivedMs: Int64? = nil, body: [UInt8], deferWake: Bool = false,
         completion: @escaping @Sendable (AcceptResult) -> Void
     ) {
         let now = receivedMs ?? Spool.nowMs()
@@ -269,7 +274,19 @@ public final class Spool: @unchecked Sendable {
         }
         if let immediate {
             completion(immediate)
+        } else if deferWake {
+            wakeDeferred.store(true, ordering: .releasing)
         } else {
+            wake.signal()
+        }
+    }
+
+    /// Wakes the writer if an `accept(deferWake: true)` asked for it. An event loop calls this
+    /// once per iteration, after handling every ready connection: the records of one iteration
+    /// go to the writer with one wake-up (one futex call and one context switch) instead of one
+    /// each, and a group commit gathers more of them.
+    public func flushDeferredWake() {
+        if wakeDeferred.load(ordering: .relaxed) && wakeDeferred.exchange(false, ordering: .acquiringAndReleasing) {
             wake.signal()
         }
     }
@@ -285,9 +302,15 @@ public final class Spool: @unchecked Sendable {
         enqueue(Write(bytes: SpoolRecord.outcome(id: id, route: route, outcome: outcome, attempts: UInt32(clamping: attempts)).encoded(), accepted: nil, resolvedID: id))
     }
 
+    /// Queues a record that needs no sync of its own. The writer is woken only when many have
+    /// piled up; otherwise they go with the next group commit, or at the writer's next timeout
+    /// (500 ms), so a delivery's outcome costs no context switch.
     private func enqueue(_ w: Write) {
-        state.withLock { $0.queue.append(w) }
-        wake.signal()
+        let count = state.withLock { s in
+            s.queue.append(w)
+            return s.queue.count
+        }
+        if count >= Self.quietRecordLimit { wake.signal() }
     }
 
     /// Stops compacting, writes what is queued, syncs and releases the lock. (Nothing else to

@@ -183,3 +183,39 @@ struct HostServicesTests {
         #expect(receiver.received.first?.target == "/old")
     }
 }
+
+@Suite("Event values after transforms")
+struct TransformedValueTests {
+    /// A handler after transforms reads values from the edited view instead of parsing the body
+    /// again: every answer must be the one a parse of the transformed body gives.
+    @Test func theEditedViewAnswersLikeAParseOfTheBody() throws {
+        let text = #"{"eventCode":"Payment","metadata":"tenant=acme","n":12.50,"ok":true,"nil":null,"#
+            + #""payment":{"status":"Success","ids":["a","b"],"card":{"holderName":"JANE","first6No":"411111"}},"esc":"a\"b\u00e9"}"#
+        let doc = try JSONDocument.parse(Array(text.utf8))
+        let transforms: [Transform] = [
+            .remove([JSONPath("payment.card.holderName")!]),
+            .mask([JSONPath("payment.card.first6No")!]),
+            .set([(JSONPath("gateway.route")!, try Template("ledger")), (JSONPath("ref")!, try Template("{{payment.status}}"))]),
+            .rename([(JSONPath("metadata")!, JSONPath("meta.data")!)]),
+        ]
+        let (body, view) = Transform.applyAllKeepingView(transforms, to: doc.root)
+        let paths = [
+            "eventCode", "meta.data", "metadata", "n", "ok", "nil", "payment.status", "payment.ids.1", "payment.ids.7",
+            "payment.card.holderName", "payment.card.first6No", "gateway.route", "ref", "esc", "missing.deep", "eventCode.x",
+        ]
+        let viaView = CallContext(body: body, document: nil, view: view)
+        let viaParse = CallContext(body: body, document: nil)
+        func str(_ p: UnsafeBufferPointer<UInt8>?) -> String? { p.map { String(decoding: $0, as: UTF8.self) } }
+        for path in paths {
+            #expect(str(viaView.value(at: path)) == str(viaParse.value(at: path)), "\(path)")
+        }
+        // The view really answers: with a body that says otherwise, scalars still come from it.
+        let viewOnly = CallContext(body: Array("{}".utf8), document: nil, view: view)
+        #expect(str(viewOnly.value(at: "payment.card.first6No")) == "**1111")
+        #expect(str(viewOnly.value(at: "meta.data")) == "tenant=acme")
+        #expect(str(viewOnly.value(at: "nil")) == "")
+        #expect(str(viewOnly.value(at: "payment.card.holderName")) == nil)
+        // Objects and arrays are re-encoded from a parse, as before.
+        #expect(str(viaView.value(at: "payment.ids")) == #"["a","b"]"#)
+    }
+}

@@ -118,6 +118,35 @@ struct SpoolFormatTests {
 
 @Suite("Spool on disk", .serialized)
 struct SpoolDiskTests {
+    /// An event loop accepts with `deferWake` and calls `flushDeferredWake` once per iteration.
+    /// The flush must be what wakes the writer: without it every acceptance below would wait for
+    /// the writer's 500 ms timeout (20 in a row: about 10 s), with it they take milliseconds.
+    @Test func aDeferredWakeIsFlushedByTheLoopNotByTheTimeout() throws {
+        let spool = try Spool(options: Spool.Options(dir: try tempSpoolDir()), logger: .disabled)
+        defer { spool.close() }
+        let start = monotonicNanoseconds()
+        for i in 0..<20 {
+            let done = DispatchSemaphore(value: 0)
+            let result = Mutex<Spool.AcceptResult?>(nil)
+            let body = #"{"eventCode":"Payment","n":\#(i)}"#
+            spool.accept(
+                source: "evo", msgID: "m\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
+                body: Array(body.utf8), deferWake: true
+            ) { r in
+                result.withLock { $0 = r }
+                done.signal()
+            }
+            spool.flushDeferredWake()
+            _ = done.wait(timeout: .now() + 10)
+            guard case .stored = result.withLock({ $0 }) else {
+                Issue.record("acceptance \(i) was not stored: \(String(describing: result.withLock { $0 }))")
+                return
+            }
+        }
+        let seconds = Double(monotonicNanoseconds() - start) / 1e9
+        #expect(seconds < 4, "20 deferred acceptances took \(seconds) s: the flush did not wake the writer")
+    }
+
     @Test func acceptedNotificationsSurviveAReopenUntilDelivered() throws {
         let dir = try tempSpoolDir()
         var opts = Spool.Options(dir: dir)

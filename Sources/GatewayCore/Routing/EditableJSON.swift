@@ -4,7 +4,7 @@
 /// values to remove one field and add another cost about 13 µs per event; keeping untouched
 /// values as references into the original bytes and copying those bytes on output costs a
 /// fraction of that. Only the objects and arrays on an edited path are opened.
-public indirect enum EditableJSON: Sendable {
+public enum EditableJSON: Sendable {
     /// An untouched value of the original document.
     case original(JSONRef)
     /// A value written by a transform.
@@ -86,9 +86,7 @@ public indirect enum EditableJSON: Sendable {
         }
         let rest = segs.dropFirst()
         open()
-        switch self {
-        case .object(var members):
-            self = .value(.null)  // release storage so `members` is edited in place
+        if var members = takeMembers() {
             if let i = members.lastIndex(where: { $0.key == first }) {
                 members[i].value.set(rest, newValue)
             } else {
@@ -97,16 +95,30 @@ public indirect enum EditableJSON: Sendable {
                 members.append(Member(first, child))
             }
             self = .object(members)
-        case .array(var elements):
-            guard let i = Int(first), i >= 0, i < elements.count else { return }
-            self = .value(.null)
-            elements[i].set(rest, newValue)
+        } else if var elements = takeElements() {
+            if let i = Int(first), i >= 0, i < elements.count { elements[i].set(rest, newValue) }
             self = .array(elements)
-        default:
+        } else {
             // A scalar where the path needs an object: the object replaces it.
             self = .object([])
             set(segs, newValue)
         }
+    }
+
+    /// An opened object's members, moved out (`self` becomes null) so that the caller edits
+    /// them in place: a `switch` over `self` keeps a second reference to the array alive, and
+    /// every edit then copied it (and retained each member) first.
+    private mutating func takeMembers() -> [Member]? {
+        guard case .object(let members) = self else { return nil }
+        self = .value(.null)
+        return members
+    }
+
+    /// The same for an opened array's elements.
+    private mutating func takeElements() -> [EditableJSON]? {
+        guard case .array(let elements) = self else { return nil }
+        self = .value(.null)
+        return elements
     }
 
     /// Removes `path` and returns what was there.
@@ -121,22 +133,19 @@ public indirect enum EditableJSON: Sendable {
         guard let first = segs.first else { return nil }
         let rest = segs.dropFirst()
         open()
-        switch self {
-        case .object(var members):
-            guard let i = members.lastIndex(where: { $0.key == first }) else { return nil }
-            self = .value(.null)
+        if var members = takeMembers() {
             defer { self = .object(members) }
+            guard let i = members.lastIndex(where: { $0.key == first }) else { return nil }
             if rest.isEmpty { return members.remove(at: i).value }
             return members[i].value.remove(rest)
-        case .array(var elements):
-            guard let i = Int(first), i >= 0, i < elements.count else { return nil }
-            self = .value(.null)
+        }
+        if var elements = takeElements() {
             defer { self = .array(elements) }
+            guard let i = Int(first), i >= 0, i < elements.count else { return nil }
             if rest.isEmpty { return elements.remove(at: i) }
             return elements[i].remove(rest)
-        default:
-            return nil
         }
+        return nil
     }
 
     /// Scalar text, as conditions and templates see it.
@@ -148,11 +157,21 @@ public indirect enum EditableJSON: Sendable {
         }
     }
 
+    /// Whether this is JSON `null`.
+    public var isNull: Bool {
+        switch self {
+        case .original(let r): r.kind == .null
+        case .value(let v): v == .null
+        default: false
+        }
+    }
+
     /// Keeps only the listed top-level keys of an object.
     public mutating func keep(_ keys: [String]) {
         open()
-        guard case .object(let members) = self else { return }
-        self = .object(members.filter { keys.contains($0.key) })
+        guard var members = takeMembers() else { return }
+        members.removeAll { !keys.contains($0.key) }
+        self = .object(members)
     }
 
     /// Writes compact JSON: original values are copied byte for byte from the document.

@@ -59,8 +59,14 @@ extension Transform {
     /// Runs every transform of a route on the event; returns the JSON to send. Untouched parts
     /// are copied byte for byte from the event as received.
     public static func applyAll(_ transforms: [Transform], to event: JSONRef) -> [UInt8] {
-        var body = EditableJSON(event)
-        for t in transforms { t.apply(to: &body, original: event) }
-        return body.serialized(capacityHint: event.document.bytes.count + 128)
+        applyAllKeepingView(transforms, to: event).body
+    }
+
+    /// The same, and the edited view the JSON was written from: handlers that read a value of
+    /// the transformed event (`event_value`) look it up there instead of parsing the JSON again.
+    public static func applyAllKeepingView(_ transforms: [Transform], to event: JSONRef) -> (body: [UInt8], view: EditableJSON) {
+        var view = EditableJSON(event)
+        for t in transforms { t.apply(to: &view, original: event) }
+        return (view.serialized(capacityHint: event.document.bytes.count + 128), view)
     }
 }

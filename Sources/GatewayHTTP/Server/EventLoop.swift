@@ -36,6 +36,9 @@ public final class EventLoop: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     /// Timers. Loop thread only.
     private var timers = TimerQueue()
+    /// Run at the end of every iteration, before the loop waits again (set before the thread
+    /// starts, read only by it).
+    private var iterationHooks: [@Sendable () -> Void] = []
     /// Cached monotonic time of the last wake-up, ms. Loop thread only.
     private(set) var now: UInt64 = monotonicMillis()
     /// A read buffer shared by every connection of this loop, so an idle connection holds none.
@@ -104,8 +107,17 @@ public final class EventLoop: @unchecked Sendable {
                 refreshDate()
                 sweep()
             }
+            for hook in iterationHooks { hook() }
         }
         runTasks()
+    }
+
+    /// Adds work to do once per iteration, after every ready descriptor, task and timer was
+    /// handled: a place to flush what the iteration batched up (e.g. one wake-up of the spool
+    /// writer for all the notifications it accepted). Only before the loop's thread starts.
+    public func addIterationHook(_ hook: @escaping @Sendable () -> Void) {
+        precondition(thread.load(ordering: .acquiring) == 0, "iteration hooks are added before the loop runs")
+        iterationHooks.append(hook)
     }
 
     public func stop() {

@@ -17,6 +17,9 @@ public final class Delivery: @unchecked Sendable {
     public internal(set) var handlerIndex = 0
     /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run.
     public internal(set) var body: [UInt8]?
+    /// The edited view `body` was written from, while `body` is what the transforms made (not
+    /// persisted: after a restart the body is parsed when a handler reads a value).
+    var view: EditableJSON?
     public internal(set) var lastError: String?
 
     init(id: String, recordID: UInt64, notification: GatewayEvent, route: CompiledRoute) {

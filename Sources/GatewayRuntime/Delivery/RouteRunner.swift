@@ -210,27 +210,31 @@ final class RouteRunner: @unchecked Sendable {
             if d.route.chainFingerprint != route.chainFingerprint {
                 d.handlerIndex = 0
                 d.body = nil
+                d.view = nil
             }
             d.route = route
         }
         let n = d.notification
         let t0 = monotonicNanoseconds()
         defer { metrics.attemptSeconds.observe(sinceNs: t0) }
-        if d.body == nil { d.body = route.transformedBody(n) }
+        if d.body == nil { (d.body, d.view) = route.transformedEvent(n) }
         d.attempts += 1
         var body = d.body ?? n.rawBody
-        // While the body is the event as received, handlers can read it through its tape.
+        // While the body is the event as received, handlers read it through its tape; while it
+        // is what the transforms made, through their edited view: no second parse either way.
         var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? n.document : nil
+        var view = d.view
         var i = d.handlerIndex
         while i < route.handlers.count {
             let call = HandlerCall(
                 body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
-                deliveryID: d.id, attempt: d.attempts, document: document)
+                deliveryID: d.id, attempt: d.attempts, document: document, view: view)
             switch route.handlers[i].handle(call) {
             case .proceed(let newBody):
                 if let newBody {
                     body = newBody
                     document = nil
+                    view = nil
                 }
                 i += 1
             case .drop:
@@ -239,6 +243,7 @@ final class RouteRunner: @unchecked Sendable {
             case .retry(let reason, let afterMs):
                 d.handlerIndex = i
                 d.body = body
+                d.view = view
                 d.lastError = reason
                 if d.attempts >= route.retry.maxAttempts {
                     d.lastError = "gave up after \(d.attempts) attempts: \(reason)"

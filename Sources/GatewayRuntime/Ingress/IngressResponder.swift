@@ -16,12 +16,17 @@ public final class IngressResponder: HTTPResponder {
     private let logger: Logger
     private let dispatcher: Dispatcher
     private let metrics: GatewayMetrics
+    /// Whether the event loops that call this responder run `dispatcher.spool.flushDeferredWake`
+    /// at the end of each iteration (see `EventLoop.addIterationHook`): then a stored
+    /// notification only marks the spool writer as needed, and each iteration wakes it once.
+    private let spoolWakeAtIterationEnd: Bool
 
-    public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics) {
+    public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics, spoolWakeAtIterationEnd: Bool = false) {
         self.state = state
         self.dispatcher = dispatcher
         self.logger = logger
         self.metrics = metrics
+        self.spoolWakeAtIterationEnd = spoolWakeAtIterationEnd
     }
 
     /// Counts the answer (`gateway_requests_total`, and the latency for a known source) and sends it.
@@ -96,7 +101,7 @@ public final class IngressResponder: HTTPResponder {
             dispatcher.spool.accept(
                 source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
                 dedupWindowMs: hash == nil ? 0 : Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name),
-                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody
+                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
             ) { result in
                 let n = event
                 switch result {

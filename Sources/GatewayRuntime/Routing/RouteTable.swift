@@ -35,8 +35,15 @@ public final class CompiledRoute: Sendable {
     /// The body the first handler receives: the event after this route's transforms. Without
     /// transforms, the raw body as received (byte for byte, no re-encoding).
     public func transformedBody(_ n: GatewayEvent) -> [UInt8] {
-        guard !transforms.isEmpty else { return n.rawBody }
-        return Transform.applyAll(transforms, to: n.document.root)
+        transformedEvent(n).body
+    }
+
+    /// The body the first handler receives and, when transforms made it, the edited view it was
+    /// written from (for value lookups without a second parse).
+    public func transformedEvent(_ n: GatewayEvent) -> (body: [UInt8], view: EditableJSON?) {
+        guard !transforms.isEmpty else { return (n.rawBody, nil) }
+        let (body, view) = Transform.applyAllKeepingView(transforms, to: n.document.root)
+        return (body, view)
     }
 }
 

@@ -99,10 +99,12 @@ public enum ServeCommand {
         do {
             dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
             group = try EventLoopGroup(count: workers)
+            for loop in group.loops { loop.addIterationHook { [spool] in spool.flushDeferredWake() } }
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),
-                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics), logger: logger,
+                responder: IngressResponder(state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, spoolWakeAtIterationEnd: true),
+                logger: logger,
                 tls: tls)
             reloader = Reloader(
                 configPath: configPath, state: state, dispatcher: dispatcher, logger: logger, metrics: metrics, reopenLog: { sink.reopen() },

@@ -64,12 +64,13 @@ server:
   listen: 127.0.0.1:${EVO_PORT:?}
   workers: ${BENCH_SERVER_CPUS:-0}
 spool:
-  dir: $RUNDIR/spool
+  dir: ${SPOOL_DIR:-$RUNDIR/spool}
 sources:
   - name: evo
     path: ${EVO_PATH:?}
     signKey: "${EVO_KEY:?}"
     maxMetadataLength: 1024
+    dedupWindowSeconds: ${DEDUP_WINDOW:-0}
 $ROUTES
 log:
   level: ${GATEWAY_LOG:-info}

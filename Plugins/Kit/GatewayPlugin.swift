@@ -36,12 +36,17 @@ public struct PluginDefinition: Sendable {
     public let name: String
     public let description: String
     public let make: @Sendable (PluginConfig, PluginHost) throws -> any GatewayHandler
+    /// The handler never blocks (no I/O, no sleeping; it answers in microseconds): the host may
+    /// run it on its receiving threads (`GW_PLUGIN_NONBLOCKING` in gateway_plugin.h).
+    public let nonBlocking: Bool
 
     public init(
-        name: String, description: String, make: @escaping @Sendable (PluginConfig, PluginHost) throws -> any GatewayHandler
+        name: String, description: String, nonBlocking: Bool = false,
+        make: @escaping @Sendable (PluginConfig, PluginHost) throws -> any GatewayHandler
     ) {
         self.name = name
         self.description = description
+        self.nonBlocking = nonBlocking
         self.make = make
     }
 }

@@ -22,8 +22,10 @@ public func gwPluginRegisterV1(_ table: UnsafeMutablePointer<gw_plugin_v1>?, _ s
 final class MetadataFilter: GatewayHandler, @unchecked Sendable {
     // Unchecked: immutable after init (the compiled regexes are only read).
 
+    /// Non-blocking: it only reads the event and compares strings, so the gateway runs it on the
+    /// receiving threads, and an event it drops never costs a hand-off to the route's workers.
     static let definition = PluginDefinition(
-        name: "metadata-filter", description: "passes events whose metadata matches conditions"
+        name: "metadata-filter", description: "passes events whose metadata matches conditions", nonBlocking: true
     ) { config, _ in try MetadataFilter(config: config) }
 
     let conditions: [MetadataCondition]

@@ -86,7 +86,7 @@ public enum PluginLoader {
         guard t.abi_version == UInt32(GW_PLUGIN_ABI_VERSION) else {
             throw PluginError("\(path) was built for plugin ABI version \(t.abi_version); this gateway speaks version \(GW_PLUGIN_ABI_VERSION)")
         }
-        guard Int(t.struct_size) >= MemoryLayout<gw_plugin_v1>.size else {
+        guard Int(t.struct_size) >= PluginLoader.baseTableSize else {
             throw PluginError("\(path): plugin table is too small (\(t.struct_size) bytes)")
         }
         guard let namePtr = t.name else { throw PluginError("\(path): the plugin has no name") }
@@ -99,8 +99,13 @@ public enum PluginLoader {
         }
         let description = t.description.map { String(cString: $0) } ?? ""
         accepted = true
-        return LoadedPlugin(name: name, path: path, description: description, table: table)
+        // `flags` was appended to the table: a plugin built before knows nothing of it.
+        let flags = Int(t.struct_size) >= MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)! + 4 ? t.flags : 0
+        return LoadedPlugin(name: name, path: path, description: description, table: table, flags: flags)
     }
+
+    /// The smallest plugin table accepted: `gw_plugin_v1` before `flags` was appended.
+    static let baseTableSize = MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)!
 }
 
 /// A loaded plugin's table. Lives for the process.
@@ -112,12 +117,16 @@ public final class LoadedPlugin: @unchecked Sendable {
     let table: UnsafeMutablePointer<gw_plugin_v1>
     /// The services table given to this plugin's instances (its host_ctx names the plugin).
     let hostAPI: UnsafeMutablePointer<gw_host_api>
+    /// The plugin declared that its handle() never blocks (`GW_PLUGIN_NONBLOCKING`): the host may
+    /// run it on the threads that receive notifications instead of handing events to a worker.
+    public let isNonBlocking: Bool
 
-    init(name: String, path: String, description: String, table: UnsafeMutablePointer<gw_plugin_v1>) {
+    init(name: String, path: String, description: String, table: UnsafeMutablePointer<gw_plugin_v1>, flags: UInt32 = 0) {
         self.name = name
         self.path = path
         self.description = description
         self.table = table
+        self.isNonBlocking = flags & GW_PLUGIN_NONBLOCKING != 0
         self.hostAPI = HostServices.makeTable(pluginName: name)
     }
 

@@ -49,6 +49,19 @@ struct JSONDocumentTests {
         #expect(doc.root["é"]?.scalarText == "2")
     }
 
+    @Test func everyEscapeDecodesLikeTheTreeParserAtAnyOffset() throws {
+        let escapes = [#"\""#, #"\\"#, #"\/"#, #"\b"#, #"\f"#, #"\n"#, #"\r"#, #"\t"#, #"\u0041"#, #"\u00e9"#, #"\u5f20"#, #"\ud83d\ude00"#]
+        for offset in 0..<10 {
+            let pad = String(repeating: "x", count: offset)
+            for e in escapes {
+                let text = #"{"s":"\#(pad)\#(e)\#(pad)\#(e)é"}"#
+                let tree = try JSONParser.parse(Array(text.utf8))
+                let doc = try JSONDocument.parse(Array(text.utf8))
+                #expect(doc.root["s"]?.stringValue == tree["s"]?.scalarText, "\(text)")
+            }
+        }
+    }
+
     @Test func longPlainStringsUseTheFastScan() throws {
         // Crosses the 8-byte stride with a quote, a backslash, a control byte and non-ASCII at every offset.
         for offset in 0..<9 {

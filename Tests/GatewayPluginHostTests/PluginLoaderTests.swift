@@ -33,6 +33,12 @@ struct PluginLoaderTests {
             #expect(p.name == name)
             #expect(!p.description.isEmpty)
         }
+        // Only the filter declares GW_PLUGIN_NONBLOCKING; c-echo has the table of a plugin built
+        // before that flag existed (shorter struct_size), which still loads, as blocking.
+        #expect(try PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir]).isNonBlocking)
+        for name in ["forward-http", "file", "shell", "c-echo"] {
+            #expect(try !PluginLoader.load(name: name, searchPath: [pluginDir]).isNonBlocking, "\(name)")
+        }
         // Loaded once per process: the same table again.
         let a = try PluginLoader.load(name: "file", searchPath: [pluginDir])
         let b = try PluginLoader.load(name: "file", searchPath: [pluginDir])

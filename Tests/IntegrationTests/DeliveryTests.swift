@@ -165,6 +165,47 @@ struct DeliveryTests {
         }
     }
 
+    /// A filter (non-blocking) runs on the receiving thread with the transforms; what it passes
+    /// is handed to a worker, which continues the same attempt: the first request the receiver
+    /// sees is attempt 1, the retry attempt 2, both with the transformed body.
+    @Test func aFilterRunOnTheReceivingThreadHandsOverTheSameAttempt() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        receiver.script([.init(status: 503)])
+        let config = oneSourceConfig(
+            rest: """
+                routes:
+                  - name: acme-ledger
+                    events: ["*"]
+                    transform:
+                      - mask: [paymentMethod.card.first6No]
+                      - set: { ref: "{{payment.merchantTransInfo.merchantTransID}}" }
+                    handlers:
+                      - plugin: metadata-filter
+                        with: { when: [ { key: tenant, equals: acme } ] }
+                      - plugin: forward-http
+                        with: { url: "\(receiver.url)/acme", timeoutMs: 2000 }
+                    retry: {maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 100}
+                log:
+                  level: debug
+                """)
+        try withGateway(config) { gw in
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(SignedRequest(body: paymentBody(merchantTransID: "MT-GLOBEX", metadata: "tenant=globex")).bytes).status == 200)
+            #expect(try c.roundTrip(SignedRequest(body: paymentBody(merchantTransID: "MT-ACME")).bytes).status == 200)
+            let got = receiver.waitFor(2)
+            #expect(got.map { $0.headers["X-Gateway-Attempt"] ?? "" } == ["1", "2"])
+            for r in got {
+                let body = String(decoding: r.body, as: UTF8.self)
+                #expect(body.contains(#""ref":"MT-ACME""#) && body.contains(#""first6No":"**1111""#), "\(body)")
+            }
+            #expect(gw.waitForLine { $0.contains("\"msg\":\"delivered\"") && $0.contains("\"attempt\":2") } != nil)
+            // The globex event was dropped by the filter and never reached the receiver.
+            #expect(gw.waitForLine { $0.contains("dropped by a handler") } != nil)
+            #expect(receiver.received.count == 2)
+        }
+    }
+
     @Test func retryAfterIsHonoured() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

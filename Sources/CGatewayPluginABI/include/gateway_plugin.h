@@ -26,6 +26,12 @@
  *   be safe for that (immutable after create, or locking). handle() may block (network, disk,
  *   child processes): each route has its own worker threads, so a slow handler delays only its
  *   own route.
+ *   A plugin whose handle() never blocks (no I/O, no locks held for long, no sleeping; it returns
+ *   within microseconds, e.g. a filter) sets GW_PLUGIN_NONBLOCKING in `flags`. The host may then
+ *   call it on the threads that receive notifications, right after the acknowledgement: the
+ *   leading non-blocking handlers of a route (and the route's transforms) run there, and only
+ *   what they pass on is handed to the route's worker threads. A plugin that sets the flag and
+ *   then blocks stalls the gateway's ingress; when in doubt, leave it unset.
  *
  * Process
  *   The host ignores SIGPIPE (a write to a closed pipe or socket fails with EPIPE instead of
@@ -157,7 +163,16 @@ typedef struct gw_plugin_v1 {
     int32_t (*create)(const gw_host_api *host, gw_bytes config_json, void **instance, const gw_output *out);
     int32_t (*handle)(void *instance, const gw_event *event, const gw_output *out);
     void (*destroy)(void *instance);
+    /* Appended (the host reads it only when struct_size covers it; the register function writes
+       it only when the host's table_size does): GW_PLUGIN_* flags. */
+    uint32_t flags;
 } gw_plugin_v1;
+
+/* gw_plugin_v1.flags: handle() never blocks (see "Threading"). */
+#define GW_PLUGIN_NONBLOCKING 1u
+
+/* The size of gw_plugin_v1 before `flags` was appended: the smallest table a host accepts. */
+#define GW_PLUGIN_V1_BASE_SIZE (offsetof(gw_plugin_v1, destroy) + sizeof(void (*)(void *)))
 
 typedef int32_t (*gw_plugin_register_fn)(gw_plugin_v1 *table, uint32_t table_size);
 

@@ -1,3 +1,4 @@
+import Glibc
 /// A validated JSON document kept as its raw bytes plus a flat index ("tape") of its values.
 ///
 /// Why: the ingress path must check every notification's JSON (syntax, UTF-8, depth, number
@@ -204,7 +205,12 @@ extension JSONDocument.Storage {
     /// Decodes a string node (content validated during parsing).
     func decodeString(_ n: Node) -> String {
         if !n.flag { return text(n) }
-        return String(decoding: unescaped(n), as: UTF8.self)
+        let (start, end) = (Int(n.start), Int(n.end))
+        return bytes.withUnsafeBufferPointer { b in
+            String(unsafeUninitializedCapacity: max(1, end - start)) { out in
+                JSONDocument.Storage.unescape(b, start, end, into: out)
+            }
+        }
     }
 
     func unescaped(_ n: Node) -> [UInt8] {
@@ -213,42 +219,80 @@ extension JSONDocument.Storage {
 
     /// Decodes the escapes of an already validated string's content `bytes[start..<end]`.
     static func unescape(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: max(1, end - start)) { out, count in
+            count = unescape(bytes, start, end, into: out)
+        }
+    }
+
+    /// The same into `out` (at least `end - start` bytes: escapes only ever shrink); returns the
+    /// length written. Runs without a backslash are copied whole (the metadata of a notification
+    /// is often JSON in a string, hundreds of bytes between escapes): appending byte by byte
+    /// to an array cost a capacity and uniqueness check per byte.
+    static func unescape(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        guard let src = bytes.baseAddress, let dst = out.baseAddress, end > start else { return 0 }
         func hex4(at i: Int) -> UInt32 {
             var v: UInt32 = 0
-            for k in 0..<4 { v = v << 4 | UInt32(Hex.value(of: bytes[i + k]) ?? 0) }
+            for k in 0..<4 { v = v << 4 | UInt32(Hex.value(of: src[i + k]) ?? 0) }
             return v
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(end - start)
+        var o = 0
         var i = start
         while i < end {
-            let b = bytes[i]
-            if b != 0x5C {
-                out.append(b)
-                i += 1
-                continue
+            // Copy up to the next backslash in one go.
+            let run = memchr(src + i, 0x5C, end - i).map { UnsafeRawPointer($0) - UnsafeRawPointer(src + i) } ?? (end - i)
+            if run > 0 {
+                (dst + o).update(from: src + i, count: run)
+                o += run
+                i += run
             }
-            let e = bytes[i + 1]
+            guard i + 1 < end else { break }
+            let e = src[i + 1]
             i += 2
             switch e {
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "b"): dst[o] = 0x08; o += 1
+            case UInt8(ascii: "f"): dst[o] = 0x0C; o += 1
+            case UInt8(ascii: "n"): dst[o] = 0x0A; o += 1
+            case UInt8(ascii: "r"): dst[o] = 0x0D; o += 1
+            case UInt8(ascii: "t"): dst[o] = 0x09; o += 1
             case UInt8(ascii: "u"):
+                guard i + 4 <= end else { return o }
                 var scalar = hex4(at: i)
                 i += 4
-                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                if scalar >= 0xD800 && scalar <= 0xDBFF && i + 6 <= end {
                     let low = hex4(at: i + 2)
                     i += 6
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
                 }
-                if let u = Unicode.Scalar(scalar) { appendUTF8(u, to: &out) }
-            default: out.append(e)  // " \ /
+                // Surrogates (nil here) were refused by the parser; skipped as before.
+                if let u = Unicode.Scalar(scalar) { o += writeUTF8(u.value, to: dst + o) }
+            default: dst[o] = e; o += 1  // " \ /
             }
         }
-        return out
+        return o
+    }
+
+    /// Writes a scalar's UTF-8 bytes (1 to 4) at `dst`; returns how many.
+    private static func writeUTF8(_ v: UInt32, to dst: UnsafeMutablePointer<UInt8>) -> Int {
+        switch v {
+        case 0..<0x80:
+            dst[0] = UInt8(v)
+            return 1
+        case 0x80..<0x800:
+            dst[0] = UInt8(0xC0 | (v >> 6))
+            dst[1] = UInt8(0x80 | (v & 0x3F))
+            return 2
+        case 0x800..<0x10000:
+            dst[0] = UInt8(0xE0 | (v >> 12))
+            dst[1] = UInt8(0x80 | ((v >> 6) & 0x3F))
+            dst[2] = UInt8(0x80 | (v & 0x3F))
+            return 3
+        default:
+            dst[0] = UInt8(0xF0 | (v >> 18))
+            dst[1] = UInt8(0x80 | ((v >> 12) & 0x3F))
+            dst[2] = UInt8(0x80 | ((v >> 6) & 0x3F))
+            dst[3] = UInt8(0x80 | (v & 0x3F))
+            return 4
+        }
     }
 
     /// Whether a key node equals `key` (UTF-8), unescaping only when the key has escapes.

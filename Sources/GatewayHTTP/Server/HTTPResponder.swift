@@ -30,13 +30,27 @@ public final class ResponseCompletion: Sendable {
     }
 
     public func callAsFunction(_ response: HTTPResponse) {
-        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        self(response, then: nil)
+    }
+
+    /// Sends the answer, then runs `then` on the connection's loop thread, whether or not the
+    /// answer could still be sent (the connection may be gone) and even if an answer was sent
+    /// already: work that must follow the answer (starting deliveries) is never skipped.
+    public func callAsFunction(_ response: HTTPResponse, then: (@Sendable () -> Void)?) {
         let conn = connection
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else {
+            if let then { conn.loop.inEventLoop ? then() : conn.loop.execute(then) }
+            return
+        }
         let seq = seq
         if conn.loop.inEventLoop {
             conn.deliver(seq: seq, response: response)
+            then?()
         } else {
-            conn.loop.execute { conn.deliver(seq: seq, response: response) }
+            conn.loop.execute {
+                conn.deliver(seq: seq, response: response)
+                then?()
+            }
         }
     }
 }

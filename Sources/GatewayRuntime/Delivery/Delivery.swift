@@ -21,6 +21,9 @@ public final class Delivery: @unchecked Sendable {
     /// persisted: after a restart the body is parsed when a handler reads a value).
     var view: EditableJSON?
     public internal(set) var lastError: String?
+    /// The current attempt began on a receiving thread (its non-blocking handlers passed it on)
+    /// and continues on a worker: the worker does not count it as a new attempt.
+    var continuesAttempt = false
 
     init(id: String, recordID: UInt64, notification: GatewayEvent, route: CompiledRoute) {
         self.id = id

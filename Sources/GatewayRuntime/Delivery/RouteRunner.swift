@@ -98,10 +98,20 @@ final class RouteRunner: @unchecked Sendable {
     }
 
     /// Adds a new delivery of a stored notification (the backlog was checked when it was planned).
+    /// The route's leading non-blocking handlers run right here, on the caller's thread: a filter
+    /// that drops the event ends the delivery without a hand-off to a worker (a lock, a wake-up
+    /// and a context switch each). What they pass on goes to the workers.
     func submitStored(_ d: Delivery) {
         track(d)
-        enqueue(d)
+        let route = self.route
+        if route.inlineHandlers > 0 && !isRetired {
+            attempt(d, inlineUpTo: route.inlineHandlers)
+        } else {
+            enqueue(d)
+        }
     }
+
+    private var isRetired: Bool { queue.withLock { $0.retired != nil } }
 
     private func track(_ d: Delivery) {
         pending.add(1, ordering: .relaxed)
@@ -203,7 +213,13 @@ final class RouteRunner: @unchecked Sendable {
     var runningCount: Int { running.load(ordering: .relaxed) }
 
     /// One attempt: run the handler chain from where the delivery stands.
-    func attempt(_ d: Delivery) {
+    ///
+    /// With `inlineUpTo` (on a receiving thread), only handlers before that index run, and only
+    /// their fast answers count here: past them, or when one answers retry or fail, the delivery
+    /// goes to a worker, which continues the same attempt from that handler (calling it again
+    /// for a retry or fail, so that dead letters and retry records are written off the
+    /// receiving thread).
+    func attempt(_ d: Delivery, inlineUpTo limit: Int? = nil) {
         let (route, metrics) = routeAndMetrics
         if d.route !== route {
             // Reloaded since this delivery last ran: keep its place only if the chain is the same.
@@ -216,9 +232,14 @@ final class RouteRunner: @unchecked Sendable {
         }
         let n = d.notification
         let t0 = monotonicNanoseconds()
-        defer { metrics.attemptSeconds.observe(sinceNs: t0) }
+        // An attempt handed from a receiving thread to a worker is observed once, by the worker.
+        defer { if !d.continuesAttempt { metrics.attemptSeconds.observe(sinceNs: t0) } }
         if d.body == nil { (d.body, d.view) = route.transformedEvent(n) }
-        d.attempts += 1
+        if d.continuesAttempt {
+            d.continuesAttempt = false
+        } else {
+            d.attempts += 1
+        }
         var body = d.body ?? n.rawBody
         // While the body is the event as received, handlers read it through its tape; while it
         // is what the transforms made, through their edited view: no second parse either way.
@@ -226,6 +247,9 @@ final class RouteRunner: @unchecked Sendable {
         var view = d.view
         var i = d.handlerIndex
         while i < route.handlers.count {
+            if let limit, i >= limit {
+                return handOver(d, at: i, body: body, view: view)
+            }
             let call = HandlerCall(
                 body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
                 deliveryID: d.id, attempt: d.attempts, document: document, view: view)
@@ -241,6 +265,7 @@ final class RouteRunner: @unchecked Sendable {
                 finish(d, .dropped, handler: i, metrics: metrics)
                 return
             case .retry(let reason, let afterMs):
+                if limit != nil { return handOver(d, at: i, body: body, view: view) }
                 d.handlerIndex = i
                 d.body = body
                 d.view = view
@@ -256,6 +281,7 @@ final class RouteRunner: @unchecked Sendable {
                 }
                 return
             case .fail(let reason):
+                if limit != nil { return handOver(d, at: i, body: body, view: view) }
                 d.handlerIndex = i
                 d.lastError = reason
                 finish(d, .dead, handler: i, metrics: metrics)
@@ -263,6 +289,16 @@ final class RouteRunner: @unchecked Sendable {
             }
         }
         finish(d, .delivered, handler: route.handlers.count - 1, metrics: metrics)
+    }
+
+    /// Gives a delivery whose attempt began on a receiving thread to the workers, to continue at
+    /// handler `i`.
+    private func handOver(_ d: Delivery, at i: Int, body: [UInt8], view: EditableJSON?) {
+        d.handlerIndex = i
+        d.body = body
+        d.view = view
+        d.continuesAttempt = true
+        enqueue(d)
     }
 
     /// Queues `d` again after `ms` (it waits in the timer, not in a worker).

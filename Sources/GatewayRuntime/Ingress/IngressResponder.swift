@@ -31,11 +31,12 @@ public final class IngressResponder: HTTPResponder {
 
     /// Counts the answer (`gateway_requests_total`, and the latency for a known source) and sends it.
     private static func answer(
-        _ r: HTTPResponse, source: String?, eventCode: EventCode?, since t0: UInt64, metrics: GatewayMetrics, _ completion: ResponseCompletion
+        _ r: HTTPResponse, source: String?, eventCode: EventCode?, since t0: UInt64, metrics: GatewayMetrics, _ completion: ResponseCompletion,
+        then: (@Sendable () -> Void)? = nil
     ) {
         metrics.requests.labels(source ?? "", String(r.status), GatewayMetrics.eventCodeLabel(eventCode)).add()
         if let source { metrics.requestSeconds.labels(source).observe(sinceNs: t0) }
-        completion(r)
+        completion(r, then: then)
     }
 
     public func respond(to request: HTTPRequest, context: RequestContext, completion: ResponseCompletion) {
@@ -106,16 +107,23 @@ public final class IngressResponder: HTTPResponder {
                 let n = event
                 switch result {
                 case .stored(let id):
-                    if !planned.isEmpty {
-                        dispatcher.start(n, recordID: id, routes: planned)
-                    } else if keep {
-                        dispatcher.keepUnmatched(n, recordID: id)
-                    } else {
-                        logger.debug("no route takes this notification; dropped", [("msgID", .string(n.msgID))])
+                    if planned.isEmpty {
+                        if keep {
+                            dispatcher.keepUnmatched(n, recordID: id)
+                        } else {
+                            logger.debug("no route takes this notification; dropped", [("msgID", .string(n.msgID))])
+                        }
                     }
                     stats.accepted.add(1, ordering: .relaxed)
                     logger.info("notification accepted", fields)
-                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
+                    // The deliveries start on the connection's loop thread, right after the
+                    // answer: routes whose first handlers never block (filters) run them there,
+                    // in parallel across loops, instead of on the spool's single writer thread.
+                    var startDeliveries: (@Sendable () -> Void)? = nil
+                    if !planned.isEmpty {
+                        startDeliveries = { dispatcher.start(n, recordID: id, routes: planned) }
+                    }
+                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion, then: startDeliveries)
                 case .duplicate:
                     stats.duplicates.add(1, ordering: .relaxed)
                     metrics.duplicates.labels(n.source).add()

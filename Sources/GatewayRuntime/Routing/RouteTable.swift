@@ -17,6 +17,10 @@ public final class CompiledRoute: Sendable {
     /// their `with:`). Across a reload, a pending delivery keeps its place in the chain only when
     /// this is unchanged; otherwise it starts again from the first handler.
     public let chainFingerprint: String
+    /// How many leading handlers are non-blocking plugins (`GW_PLUGIN_NONBLOCKING`): those run
+    /// on the thread that starts the delivery (a receiving thread), with the transforms, and
+    /// only what they pass on is handed to the route's workers.
+    public let inlineHandlers: Int
 
     public var name: String { rule.name }
 
@@ -26,6 +30,7 @@ public final class CompiledRoute: Sendable {
         handlerNames = r.handlers.map(\.plugin)
         self.handlers = handlers
         retry = r.retry
+        inlineHandlers = handlers.prefix { $0.plugin.isNonBlocking }.count
         concurrency = r.concurrency
         maxPending = r.maxPending
         chainFingerprint =

@@ -77,9 +77,11 @@ static void echo_destroy(void *instance) {
 }
 
 int32_t gw_plugin_register_v1(gw_plugin_v1 *table, uint32_t size) {
-    if (!table || size < sizeof(gw_plugin_v1)) return GW_FAIL;
+    if (!table || size < GW_PLUGIN_V1_BASE_SIZE) return GW_FAIL;
     table->abi_version = GW_PLUGIN_ABI_VERSION;
-    table->struct_size = sizeof(gw_plugin_v1);
+    /* Written like a plugin built before `flags` was appended to gw_plugin_v1: the host must
+       accept the shorter table (and treat the plugin as blocking). */
+    table->struct_size = GW_PLUGIN_V1_BASE_SIZE;
     table->name = "c-echo";
     table->description = "test plugin in C: appends events to a file";
     table->create = echo_create;

@@ -144,6 +144,9 @@ struct TransformTests {
     @Test func maskLeavesShortAndNonScalarValues() {
         #expect(Transform.masked(.string("1234")) == .string("1234"))
         #expect(Transform.masked(.string("张伟李四五")) == .string("*伟李四五"))
+        #expect(Transform.masked(.string("😀😀😀😀😀😀")) == .string("**😀😀😀😀"))
+        #expect(Transform.masked(.string("4111111111111111")) == .string("************1111"))
+        #expect(Transform.masked(.string("e\u{301}abcd")) == .string("**abcd"))  // scalars, not characters
         #expect(Transform.masked(.bool(true)) == .bool(true))
         #expect(Transform.masked(.object(JSONObject())) == .object(JSONObject()))
         let out = run([.mask([path("payment.flag"), path("payment"), path("items.0.sku")])])
@@ -157,6 +160,11 @@ struct TransformTests {
         let text = #"{"keep" : { "a" :  1.50e3 , "s":"\u00e9\n" },"drop":[1, 2],"n":1}"#
         let out = Transform.applyAll([.remove([path("drop")]), .set([(path("n"), try Template("two"))])], to: doc(text))
         #expect(String(decoding: out, as: UTF8.self) == #"{"keep":{ "a" :  1.50e3 , "s":"\u00e9\n" },"n":"two"}"#)
+        // Keys of untouched members are copied as written too (escapes kept); keys written by a
+        // transform (a rename, a set) and keys whose value was edited are encoded afresh.
+        let escaped = #"{"caf\u00e9":1,"o":{"k\"q":2,"r":3},"m":"x"}"#
+        let edited = Transform.applyAll([.remove([path("o.r")]), .rename([(path("m"), path("n\u{e9}"))])], to: doc(escaped))
+        #expect(String(decoding: edited, as: UTF8.self) == #"{"caf\u00e9":1,"o":{"k\"q":2},"né":"x"}"#)
         // No transforms: the route passes the body through; with transforms that touch nothing,
         // the output is the same document.
         #expect(try JSONParser.parse(Transform.applyAll([.remove([path("zzz")])], to: doc(text))) == JSONParser.parse(text))

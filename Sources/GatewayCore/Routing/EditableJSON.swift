@@ -19,6 +19,10 @@ public enum EditableJSON: Sendable {
     public struct Member: Sendable {
         public var key: String
         public var value: EditableJSON
+        /// The member came from the original object with its key (not renamed or added): while
+        /// its value is also still original, the key's source bytes are copied on output instead
+        /// of escaping `key` again.
+        var keyIsOriginal = false
         public init(_ key: String, _ value: EditableJSON) {
             self.key = key
             self.value = value
@@ -45,7 +49,11 @@ public enum EditableJSON: Sendable {
         case .object:
             var members: [Member] = []
             members.reserveCapacity(ref.count + 2)  // room for a `set` without a copy
-            ref.forEachMember { key, value in members.append(Member(key, .original(value))) }
+            ref.forEachMember { key, value in
+                var m = Member(key, .original(value))
+                m.keyIsOriginal = true
+                members.append(m)
+            }
             self = .object(members)
         case .array: self = .array(ref.elements.map { .original($0) })
         default: break
@@ -185,7 +193,11 @@ public enum EditableJSON: Sendable {
             out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(m.key, to: &out)
+                if m.keyIsOriginal, case .original(let ref) = m.value {
+                    ref.writeRawKey(to: &out)
+                } else {
+                    JSONValue.writeString(m.key, to: &out)
+                }
                 out.append(UInt8(ascii: ":"))
                 m.value.write(to: &out)
             }
@@ -261,6 +273,15 @@ extension JSONRef {
         var out: [UInt8] = []
         writeRaw(to: &out)
         return out
+    }
+
+    /// Appends the source bytes (with quotes) of the key of this object member's value: in the
+    /// tape a member's key node comes right before its value node.
+    func writeRawKey(to out: inout [UInt8]) {
+        let k = storage.nodes[index - 1]
+        document.bytes.withUnsafeBufferPointer { b in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[Int(k.start) - 1..<Int(k.end) + 1]))
+        }
     }
 
     /// Appends the value's exact source bytes (strings with their quotes).

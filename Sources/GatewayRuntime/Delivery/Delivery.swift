@@ -24,6 +24,9 @@ public final class Delivery: @unchecked Sendable {
     /// The current attempt began on a receiving thread (its non-blocking handlers passed it on)
     /// and continues on a worker: the worker does not count it as a new attempt.
     var continuesAttempt = false
+    /// Its receive time is in the route's pending-since table (the oldest-pending metric). A
+    /// delivery that ends on the receiving thread, within the call that started it, never is.
+    var inPendingSince = false
 
     init(id: String, recordID: UInt64, notification: GatewayEvent, route: CompiledRoute) {
         self.id = id

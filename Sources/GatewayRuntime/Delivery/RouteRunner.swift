@@ -102,11 +102,14 @@ final class RouteRunner: @unchecked Sendable {
     /// that drops the event ends the delivery without a hand-off to a worker (a lock, a wake-up
     /// and a context switch each). What they pass on goes to the workers.
     func submitStored(_ d: Delivery) {
-        track(d)
         let route = self.route
         if route.inlineHandlers > 0 && !isRetired {
+            // Counted as pending (for the backlog) but entered in the pending-since table only
+            // if it is handed over (see `handOver`): most filtered events end right here.
+            pending.add(1, ordering: .relaxed)
             attempt(d, inlineUpTo: route.inlineHandlers)
         } else {
+            track(d)
             enqueue(d)
         }
     }
@@ -115,8 +118,13 @@ final class RouteRunner: @unchecked Sendable {
 
     private func track(_ d: Delivery) {
         pending.add(1, ordering: .relaxed)
+        trackSince(d)
+    }
+
+    private func trackSince(_ d: Delivery) {
         let since = d.notification.receivedMs
         pendingSince.withLock { $0[d.recordID] = since }
+        d.inPendingSince = true
     }
 
     /// The receive time of the oldest notification still pending here (nil when none).
@@ -298,6 +306,7 @@ final class RouteRunner: @unchecked Sendable {
         d.body = body
         d.view = view
         d.continuesAttempt = true
+        trackSince(d)
         enqueue(d)
     }
 
@@ -331,7 +340,7 @@ final class RouteRunner: @unchecked Sendable {
         m.finished(outcome, handler: handler)
         let since = d.notification.receivedMs
         if since > 0 { m.deliverySeconds.observe(Double(max(0, wallClockMilliseconds() - since)) / 1000) }
-        pendingSince.withLock { _ = $0.removeValue(forKey: d.recordID) }
+        if d.inPendingSince { pendingSince.withLock { _ = $0.removeValue(forKey: d.recordID) } }
         pending.subtract(1, ordering: .relaxed)
         events.finished(d, outcome, handler: handler)
     }

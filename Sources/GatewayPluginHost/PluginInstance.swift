@@ -62,9 +62,12 @@ public final class PluginInstance: @unchecked Sendable {
         let context = CallContext(body: call.body, document: call.document, view: call.view)
         let collector = OutputCollector()
         // All borrowed strings live in one buffer for the duration of the call.
+        let strings = [call.eventCode, call.source, call.route, call.msgID, call.deliveryID]
         var arena: [UInt8] = []
+        arena.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count })
         var ranges: [(Int, Int)] = []
-        for s in [call.eventCode, call.source, call.route, call.msgID, call.deliveryID] {
+        ranges.reserveCapacity(strings.count)
+        for s in strings {
             ranges.append((arena.count, s.utf8.count))
             arena.append(contentsOf: s.utf8)
         }

@@ -96,5 +96,10 @@ struct JSONParserTests {
         #expect(JSONPath("a..b") == nil)
         #expect(JSONPath("") == nil)
         #expect(JSONPath(".a") == nil)
+        #expect(JSONPath("a.") == nil)
+        #expect(JSONPath(".") == nil)
+        #expect(JSONPath("metadata")?.segments == ["metadata"])
+        #expect(JSONPath("a.b.0.c")?.segments == ["a", "b", "0", "c"])
+        #expect(JSONPath("caf\u{e9}.\u{5f20}")?.segments == ["caf\u{e9}", "\u{5f20}"])
     }
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# What a notification costs in user-space instructions, counted by valgrind (callgrind), for the
+# gateway with no routes (core) and with the routing-only route of bench/routes.sh (matching,
+# four transforms, a metadata-filter that stops every event, the delivery bookkeeping).
+#
+# Why: this machine is shared and noisy; req/s and CPU time of two runs a minute apart differ
+# by 20-30%. Instruction counts do not depend on what else the host is doing: the same binary
+# and the same requests give the same count. They leave out the kernel (syscalls, context
+# switches), so they complement bench/routes.sh rather than replace it.
+#
+#   bench/instructions.sh [N]      # N notifications per variant (default 3000)
+#
+# Each variant: start the gateway under callgrind (stripped copies of the binaries: valgrind
+# 3.19 cannot read swiftc's DWARF 5), send nothing and stop it (the fixed cost of start and
+# stop), then start it again, send N distinct signed notifications over one keep-alive
+# connection and stop it. (total - fixed) / N = instructions per notification.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+N=${1:-3000}
+command -v valgrind >/dev/null || { echo "needs: apt-get install -y valgrind" >&2; exit 2; }
+swift build -c release --package-path "$ROOT" >&2
+WORK=$(mktemp -d /tmp/gw-instructions.XXXXXX)
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+cp "$ROOT"/.build/release/gateway "$ROOT"/.build/release/libgwplugin-*.so "$WORK"/
+strip --strip-debug "$WORK"/gateway "$WORK"/libgwplugin-*.so
+KEY=evo-bench-sign-key-0123456789abcdef
+python3 "$BENCH/make_requests.py" -n "$N" --path /webhooks/evo --key "$KEY" --format jsonl -o "$WORK/requests.jsonl" -q
+
+config() { # variant port
+  cat <<YAML
+server:
+  listen: 127.0.0.1:$2
+  workers: 1
+spool:
+  dir: $WORK/spool-$1
+plugins:
+  path: [$WORK]
+sources:
+  - name: evo
+    path: /webhooks/evo
+    signKey: "$KEY"
+    maxMetadataLength: 1024
+    dedupWindowSeconds: 0
+log:
+  level: info
+  output: $WORK/$1.log
+YAML
+  if [ "$1" = routing-only ]; then
+    cat <<'YAML'
+routes:
+  - name: filtered
+    events: ["*"]
+    transform:
+      - remove: [paymentMethod.card.holderName]
+      - mask: [paymentMethod.card.first6No]
+      - set: { "gateway.route": ledger, ref: "{{payment.merchantTransInfo.merchantTransID}}" }
+      - keep: [eventCode, metadata, payment, paymentMethod, gateway, ref]
+    handlers:
+      - plugin: metadata-filter
+        with: { when: [ { raw: { prefix: "no-such-prefix" } } ] }
+YAML
+  fi
+}
+
+# Sends the first $3 requests of the file to 127.0.0.1:$2 over one connection; checks every answer.
+send() {
+  python3 - "$WORK/requests.jsonl" "$1" "$2" <<'PY'
+import http.client, json, sys, time
+path, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for _ in range(600):  # the gateway under valgrind starts slowly: up to 60 s
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30); c.connect(); break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("gateway did not listen")
+sent = 0
+with open(path) as f:
+    for line in f:
+        if sent >= count: break
+        r = json.loads(line)
+        c.request(r["method"], r["path"], body=r["body"].encode(), headers=r["headers"])
+        resp = c.getresponse(); body = resp.read()
+        if resp.status != 200: sys.exit(f"answer {resp.status}: {body[:200]!r}")
+        sent += 1
+print(sent)
+PY
+}
+
+# Runs one gateway under callgrind, sends $2 notifications, stops it; prints the instruction total.
+measure() { # variant count
+  local v=$1 count=$2 port=$((18400 + RANDOM % 500))
+  config "$v" "$port" > "$WORK/$v.yaml"
+  rm -rf "$WORK/spool-$v"
+  SWIFT_BACKTRACE=enable=no valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$v.$count" \
+    "$WORK/gateway" serve --config "$WORK/$v.yaml" > "$WORK/vg.$v.$count.txt" 2>&1 &
+  local pid=$!
+  if [ "$count" -gt 0 ]; then send "$port" "$count" > /dev/null; else send "$port" 0 > /dev/null; fi
+  # Deliveries and their outcome records finish before the stop (the route's work is counted).
+  sleep 2
+  kill -TERM "$pid"
+  wait "$pid" || true
+  grep -h "Collected" "$WORK/vg.$v.$count.txt" | awk '{print $4}' | tr -d ','
+}
+
+printf '| variant | instructions per notification | vs core |\n|---|---|---|\n'
+core=""
+for v in core routing-only; do
+  fixed=$(measure "$v" 0)
+  total=$(measure "$v" "$N")
+  per=$(( (total - fixed) / N ))
+  [ -z "$core" ] && core=$per
+  printf '| %s | %s | %s |\n' "$v" "$per" "$(python3 -c "print(f'{$per/$core:.3f}')")"
+done

@@ -9,8 +9,8 @@ extension Transform {
             for p in paths { body.remove(p) }
         case .mask(let paths):
             for p in paths {
-                guard let current = body.get(p), let text = current.scalarText, !Transform.isBoolean(current) else { continue }
-                body.set(p, to: .value(Transform.masked(text)))
+                guard let current = body.get(p), let text = current.scalarText, !current.isBoolean else { continue }
+                body.set(p, value: Transform.masked(text))
             }
         case .set(let assignments):
             for (path, template) in assignments { body.set(path, to: Transform.value(of: template, from: original)) }
@@ -23,21 +23,13 @@ extension Transform {
         }
     }
 
-    static func isBoolean(_ v: EditableJSON) -> Bool {
-        switch v {
-        case .original(let r): return r.kind == .bool
-        case .value(.bool): return true
-        default: return false
-        }
-    }
-
     /// A template's value: exactly one placeholder copies the value as it is (any JSON type,
     /// by reference); anything else renders to a string.
     static func value(of template: Template, from original: JSONRef) -> EditableJSON {
         if template.parts.count == 1, case .path(let p) = template.parts[0] {
-            return original[path: p].map(EditableJSON.original) ?? .value(.string(""))
+            return original[path: p].map(EditableJSON.init) ?? .written(.string(""), like: original)
         }
-        return .value(.string(template.render(original)))
+        return .written(.string(template.render(original)), like: original)
     }
 
     /// All but the last 4 characters (Unicode scalars) become `*`; 4 or fewer are left as they are.

@@ -241,7 +241,9 @@ final class RouteRunner: @unchecked Sendable {
         let n = d.notification
         let t0 = monotonicNanoseconds()
         // An attempt handed from a receiving thread to a worker is observed once, by the worker.
-        defer { if !d.continuesAttempt { metrics.attemptSeconds.observe(sinceNs: t0) } }
+        // (A local flag: once handed over, `d` belongs to the worker and is not read here.)
+        var handedOver = false
+        defer { if !handedOver { metrics.attemptSeconds.observe(sinceNs: t0) } }
         if d.body == nil { (d.body, d.view) = route.transformedEvent(n) }
         if d.continuesAttempt {
             d.continuesAttempt = false
@@ -256,6 +258,7 @@ final class RouteRunner: @unchecked Sendable {
         var i = d.handlerIndex
         while i < route.handlers.count {
             if let limit, i >= limit {
+                handedOver = true
                 return handOver(d, at: i, body: body, view: view)
             }
             let call = HandlerCall(
@@ -273,7 +276,10 @@ final class RouteRunner: @unchecked Sendable {
                 finish(d, .dropped, handler: i, metrics: metrics)
                 return
             case .retry(let reason, let afterMs):
-                if limit != nil { return handOver(d, at: i, body: body, view: view) }
+                if limit != nil {
+                    handedOver = true
+                    return handOver(d, at: i, body: body, view: view)
+                }
                 d.handlerIndex = i
                 d.body = body
                 d.view = view
@@ -289,7 +295,10 @@ final class RouteRunner: @unchecked Sendable {
                 }
                 return
             case .fail(let reason):
-                if limit != nil { return handOver(d, at: i, body: body, view: view) }
+                if limit != nil {
+                    handedOver = true
+                    return handOver(d, at: i, body: body, view: view)
+                }
                 d.handlerIndex = i
                 d.lastError = reason
                 finish(d, .dead, handler: i, metrics: metrics)

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Synchronization
 import Testing
 
@@ -10,7 +11,7 @@ struct EventLoopTests {
         let loop = try EventLoop(index: 0)
         loop.startThread(name: "test-loop")
         defer { loop.stop() }
-        let seen = Mutex<[String]>([])
+        let seen = Locked<[String]>([])
         let done = DispatchSemaphore(value: 0)
         loop.scheduleTask(afterMs: 20) {
             seen.withLock { $0.append("first") }

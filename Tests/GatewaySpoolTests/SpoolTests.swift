@@ -14,7 +14,7 @@ func tempSpoolDir() throws -> String {
 /// Accepts synchronously (waits for the completion).
 func store(_ spool: Spool, body: String, routes: [String] = ["r"], source: String = "evo", window: Int64 = 60_000, hash: [UInt8]? = nil) -> Spool.AcceptResult {
     let done = DispatchSemaphore(value: 0)
-    let result = Mutex<Spool.AcceptResult?>(nil)
+    let result = Locked<Spool.AcceptResult?>(nil)
     let h = hash ?? hash16(source + "\u{0}" + body)
     spool.accept(source: source, msgID: "m", eventCode: "Payment", dedupHash: h, dedupWindowMs: window, routes: routes, body: Array(body.utf8)) { r in
         result.withLock { $0 = r }
@@ -127,7 +127,7 @@ struct SpoolDiskTests {
         let start = monotonicNanoseconds()
         for i in 0..<20 {
             let done = DispatchSemaphore(value: 0)
-            let result = Mutex<Spool.AcceptResult?>(nil)
+            let result = Locked<Spool.AcceptResult?>(nil)
             let body = #"{"eventCode":"Payment","n":\#(i)}"#
             spool.accept(
                 source: "evo", msgID: "m\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
@@ -342,7 +342,7 @@ struct SpoolDiskTests {
     @Test func concurrentDuplicatesWaitForTheOriginal() throws {
         let spool = try Spool(options: Spool.Options(dir: try tempSpoolDir()), logger: .disabled)
         defer { spool.close() }
-        let results = Mutex<[Spool.AcceptResult]>([])
+        let results = Locked<[Spool.AcceptResult]>([])
         DispatchQueue.concurrentPerform(iterations: 20) { _ in
             let r = store(spool, body: "{\"same\":1}")
             results.withLock { $0.append(r) }

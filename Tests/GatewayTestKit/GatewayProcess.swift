@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Glibc
 import Synchronization
 
@@ -13,7 +14,7 @@ public final class GatewayProcess: @unchecked Sendable {
     public let directory: URL
     public let configPath: String
     private let process = Process()
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])  // pthread-based: visible to ThreadSanitizer
     private let newLine = DispatchSemaphore(value: 0)
     public private(set) var port = 0
     public private(set) var adminPort = 0
@@ -197,7 +198,7 @@ public func runGateway(_ args: [String], environment: [String: String] = [:], ti
     p.standardOutput = out
     p.standardError = out
     try p.run()
-    let data = Mutex(Data())
+    let data = Locked(Data())
     let done = DispatchSemaphore(value: 0)
     let handle = out.fileHandleForReading
     Thread {

@@ -28,7 +28,10 @@ public final class RecordingHTTPServer: Sendable {
     }
 
     final class Responder: HTTPResponder {
-        let state = Mutex<(received: [Received], script: [Answer])>(([], []))
+        // `Locked` (a pthread mutex), not `Mutex`: ThreadSanitizer sees its ordering (it cannot see
+        // the futex under `Synchronization.Mutex` and reported a race between this server's loop
+        // and the test reading `received`).
+        let state = Locked<(received: [Received], script: [Answer])>(([], []))
         let fallback: Answer
         let arrived = DispatchSemaphore(value: 0)
 

@@ -63,7 +63,7 @@ struct DurabilityTests {
             let sendFor = Double.random(in: 0.3...0.9, using: &rng)
             let start = Date()
             let clientDone = DispatchSemaphore(value: 0)
-            let results = Mutex<[(String, Bool)]>([])
+            let results = Locked<[(String, Bool)]>([])
             let first = next
             let count = 2000  // more than one client sends before the crash: the kill lands mid-traffic
             next += count

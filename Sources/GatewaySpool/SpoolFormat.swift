@@ -149,13 +149,26 @@ struct ByteWriter {
         u32(UInt32(d.count))
         bytes.append(contentsOf: d)
     }
-    mutating func str(_ s: String) { data(Array(s.utf8)) }
+    /// A string's UTF-8 bytes with their length (no intermediate array).
+    mutating func str(_ s: String) {
+        var s = s
+        s.withUTF8 { u in
+            u32(UInt32(u.count))
+            bytes.append(contentsOf: u)
+        }
+    }
 }
 
 extension SpoolRecord {
     /// The framed record: length, CRC, type, payload.
+    ///
+    /// Written into one buffer sized up front: the length and CRC are filled in once the payload
+    /// is there (before, the payload was built in a growing array and then copied behind them).
     public func encoded() -> [UInt8] {
         var p = ByteWriter()
+        p.bytes.reserveCapacity(estimatedSize)
+        p.u32(0)  // length, then CRC: filled in below
+        p.u32(0)
         switch self {
         case .accepted(let a):
             p.u8(SpoolRecord.acceptedType)
@@ -196,12 +209,26 @@ extension SpoolRecord {
                 p.u8(0)
             }
         }
-        var out = ByteWriter()
-        out.bytes.reserveCapacity(p.bytes.count + 8)
-        out.u32(UInt32(p.bytes.count))
-        out.u32(CRC32C.checksum(p.bytes))
-        out.bytes.append(contentsOf: p.bytes)
-        return out.bytes
+        let length = UInt32(p.bytes.count - 8)
+        p.bytes.withUnsafeMutableBytes { b in
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[8...]))
+            b.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self)
+            b.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+        }
+        return p.bytes
+    }
+
+    /// An upper bound of the framed size, for one allocation.
+    private var estimatedSize: Int {
+        switch self {
+        case .accepted(let a):
+            return 96 + a.source.utf8.count + a.msgID.utf8.count + a.eventCode.utf8.count + a.body.count
+                + a.routes.reduce(0) { $0 + 4 + $1.utf8.count } + a.headers.reduce(0) { $0 + 8 + $1.name.utf8.count + $1.value.utf8.count }
+        case .outcome(_, let route, _, _):
+            return 32 + route.utf8.count
+        case .retry(let r):
+            return 48 + r.route.utf8.count + (r.body?.count ?? 0)
+        }
     }
 }
 

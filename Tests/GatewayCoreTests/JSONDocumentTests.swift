@@ -36,6 +36,18 @@ struct JSONDocumentTests {
         #expect(try JSONParser.parse(tree.serialized()) == tree)
     }
 
+    @Test func scalarCountMatchesDecodingForEscapesAndMultibyteAtEveryOffset() throws {
+        let pieces = [#"\""#, #"\\"#, #"\n"#, #"\u0041"#, #"\u00e9"#, #"\ud83d\ude00"#, "é", "张", "😀", "a", "bc", #"\/"#]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<400 {
+            var content = ""
+            for _ in 0..<Int.random(in: 0...24, using: &generator) { content += pieces.randomElement(using: &generator) ?? "a" }
+            let d = try JSONDocument.parse(Array(#"{"s":"\#(content)"}"#.utf8))
+            let s = try #require(d.root["s"])
+            #expect(s.scalarCount == s.stringValue?.unicodeScalars.count, "\(content)")
+        }
+    }
+
     @Test func duplicateKeysAreFoundThroughEscapes() {
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"a":1,"\u0061":2}"#.utf8)) }
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"x":{"k":1,"k":2}}"#.utf8)) }

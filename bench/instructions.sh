@@ -46,21 +46,7 @@ log:
   level: info
   output: $WORK/$1.log
 YAML
-  if [ "$1" = routing-only ]; then
-    cat <<'YAML'
-routes:
-  - name: filtered
-    events: ["*"]
-    transform:
-      - remove: [paymentMethod.card.holderName]
-      - mask: [paymentMethod.card.first6No]
-      - set: { "gateway.route": ledger, ref: "{{payment.merchantTransInfo.merchantTransID}}" }
-      - keep: [eventCode, metadata, payment, paymentMethod, gateway, ref]
-    handlers:
-      - plugin: metadata-filter
-        with: { when: [ { raw: { prefix: "no-such-prefix" } } ] }
-YAML
-  fi
+  if [ "$1" = routing-only ]; then cat "$BENCH/peers/gateway-routes/routing-only.yaml"; fi
 }
 
 # Sends the first $3 requests of the file to 127.0.0.1:$2 over one connection; checks every answer.

@@ -12,21 +12,22 @@ public enum PluginRegistry {
     /// Call from the plugin's exported `gw_plugin_register_v1`.
     public static func register(_ def: PluginDefinition, table: UnsafeMutablePointer<gw_plugin_v1>?, size: UInt32) -> Int32 {
         // A host built before `flags` was appended passes the shorter table: fill what it has.
-        let flagsEnd = MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)! + MemoryLayout<UInt32>.size
-        guard let table, Int(size) >= MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)! else { return GW_FAIL }
+        let baseSize = MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags) ?? MemoryLayout<gw_plugin_v1>.size
+        let hasFlags = Int(size) >= MemoryLayout<gw_plugin_v1>.size
+        guard let table, Int(size) >= baseSize else { return GW_FAIL }
         if definition == nil {
             definition = def
             namePointer = strdup(def.name)  // lives for the process: plugins are never unloaded
             descriptionPointer = strdup(def.description)
         }
         table.pointee.abi_version = UInt32(GW_PLUGIN_ABI_VERSION)
-        table.pointee.struct_size = UInt32(Int(size) >= flagsEnd ? MemoryLayout<gw_plugin_v1>.size : MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)!)
+        table.pointee.struct_size = UInt32(hasFlags ? MemoryLayout<gw_plugin_v1>.size : baseSize)
         table.pointee.name = UnsafePointer(namePointer)
         table.pointee.description = UnsafePointer(descriptionPointer)
         table.pointee.create = { host, config, instance, out in PluginRegistry.create(host, config, instance, out) }
         table.pointee.handle = { instance, event, out in PluginRegistry.handle(instance, event, out) }
         table.pointee.destroy = { instance in PluginRegistry.destroy(instance) }
-        if Int(size) >= flagsEnd { table.pointee.flags = def.nonBlocking ? GW_PLUGIN_NONBLOCKING : 0 }
+        if hasFlags { table.pointee.flags = def.nonBlocking ? GW_PLUGIN_NONBLOCKING : 0 }
         return GW_OK
     }
 

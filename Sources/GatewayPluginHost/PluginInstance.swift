@@ -117,7 +117,8 @@ final class CallContext {
     func value(at path: String) -> UnsafeBufferPointer<UInt8>? {
         // Scalars and null read from the edited view are what parsing `body` would give (it was
         // written from that view). Objects and arrays are re-encoded from a parse, as always.
-        if document == nil, let view, let p = JSONPath(path) {
+        guard let p = JSONPath(path) else { return nil }
+        if document == nil, let view {
             guard let v = view.get(p) else { return nil }
             if let s = v.scalarText { return keep(s) }
             if v.isNull { return keep("") }
@@ -126,7 +127,7 @@ final class CallContext {
             parsed = true
             document = try? JSONDocument.parse(body)
         }
-        guard let doc = document, let p = JSONPath(path), let ref = doc.root[path: p] else { return nil }
+        guard let doc = document, let ref = doc.root[path: p] else { return nil }
         let text: String
         if let s = ref.scalarText {
             text = s

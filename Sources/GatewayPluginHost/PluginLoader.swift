@@ -100,12 +100,12 @@ public enum PluginLoader {
         let description = t.description.map { String(cString: $0) } ?? ""
         accepted = true
         // `flags` was appended to the table: a plugin built before knows nothing of it.
-        let flags = Int(t.struct_size) >= MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)! + 4 ? t.flags : 0
+        let flags = Int(t.struct_size) >= MemoryLayout<gw_plugin_v1>.size ? t.flags : 0
         return LoadedPlugin(name: name, path: path, description: description, table: table, flags: flags)
     }
 
     /// The smallest plugin table accepted: `gw_plugin_v1` before `flags` was appended.
-    static let baseTableSize = MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags)!
+    static let baseTableSize = MemoryLayout<gw_plugin_v1>.offset(of: \gw_plugin_v1.flags) ?? MemoryLayout<gw_plugin_v1>.size
 }
 
 /// A loaded plugin's table. Lives for the process.

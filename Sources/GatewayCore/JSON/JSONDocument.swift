@@ -271,35 +271,16 @@ extension JSONDocument.Storage {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
                 }
                 // Surrogates (nil here) were refused by the parser; skipped as before.
-                if let u = Unicode.Scalar(scalar) { o += writeUTF8(u.value, to: dst + o) }
+                if let u = Unicode.Scalar(scalar) {
+                    UTF8.encode(u) { byte in
+                        dst[o] = byte
+                        o += 1
+                    }
+                }
             default: dst[o] = e; o += 1  // " \ /
             }
         }
         return o
-    }
-
-    /// Writes a scalar's UTF-8 bytes (1 to 4) at `dst`; returns how many.
-    private static func writeUTF8(_ v: UInt32, to dst: UnsafeMutablePointer<UInt8>) -> Int {
-        switch v {
-        case 0..<0x80:
-            dst[0] = UInt8(v)
-            return 1
-        case 0x80..<0x800:
-            dst[0] = UInt8(0xC0 | (v >> 6))
-            dst[1] = UInt8(0x80 | (v & 0x3F))
-            return 2
-        case 0x800..<0x10000:
-            dst[0] = UInt8(0xE0 | (v >> 12))
-            dst[1] = UInt8(0x80 | ((v >> 6) & 0x3F))
-            dst[2] = UInt8(0x80 | (v & 0x3F))
-            return 3
-        default:
-            dst[0] = UInt8(0xF0 | (v >> 18))
-            dst[1] = UInt8(0x80 | ((v >> 12) & 0x3F))
-            dst[2] = UInt8(0x80 | ((v >> 6) & 0x3F))
-            dst[3] = UInt8(0x80 | (v & 0x3F))
-            return 4
-        }
     }
 
     /// Whether a key node equals `key` (UTF-8), unescaping only when the key has escapes.

@@ -264,7 +264,12 @@ final class RouteRunner: @unchecked Sendable {
             let call = HandlerCall(
                 body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
                 deliveryID: d.id, attempt: d.attempts, document: document, view: view)
-            switch route.handlers[i].handle(call) {
+            let outcome = route.handlers[i].handle(call)
+            if limit != nil && !outcome.isAnsweredOnTheReceivingThread {
+                handedOver = true
+                return handOver(d, at: i, body: body, view: view)
+            }
+            switch outcome {
             case .proceed(let newBody):
                 if let newBody {
                     body = newBody
@@ -276,10 +281,6 @@ final class RouteRunner: @unchecked Sendable {
                 finish(d, .dropped, handler: i, metrics: metrics)
                 return
             case .retry(let reason, let afterMs):
-                if limit != nil {
-                    handedOver = true
-                    return handOver(d, at: i, body: body, view: view)
-                }
                 d.handlerIndex = i
                 d.body = body
                 d.view = view
@@ -295,10 +296,6 @@ final class RouteRunner: @unchecked Sendable {
                 }
                 return
             case .fail(let reason):
-                if limit != nil {
-                    handedOver = true
-                    return handOver(d, at: i, body: body, view: view)
-                }
                 d.handlerIndex = i
                 d.lastError = reason
                 finish(d, .dead, handler: i, metrics: metrics)
@@ -428,6 +425,17 @@ final class DeliveryEvents: Sendable {
             logger.error(
                 "cannot write a dead letter; the delivery stays pending", [("route", .string(entry.route)), ("error", .string(error.message))])
             return false
+        }
+    }
+}
+
+extension HandlerOutcome {
+    /// Continue and drop end on the receiving thread; retry and fail are handed to a worker,
+    /// which writes the retry record or the dead letter.
+    fileprivate var isAnsweredOnTheReceivingThread: Bool {
+        switch self {
+        case .proceed, .drop: true
+        case .retry, .fail: false
         }
     }
 }

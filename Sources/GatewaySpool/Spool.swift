@@ -18,6 +18,9 @@ public final class Spool: @unchecked Sendable {
         public var segmentBytes = 64 << 20
         /// Observes every group commit's sync (seconds), for `gateway_spool_fsync_duration_seconds`.
         public var fsyncDurations: Histogram? = nil
+        /// Let `commitDeferred()` write and sync on the calling thread (an event loop) when no
+        /// other commit is running and syncs are fast; otherwise the writer thread does it.
+        public var commitOnCaller = true
 
         public init(dir: String) {
             self.dir = dir
@@ -87,12 +90,20 @@ public final class Spool: @unchecked Sendable {
 
     let state: Locked<State>
     private let wake = DispatchSemaphore(value: 0)
-    /// An `accept(deferWake: true)` queued a record and left the wake-up to `flushDeferredWake`.
+    /// An `accept(deferWake: true)` queued a record and left the commit to `commitDeferred`.
     private let wakeDeferred = Atomic<Bool>(false)
     /// Records queued without waking the writer (outcomes, retries) before one wake-up is due:
     /// they are not synced on their own, so they ride along with the next group commit.
     static let quietRecordLimit = 256
     private let stopped = DispatchSemaphore(value: 0)
+    /// Serializes group commits: the writer thread and event loops (`commitDeferred`) both make
+    /// them, one at a time, each taking the whole queue. Taken before `state`, never after.
+    private let commitLock = NSLock()
+    /// Until this monotonic time (ns) event loops leave commits to the writer thread: a sync took
+    /// longer than `slowSyncNs`, and a loop must not stall its connections behind a slow disk.
+    private let loopCommitsHeldUntilNs = Atomic<UInt64>(0)
+    static let slowSyncNs: UInt64 = 2_000_000
+    static let slowSyncHoldNs: UInt64 = 1_000_000_000
     let logger: Logger
     // Compactor thread only (and init):
     let dedupJournal: DedupJournal
@@ -100,8 +111,10 @@ public final class Spool: @unchecked Sendable {
     let compactorStopped = DispatchSemaphore(value: 0)
     /// Segments that could not be read for compaction (warned about once).
     var unreadableSegments: Set<String> = []
-    // Writer thread only:
+    // Under `commitLock` (and init):
     private var fd: Int32 = -1
+    /// The writer thread closed the active segment (after `close()`): commits fail from here on.
+    private var writerClosed = false
     private var nextSegmentNumber: UInt64 = 1
     private var activeSize = 0
     private var lastSync: UInt64 = 0
@@ -281,14 +294,31 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
-    /// Wakes the writer if an `accept(deferWake: true)` asked for it. An event loop calls this
-    /// once per iteration, after handling every ready connection: the records of one iteration
-    /// go to the writer with one wake-up (one futex call and one context switch) instead of one
-    /// each, and a group commit gathers more of them.
-    public func flushDeferredWake() {
-        if wakeDeferred.load(ordering: .relaxed) && wakeDeferred.exchange(false, ordering: .acquiringAndReleasing) {
+    /// Commits what `accept(deferWake: true)` queued, if any. An event loop calls this once per
+    /// iteration, after handling every ready connection, so the notifications of one iteration
+    /// share one write and one sync.
+    ///
+    /// The loop makes the commit itself when it can (`Options.commitOnCaller`, no other commit
+    /// running, syncs fast): no hand-over to the writer thread and back, which on a busy host
+    /// costs two wake-ups and two context switches per batch, and the completions of this loop's
+    /// own connections run right here, so their answers go out without another wake-up. Records
+    /// queued by other threads ride along. Otherwise it wakes the writer, which commits the same
+    /// way; a loop never waits for another commit to finish.
+    public func commitDeferred() {
+        guard wakeDeferred.load(ordering: .relaxed) && wakeDeferred.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        guard options.commitOnCaller, monotonicNanoseconds() >= loopCommitsHeldUntilNs.load(ordering: .relaxed), commitLock.try()
+        else {
             wake.signal()
+            return
         }
+        let batch = state.withLock { s -> [Write] in
+            let b = s.queue
+            s.queue.removeAll(keepingCapacity: true)
+            return b
+        }
+        let done = batch.isEmpty ? [] : write(batch)
+        commitLock.unlock()
+        for (c, r) in done { c(r) }
     }
 
     /// Records the progress of a delivery that will be retried (not synced on its own).
@@ -361,21 +391,29 @@ public final class Spool: @unchecked Sendable {
     private func writerLoop() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(500))
+            commitLock.lock()
             let (batch, closing) = state.withLock { s -> ([Write], Bool) in
                 let b = s.queue
                 s.queue.removeAll(keepingCapacity: true)
                 return (b, s.closing)
             }
-            if !batch.isEmpty { write(batch) }
+            let done = batch.isEmpty ? [] : write(batch)
             let now = monotonicMs()
             if unsynced && options.fsync && now - lastSync >= 1000 {
                 try? SpoolFiles.sync(fd)
                 unsynced = false
                 lastSync = now
             }
-            if closing && state.withLock({ $0.queue.isEmpty }) {
+            let finished = closing && state.withLock({ $0.queue.isEmpty })
+            if finished {
                 if unsynced && options.fsync { try? SpoolFiles.sync(fd) }
                 Glibc.close(fd)
+                fd = -1
+                writerClosed = true
+            }
+            commitLock.unlock()
+            for (c, r) in done { c(r) }
+            if finished {
                 stopped.signal()
                 return
             }
@@ -388,14 +426,16 @@ public final class Spool: @unchecked Sendable {
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
-    /// One group: roll the segment if needed, one write, one sync, then every completion.
-    private func write(_ batch: [Write]) {
+    /// One group: roll the segment if needed, one write, one sync. Returns the completions to
+    /// call, which the caller does after releasing `commitLock` (commitLock held).
+    private func write(_ batch: [Write]) -> [(@Sendable (AcceptResult) -> Void, AcceptResult)] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(batch.reduce(0) { $0 + $1.bytes.count })
         for w in batch { bytes += w.bytes }
         let needsSync = batch.contains { $0.accepted != nil }
         var failure: String? = nil
-        do {
+        do throws(SpoolError) {
+            if writerClosed { throw SpoolError("the spool is closed") }
             if activeSize + bytes.count > options.segmentBytes && activeSize > SpoolFormat.headerSize {
                 let index = state.withLock { $0.activeSegment + 1 }
                 if unsynced && options.fsync { try SpoolFiles.sync(fd) }
@@ -408,6 +448,8 @@ public final class Spool: @unchecked Sendable {
                 let t0 = monotonicNanoseconds()
                 try SpoolFiles.sync(fd)
                 options.fsyncDurations?.observe(sinceNs: t0)
+                let t1 = monotonicNanoseconds()
+                if t1 - t0 > Self.slowSyncNs { loopCommitsHeldUntilNs.store(t1 + Self.slowSyncHoldNs, ordering: .relaxed) }
                 lastSync = monotonicMs()
                 unsynced = false
             } else {
@@ -421,9 +463,11 @@ public final class Spool: @unchecked Sendable {
             logger.error("spool write failed; the notifications of this group were not acknowledged", [("error", .string(error.message))])
             // What was written may be partly on disk: cut it off (else the next start finds damage
             // inside the log) and continue in a fresh segment.
-            _ = ftruncate(fd, off_t(activeSize))
-            let index = state.withLock { $0.activeSegment + 1 }
-            try? openSegment(index: index)
+            if !writerClosed {
+                _ = ftruncate(fd, off_t(activeSize))
+                let index = state.withLock { $0.activeSegment + 1 }
+                try? openSegment(index: index)
+            }
         }
         var done: [(@Sendable (AcceptResult) -> Void, AcceptResult)] = []
         state.withLock { s in
@@ -445,7 +489,7 @@ public final class Spool: @unchecked Sendable {
             }
             if failure == nil { track(batch, &s) }
         }
-        for (c, r) in done { c(r) }
+        return done
     }
 
     /// Keeps the per-segment counts of pending deliveries (lock held).

@@ -118,33 +118,62 @@ struct SpoolFormatTests {
 
 @Suite("Spool on disk", .serialized)
 struct SpoolDiskTests {
-    /// An event loop accepts with `deferWake` and calls `flushDeferredWake` once per iteration.
-    /// The flush must be what wakes the writer: without it every acceptance below would wait for
-    /// the writer's 500 ms timeout (20 in a row: about 10 s), with it they take milliseconds.
-    @Test func aDeferredWakeIsFlushedByTheLoopNotByTheTimeout() throws {
-        let spool = try Spool(options: Spool.Options(dir: try tempSpoolDir()), logger: .disabled)
+    /// An event loop accepts with `deferWake` and calls `commitDeferred` once per iteration.
+    /// With `commitOnCaller` the loop commits itself: the completion has run when the call
+    /// returns, on the calling thread. Without it the call must wake the writer: otherwise every
+    /// acceptance below would wait for the writer's 500 ms timeout (20 in a row: about 10 s).
+    @Test(arguments: [true, false]) func aDeferredAcceptanceIsCommittedByTheLoopsCall(commitOnCaller: Bool) throws {
+        var options = Spool.Options(dir: try tempSpoolDir())
+        options.commitOnCaller = commitOnCaller
+        let spool = try Spool(options: options, logger: .disabled)
         defer { spool.close() }
         let start = monotonicNanoseconds()
+        let caller = pthread_self()
         for i in 0..<20 {
             let done = DispatchSemaphore(value: 0)
-            let result = Locked<Spool.AcceptResult?>(nil)
+            let result = Locked<(Spool.AcceptResult, onCaller: Bool)?>(nil)
             let body = #"{"eventCode":"Payment","n":\#(i)}"#
             spool.accept(
                 source: "evo", msgID: "m\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
                 body: Array(body.utf8), deferWake: true
             ) { r in
-                result.withLock { $0 = r }
+                result.withLock { $0 = (r, pthread_equal(pthread_self(), caller) != 0) }
                 done.signal()
             }
-            spool.flushDeferredWake()
-            _ = done.wait(timeout: .now() + 10)
-            guard case .stored = result.withLock({ $0 }) else {
+            spool.commitDeferred()
+            if commitOnCaller {
+                // Nothing to wait for: the call itself wrote, synced and completed.
+                let r = try #require(result.withLock { $0 }, "acceptance \(i) was not completed by commitDeferred")
+                #expect(r.onCaller)
+            } else {
+                _ = done.wait(timeout: .now() + 10)
+                #expect(result.withLock { $0 }?.onCaller == false)
+            }
+            guard case .stored = result.withLock({ $0 })?.0 else {
                 Issue.record("acceptance \(i) was not stored: \(String(describing: result.withLock { $0 }))")
                 return
             }
         }
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
-        #expect(seconds < 4, "20 deferred acceptances took \(seconds) s: the flush did not wake the writer")
+        #expect(seconds < 4, "20 deferred acceptances took \(seconds) s: the commit did not happen at the call")
+    }
+
+    /// Records accepted after `close()` began fail; a loop's commit after the writer closed the
+    /// segment fails the same way instead of writing to a closed descriptor.
+    @Test func aCommitAfterCloseFailsCleanly() throws {
+        let spool = try Spool(options: Spool.Options(dir: try tempSpoolDir()), logger: .disabled)
+        spool.close()
+        let result = Locked<Spool.AcceptResult?>(nil)
+        let body = #"{"eventCode":"Payment"}"#
+        spool.accept(
+            source: "evo", msgID: "late", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
+            body: Array(body.utf8), deferWake: true
+        ) { r in result.withLock { $0 = r } }
+        spool.commitDeferred()
+        guard case .failed = result.withLock({ $0 }) else {
+            Issue.record("an acceptance after close was answered \(String(describing: result.withLock { $0 }))")
+            return
+        }
     }
 
     @Test func acceptedNotificationsSurviveAReopenUntilDelivered() throws {

@@ -45,13 +45,15 @@ public struct Redactor: Sendable {
     }
 
     public func redact(_ record: inout LogRecord) {
-        record.message = scrub(record.message)
+        if let m = scrubbed(record.message) { record.message = m }
+        // Written back only when something changed: the caller usually still holds the fields
+        // array, and the first write would copy it.
         for i in record.fields.indices {
             let (name, value) = record.fields[i]
             if isSensitive(name) {
                 record.fields[i].1 = .string("[REDACTED]")
-            } else if case .string(let s) = value {
-                record.fields[i].1 = .string(scrub(s))
+            } else if case .string(let s) = value, let clean = scrubbed(s) {
+                record.fields[i].1 = .string(clean)
             }
         }
     }
@@ -78,6 +80,11 @@ public struct Redactor: Sendable {
     /// One pass over the bytes decides whether anything can need scrubbing (a secret's first
     /// byte followed by the rest, a run of 13+ digits, a `://`); the rewriting passes run only then.
     public func scrub(_ text: String) -> String {
+        scrubbed(text) ?? text
+    }
+
+    /// `scrub`, or nil when there is nothing to scrub (the common case, decided in one pass).
+    public func scrubbed(_ text: String) -> String? {
         var t = text
         let (secretFound, cardLike, url, keyed) = t.withUTF8 { u -> (Bool, Bool, Bool, Bool) in
             var secretFound = false
@@ -127,7 +134,7 @@ public struct Redactor: Sendable {
             }
             return (secretFound, cardLike, url, keyed)
         }
-        if !secretFound && !cardLike && !url && !keyed { return text }
+        if !secretFound && !cardLike && !url && !keyed { return nil }
         var s = text
         if keyed { s = redactKeyedValues(s) }
         if secretFound {

@@ -16,9 +16,9 @@ public final class IngressResponder: HTTPResponder {
     private let logger: Logger
     private let dispatcher: Dispatcher
     private let metrics: GatewayMetrics
-    /// Whether the event loops that call this responder run `dispatcher.spool.flushDeferredWake`
+    /// Whether the event loops that call this responder run `dispatcher.spool.commitDeferred`
     /// at the end of each iteration (see `EventLoop.addIterationHook`): then a stored
-    /// notification only marks the spool writer as needed, and each iteration wakes it once.
+    /// notification is only queued, and each iteration commits (or hands to the writer) once.
     private let spoolWakeAtIterationEnd: Bool
 
     public init(state: GatewayState, dispatcher: Dispatcher, logger: Logger, metrics: GatewayMetrics, spoolWakeAtIterationEnd: Bool = false) {

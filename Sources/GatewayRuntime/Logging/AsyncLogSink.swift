@@ -14,8 +14,11 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
     // Unchecked: all mutable state is inside `state` (a Mutex); the semaphore is thread-safe.
 
     private struct State {
-        var lines: [[UInt8]] = []
-        var bytes = 0
+        /// Lines waiting, end to end. The writer swaps it with its own (emptied) buffer, so both
+        /// keep their capacity: no allocation per line survives the call that formatted it, and
+        /// no line's memory is freed by another thread (which in glibc takes the allocating
+        /// thread's arena lock, contended by that thread's own allocations).
+        var pending: [UInt8] = []
         var dropped = 0
         var writing = false
         var stopped = false
@@ -75,16 +78,16 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
 
     public func write(_ line: [UInt8]) {
         let signal = state.withLock { s -> Bool in
-            if s.bytes + line.count > maxQueuedBytes {
+            let before = s.pending.count
+            if before + line.count > maxQueuedBytes {
                 s.dropped += 1
                 droppedCount.add(1, ordering: .relaxed)
                 return false
             }
-            s.lines.append(line)
-            s.bytes += line.count
+            s.pending.append(contentsOf: line)
             // The writer wakes on its own every `batchIntervalMs`; a semaphore post per line
             // would cost a futex wake-up per request. Only a large backlog calls it early.
-            return s.bytes >= Self.earlyWakeBytes && s.bytes - line.count < Self.earlyWakeBytes
+            return s.pending.count >= Self.earlyWakeBytes && before < Self.earlyWakeBytes
         }
         if signal { wake.signal() }
     }
@@ -93,7 +96,7 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
     public func flush(timeoutMs: Int = 2000) {
         let deadline = DispatchTime.now() + .milliseconds(timeoutMs)
         while DispatchTime.now() < deadline {
-            let empty = state.withLock { $0.lines.isEmpty && !$0.writing }
+            let empty = state.withLock { $0.pending.isEmpty && !$0.writing }
             if empty { return }
             wake.signal()
             _ = idle.wait(timeout: .now() + .milliseconds(10))
@@ -101,6 +104,7 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
     }
 
     private func run() {
+        var out: [UInt8] = []
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(Self.batchIntervalMs))
             if let path, state.withLock({ s in defer { s.reopen = false }; return s.reopen }) {
@@ -110,19 +114,14 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
                     fd = f
                 }  // else keep writing to the old file rather than lose lines
             }
-            let (batch, dropped) = state.withLock { s -> ([[UInt8]], Int) in
-                let b = s.lines
-                let d = s.dropped
-                s.lines.removeAll(keepingCapacity: true)
-                s.bytes = 0
+            var dropped = 0
+            state.withLock { s in
+                swap(&s.pending, &out)
+                dropped = s.dropped
                 s.dropped = 0
-                s.writing = !b.isEmpty || d > 0
-                return (b, d)
+                s.writing = !out.isEmpty || dropped > 0
             }
-            if !batch.isEmpty || dropped > 0 {
-                var out: [UInt8] = []
-                out.reserveCapacity(batch.reduce(0) { $0 + $1.count } + 128)
-                for l in batch { out += l }
+            if !out.isEmpty || dropped > 0 {
                 if dropped > 0 {
                     let r = LogRecord(
                         epochMillis: Int64(Date().timeIntervalSince1970 * 1000), level: .warning,
@@ -130,6 +129,8 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
                     out += LogFormatter.format(r, as: format)
                 }
                 writeAll(out)
+                // Keep the capacity of ordinary batches; give back what a burst grew.
+                if out.capacity > Self.earlyWakeBytes * 4 { out = [] } else { out.removeAll(keepingCapacity: true) }
                 state.withLock { $0.writing = false }
                 idle.signal()
             }

@@ -99,7 +99,7 @@ public enum ServeCommand {
         do {
             dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
             group = try EventLoopGroup(count: workers)
-            for loop in group.loops { loop.addIterationHook { [spool] in spool.flushDeferredWake() } }
+            for loop in group.loops { loop.addIterationHook { [spool] in spool.commitDeferred() } }
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))
             publicServer = HTTPServer(
                 socket: socket, group: group, configuration: httpConfiguration(config.server, name: "public"),

@@ -45,7 +45,44 @@ struct EncodingTests {
             #expect(CivilTime.daysFromCivil(year: y, month: m, day: dd) == d)
         }
         #expect(CivilTime.iso8601(epochMillis: 1_795_312_800_123) == "2026-11-22T02:00:00.123Z")
+        // Expected values from Python's datetime (an independent implementation).
+        let known: [(Int64, String)] = [
+            (0, "1970-01-01T00:00:00.000Z"), (-1, "1969-12-31T23:59:59.999Z"), (1_796_032_812_345, "2026-11-30T10:00:12.345Z"),
+            (951_782_400_999, "2000-02-29T00:00:00.999Z"), (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        ]
+        for (ms, text) in known {
+            var out: [UInt8] = [0x3C]  // appends after what is there
+            CivilTime.writeISO8601(epochMillis: ms, into: &out)
+            #expect(out == [0x3C] + Array(text.utf8), "\(ms)")
+        }
         #expect(CivilTime.httpDate(epochSeconds: 1_795_312_800) == "Sun, 22 Nov 2026 02:00:00 GMT")
+    }
+
+    /// The preallocated fast path and the growing path write the same bytes, for every kind of
+    /// value, with and without characters that need escapes (which force the growing path).
+    @Test func bothJSONLinePathsAgree() throws {
+        var g = SystemRandomNumberGenerator()
+        let pieces = ["a", "Payment", "0123456789abcdef", "é", "日本", "\"", "\\", "\n", "\u{01}", "\u{7F}", " ", "=", "{}", "🙂"]
+        func text() -> String { (0..<Int.random(in: 0...12, using: &g)).map { _ in pieces.randomElement(using: &g) ?? "" }.joined() }
+        for _ in 0..<500 {
+            var fields: [(String, LogValue)] = []
+            for i in 0..<Int.random(in: 0...14, using: &g) {
+                let key = "k\(i)" + text()  // distinct: the parser below refuses duplicate keys
+                switch Int.random(in: 0...4, using: &g) {
+                case 0: fields.append((key, .int(Int.random(in: Int.min...Int.max, using: &g))))
+                case 1: fields.append((key, .bool(Bool.random(using: &g))))
+                case 2: fields.append((key, .double([1.5, -0.25, .infinity, .nan, 1e300][Int.random(in: 0...4, using: &g)])))
+                default: fields.append((key, .string(text())))
+                }
+            }
+            let r = LogRecord(epochMillis: Int64.random(in: -1_000_000...4_000_000_000_000, using: &g), level: .warning, message: text(), fields: fields)
+            let line = LogFormatter.json(r)
+            #expect(line == LogFormatter.jsonGrowing(r))
+            _ = try JSONParser.parse(Array(line.dropLast()))
+        }
+        // The extremes of `decimal`.
+        let ints = LogRecord(epochMillis: 0, level: .info, message: "", fields: [("min", .int(.min)), ("max", .int(.max)), ("zero", 0)])
+        #expect(String(decoding: LogFormatter.json(ints), as: UTF8.self).hasSuffix(#""min":-9223372036854775808,"max":9223372036854775807,"zero":0}"# + "\n"))
     }
 
     @Test func logLinesAreValidJSON() throws {

@@ -23,6 +23,43 @@ struct RedactorTests {
         #expect(rec.fields[0].1 == .string("bad key [REDACTED] here"))
     }
 
+    @Test func secretsAreFoundAtTheEdgesAndAfterNearMisses() {
+        #expect(r.scrub("s3cr3t-sign-key") == "[REDACTED]")
+        #expect(r.scrub("xs3cr3t-sign-key") == "x[REDACTED]")
+        #expect(r.scrub("s3cr3t-sign-kex s3cr3t-sign-key") == "s3cr3t-sign-kex [REDACTED]")
+        #expect(r.scrub("sss3cr3t-sign-keyy") == "ss[REDACTED]y")
+        #expect(r.scrub("s3cr3t-sign-ke") == "s3cr3t-sign-ke")
+    }
+
+    /// The memchr-driven search against a naive one, on random text over a small alphabet (many
+    /// near misses), for every start offset.
+    @Test func byteSearchAgreesWithANaiveSearch() {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let hay = (0..<Int.random(in: 0...40, using: &g)).map { _ in UInt8(ascii: "a") + UInt8.random(in: 0...2, using: &g) }
+            let needle = (0..<Int.random(in: 1...4, using: &g)).map { _ in UInt8(ascii: "a") + UInt8.random(in: 0...2, using: &g) }
+            let from = Int.random(in: 0...max(0, hay.count), using: &g)
+            var naive: Int? = nil
+            if hay.count >= needle.count {
+                for i in stride(from: from, through: hay.count - needle.count, by: 1) where Array(hay[i..<(i + needle.count)]) == needle {
+                    naive = i
+                    break
+                }
+            }
+            let found = hay.withUnsafeBufferPointer { h in needle.withUnsafeBufferPointer { ByteSearch.firstOffset(of: $0, in: h, from: from) } }
+            #expect(found == naive, "\(hay) \(needle) from \(from)")
+        }
+    }
+
+    /// Redaction leaves the caller's fields as they were (it writes only into the record).
+    @Test func theCallersFieldsAreNotChanged() {
+        let fields: [(String, LogValue)] = [("token", "t"), ("note", "key s3cr3t-sign-key"), ("ok", "fine")]
+        var rec = LogRecord(epochMillis: 0, level: .info, message: "m", fields: fields)
+        r.redact(&rec)
+        #expect(rec.fields.map(\.1) == [.string("[REDACTED]"), .string("key [REDACTED]"), .string("fine")])
+        #expect(fields.map(\.1) == [.string("t"), .string("key s3cr3t-sign-key"), .string("fine")])
+    }
+
     @Test func cardNumbersAreMaskedToTheLastFour() {
         #expect(r.scrub("card 4111111111111111 ok") == "card ************1111 ok")
         #expect(r.scrub("card 4111 1111 1111 1111") == "card **** **** **** 1111")

@@ -1,3 +1,4 @@
+import Glibc
 /// UTF-8 validation without the generic `String(validating:as:)` (which is not specialized for
 /// our buffers and costs a runtime metadata lookup on every call).
 public enum UTF8Validation {
@@ -71,17 +72,16 @@ public enum ByteSearch {
 
     public static func firstOffset(of needle: UnsafeBufferPointer<UInt8>, in hay: UnsafeBufferPointer<UInt8>, from: Int = 0) -> Int? {
         let n = needle.count
-        guard n > 0, hay.count >= n else { return nil }
-        let first = needle[0]
-        var i = from
+        guard n > 0, hay.count >= n, let h = hay.baseAddress, let nb = needle.baseAddress else { return nil }
+        let first = Int32(nb[0])
+        var i = max(0, from)
         let last = hay.count - n
+        // memchr (vectorised in glibc) finds candidates for the first byte; memcmp checks the rest.
         while i <= last {
-            if hay[i] == first {
-                var k = 1
-                while k < n && hay[i + k] == needle[k] { k += 1 }
-                if k == n { return i }
-            }
-            i += 1
+            guard let p = memchr(h + i, first, last - i + 1) else { return nil }
+            let at = UnsafeRawPointer(h).distance(to: UnsafeRawPointer(p))
+            if n == 1 || memcmp(h + at + 1, nb + 1, n - 1) == 0 { return at }
+            i = at + 1
         }
         return nil
     }

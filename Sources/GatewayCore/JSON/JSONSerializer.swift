@@ -39,24 +39,31 @@ extension JSONValue {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// Whether `u` can go between quotes as it is: no control byte, quote, backslash or DEL.
+    /// Eight bytes at a time.
+    @inline(__always)
+    public static func isPlainString(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        if let base = u.baseAddress {
+            while i + 8 <= u.count {
+                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if SWAR.attentionMask(w) & ~(w & SWAR.highs) != 0 || SWAR.byteMask(w, 0x7F) != 0 { return false }
+                i += 8
+            }
+        }
+        while i < u.count {
+            let b = u[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
+            i += 1
+        }
+        return true
+    }
+
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var copy = s
         let plain = copy.withUTF8 { u -> Bool in
-            var i = 0
-            if let base = u.baseAddress {
-                // 8 bytes at a time: control bytes, quote and backslash need escaping.
-                while i + 8 <= u.count {
-                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                    if SWAR.attentionMask(w) & ~(w & SWAR.highs) != 0 || SWAR.byteMask(w, 0x7F) != 0 { return false }
-                    i += 8
-                }
-            }
-            while i < u.count {
-                let b = u[i]
-                if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F { return false }
-                i += 1
-            }
+            guard isPlainString(u) else { return false }
             out.append(contentsOf: u)
             return true
         }

@@ -10,8 +10,39 @@ public enum LogFormatter {
     }
 
     static func json(_ r: LogRecord) -> [UInt8] {
+        // Fast path: the line written with plain stores into a buffer sized up front. A value
+        // that needs escapes (rare in log fields) sends the line to the growing path below.
+        var fits = false
+        let line = [UInt8](unsafeUninitializedCapacity: estimatedSize(r)) { buf, count in
+            var w = LineWriter(buf)
+            w.raw("{\"ts\":\"")
+            var ts = CivilTime.iso8601Bytes(epochMillis: r.epochMillis)
+            withUnsafeBytes(of: &ts) { w.bytes($0) }
+            w.raw("\",\"level\":\"")
+            w.plain(r.level.name)
+            w.raw("\",\"msg\":")
+            w.string(r.message)
+            for (k, v) in r.fields {
+                w.byte(UInt8(ascii: ","))
+                w.string(k)
+                w.byte(UInt8(ascii: ":"))
+                switch v {
+                case .string(let s): w.string(s)
+                case .int(let i): w.decimal(i)
+                case .bool(let b): b ? w.raw("true") : w.raw("false")
+                case .double(let d): w.plain(d.isFinite ? String(d) : "null")
+                }
+            }
+            w.raw("}\n")
+            fits = w.fits
+            count = w.fits ? w.pos : 0
+        }
+        return fits ? line : jsonGrowing(r)
+    }
+
+    static func jsonGrowing(_ r: LogRecord) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
+        out.reserveCapacity(estimatedSize(r) * 2)
         out.append(contentsOf: "{\"ts\":\"".utf8)
         CivilTime.writeISO8601(epochMillis: r.epochMillis, into: &out)
         out.append(contentsOf: "\",\"level\":\"".utf8)
@@ -31,6 +62,21 @@ public enum LogFormatter {
         }
         out.append(contentsOf: "}\n".utf8)
         return out
+    }
+
+    /// Room for the line without escapes, so it is allocated once (UTF-8 counts of native
+    /// strings are stored, not counted).
+    static func estimatedSize(_ r: LogRecord) -> Int {
+        var n = 64 + r.message.utf8.count
+        for (k, v) in r.fields {
+            n += k.utf8.count + 4
+            switch v {
+            case .string(let s): n += s.utf8.count + 2
+            case .int, .double: n += 24
+            case .bool: n += 5
+            }
+        }
+        return n + n / 8
     }
 
     static func logfmt(_ r: LogRecord) -> [UInt8] {
@@ -83,6 +129,68 @@ public func appendDecimal(_ value: Int, to out: inout [UInt8]) {
         while n > 0 {
             n -= 1
             out.append(d[n])
+        }
+    }
+}
+
+/// A cursor over a buffer sized up front. Every write checks the room left; when something does
+/// not fit, or a string needs escapes, `fits` turns false and the rest is skipped (the caller
+/// formats the line again on the growing path).
+struct LineWriter {
+    let buf: UnsafeMutableBufferPointer<UInt8>
+    var pos = 0
+    var fits = true
+
+    init(_ buf: UnsafeMutableBufferPointer<UInt8>) { self.buf = buf }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        guard fits, pos < buf.count else { return fits = false }
+        buf[pos] = b
+        pos += 1
+    }
+
+    @inline(__always) mutating func bytes(_ src: UnsafeRawBufferPointer) {
+        guard fits, src.count <= buf.count - pos, let dst = buf.baseAddress else { return fits = false }
+        if let s = src.baseAddress, src.count > 0 { UnsafeMutableRawPointer(dst + pos).copyMemory(from: s, byteCount: src.count) }
+        pos += src.count
+    }
+
+    mutating func raw(_ s: StaticString) {
+        bytes(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// Text known to need no escapes (level names, numbers).
+    mutating func plain(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A JSON string literal, when `s` needs no escapes; otherwise gives up (`fits = false`).
+    mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { u in
+            guard JSONValue.isPlainString(u) else { return fits = false }
+            byte(0x22)
+            bytes(UnsafeRawBufferPointer(u))
+            byte(0x22)
+        }
+    }
+
+    mutating func decimal(_ value: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for Int.min
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            var v = value.magnitude
+            repeat {
+                d[23 - n] = UInt8(0x30 + v % 10)
+                v /= 10
+                n += 1
+            } while v > 0
+            if value < 0 {
+                d[23 - n] = UInt8(ascii: "-")
+                n += 1
+            }
+            bytes(UnsafeRawBufferPointer(rebasing: d[(24 - n)...]))
         }
     }
 }

@@ -59,7 +59,7 @@ public struct Logger: Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
         var record = LogRecord(epochMillis: now, level: l, message: message, fields: baseFields.isEmpty ? fields : baseFields + fields)
-        control.redactor.redact(&record)
+        control.redact(&record)
         sink.write(LogFormatter.format(record, as: format))
     }
 
@@ -72,20 +72,33 @@ public struct Logger: Sendable {
 /// The parts of a logger a configuration reload changes: the level and the redactor (new secret
 /// values and `redact:` names). One per process, shared by every copy of the `Logger`.
 public final class LogControl: Sendable {
+    /// Boxed, so that taking the current redactor for a line is one retain, not a copy of the
+    /// struct (its sets and arrays retained and released one by one).
+    private final class Box: Sendable {
+        let redactor: Redactor
+        init(_ r: Redactor) { redactor = r }
+    }
+
     private let levelRaw: Atomic<Int>
-    private let current: Locked<Redactor>
+    private let current: Locked<Box>
 
     public init(level: LogLevel, redactor: Redactor) {
         levelRaw = Atomic(level.rawValue)
-        current = Locked(redactor)
+        current = Locked(Box(redactor))
     }
 
     public var level: LogLevel { LogLevel(rawValue: levelRaw.load(ordering: .relaxed)) ?? .info }
-    public var redactor: Redactor { current.withLock { $0 } }
+    public var redactor: Redactor { current.withLock { $0 }.redactor }
+
+    /// Redacts with the redactor in force.
+    public func redact(_ record: inout LogRecord) {
+        let box = current.withLock { $0 }
+        box.redactor.redact(&record)
+    }
 
     public func update(level: LogLevel, redactor: Redactor) {
         levelRaw.store(level.rawValue, ordering: .relaxed)
-        current.withLock { $0 = redactor }
+        current.withLock { $0 = Box(redactor) }
     }
 }
 

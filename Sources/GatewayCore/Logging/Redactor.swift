@@ -26,8 +26,6 @@ public struct Redactor: Sendable {
     /// `sensitiveNames` as lower-case bytes, bucketed by length, for an allocation-free check.
     private let namesByLength: [[[UInt8]]]
     private let secretBytes: [[UInt8]]
-    /// Bytes that may start something to scrub: digits, ':' (of "://"), first bytes of secrets.
-    private let interesting: [Bool]
 
     public init(extraNames: [String] = [], secrets: [String] = []) {
         let names = Redactor.defaultSensitiveNames.union(extraNames.map { $0.lowercased() })
@@ -37,24 +35,23 @@ public struct Redactor: Sendable {
         for n in names where n.utf8.count <= 64 { buckets[n.utf8.count].append(Array(n.utf8)) }
         self.namesByLength = buckets
         self.secretBytes = self.secrets.map { Array($0.utf8) }
-        var table = [Bool](repeating: false, count: 256)
-        for d in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(d)] = true }
-        table[Int(UInt8(ascii: ":"))] = true
-        for sb in self.secretBytes { table[Int(sb[0])] = true }
-        self.interesting = table
     }
 
     public func redact(_ record: inout LogRecord) {
         if let m = scrubbed(record.message) { record.message = m }
-        // Written back only when something changed: the caller usually still holds the fields
-        // array, and the first write would copy it.
-        for i in record.fields.indices {
-            let (name, value) = record.fields[i]
+        // Changes are collected and written back after the loop, only when there are any: the
+        // caller usually still holds the fields array, and a write inside the loop lets the
+        // optimizer make `record.fields` unique (a copy) before the first iteration.
+        var changes: [(Int, String)] = []
+        for (i, (name, value)) in record.fields.enumerated() {
             if isSensitive(name) {
-                record.fields[i].1 = .string("[REDACTED]")
+                changes.append((i, "[REDACTED]"))
             } else if case .string(let s) = value, let clean = scrubbed(s) {
-                record.fields[i].1 = .string(clean)
+                changes.append((i, clean))
             }
+        }
+        if !changes.isEmpty {
+            for (i, v) in changes { record.fields[i].1 = .string(v) }
         }
     }
 
@@ -77,8 +74,9 @@ public struct Redactor: Sendable {
 
     /// Scrubs secrets, card numbers and URL credentials out of free text.
     ///
-    /// One pass over the bytes decides whether anything can need scrubbing (a secret's first
-    /// byte followed by the rest, a run of 13+ digits, a `://`); the rewriting passes run only then.
+    /// A search per secret (memchr-driven) and one pass over the bytes decide whether anything can
+    /// need scrubbing (a secret, a run of 13+ digits, a `://`, a `key=` or `"key":`); the
+    /// rewriting passes run only then.
     public func scrub(_ text: String) -> String {
         scrubbed(text) ?? text
     }
@@ -88,6 +86,12 @@ public struct Redactor: Sendable {
         var t = text
         let (secretFound, cardLike, url, keyed) = t.withUTF8 { u -> (Bool, Bool, Bool, Bool) in
             var secretFound = false
+            for sb in secretBytes where sb.count <= u.count {
+                if sb.withUnsafeBufferPointer({ ByteSearch.firstOffset(of: $0, in: u) }) != nil {
+                    secretFound = true
+                    break
+                }
+            }
             var keyed = false
             var run = 0
             var cardLike = false
@@ -95,39 +99,21 @@ public struct Redactor: Sendable {
             var i = 0
             while i < u.count {
                 let b = u[i]
-                if !interesting[Int(b)] {
-                    if b == 0x20 || b == 0x2D {
-                        if run < 0 { run = 0 }  // a separator may sit inside a card number
-                    } else {
-                        run = 0
-                        if b == 0x3D { keyed = true }  // '=': key=value text
-                    }
-                    i += 1
-                    continue
-                }
-                if b >= 0x30 && b <= 0x39 {
+                if b &- 0x30 < 10 {
                     if run == 0 && i > 0 && Redactor.isAlphanumeric(u[i - 1]) {
                         run = -1_000  // glued to a word: not a card number
                     }
                     run += 1
                     if run >= 13 { cardLike = true }
                 } else if b == 0x20 || b == 0x2D {
-                    if run < 0 { run = 0 }
+                    if run < 0 { run = 0 }  // a separator may sit inside a card number
                 } else {
                     run = 0
-                    if b == 0x3A {
+                    if b == 0x3D {
+                        keyed = true  // '=': key=value text
+                    } else if b == 0x3A {
                         if i + 2 < u.count && u[i + 1] == 0x2F && u[i + 2] == 0x2F { url = true }
                         if i > 0 && (u[i - 1] == 0x22 || u[i - 1] == 0x20) { keyed = true }  // "key": value
-                    }
-                }
-                if !secretFound {
-                    for sb in secretBytes where sb[0] == b && i + sb.count <= u.count {
-                        var k = 1
-                        while k < sb.count && u[i + k] == sb[k] { k += 1 }
-                        if k == sb.count {
-                            secretFound = true
-                            break
-                        }
                     }
                 }
                 i += 1

@@ -50,25 +50,33 @@ public enum CivilTime {
 
     /// Appends the RFC 3339 timestamp to `out` (no intermediate string).
     public static func writeISO8601(epochMillis: Int64, into out: inout [UInt8]) {
+        var text = iso8601Bytes(epochMillis: epochMillis)
+        withUnsafeBytes(of: &text) { out.append(contentsOf: $0) }
+    }
+
+    /// The 24 bytes of `iso8601`, in a fixed buffer: every log line starts with them, and
+    /// digit-by-digit appends (a capacity check each) cost more than the date arithmetic.
+    public static func iso8601Bytes(epochMillis: Int64) -> (UInt64, UInt64, UInt64) {
         let ms = Int(((epochMillis % 1000) + 1000) % 1000)
         let secs = Int((epochMillis - Int64(ms)) / 1000)
         let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
         let rem = secs - days * 86400
         let (y, m, d) = civilFromDays(days)
-        func put(_ v: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var x = v
-            while divisor > 0 {
-                out.append(UInt8(0x30 + (x / divisor) % 10))
-                x %= divisor
-                divisor /= 10
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { b in
+            func put(_ v: Int, _ at: Int, _ width: Int) {
+                var x = v
+                for k in stride(from: at + width - 1, through: at, by: -1) {
+                    b[k] = UInt8(0x30 + x % 10)
+                    x /= 10
+                }
             }
+            put(max(0, min(y, 9999)), 0, 4); b[4] = 0x2D; put(m, 5, 2); b[7] = 0x2D; put(d, 8, 2)
+            b[10] = UInt8(ascii: "T")
+            put(rem / 3600, 11, 2); b[13] = 0x3A; put(rem / 60 % 60, 14, 2); b[16] = 0x3A; put(rem % 60, 17, 2)
+            b[19] = 0x2E; put(ms, 20, 3); b[23] = UInt8(ascii: "Z")
         }
-        put(y, 4); out.append(0x2D); put(m, 2); out.append(0x2D); put(d, 2)
-        out.append(UInt8(ascii: "T"))
-        put(rem / 3600, 2); out.append(0x3A); put(rem / 60 % 60, 2); out.append(0x3A); put(rem % 60, 2)
-        out.append(0x2E); put(ms, 3); out.append(UInt8(ascii: "Z"))
+        return text
     }
 
     /// RFC 9110 IMF-fixdate for the HTTP `Date` header, e.g. `Sun, 22 Nov 2026 02:00:00 GMT`.

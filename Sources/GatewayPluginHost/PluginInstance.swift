@@ -120,7 +120,7 @@ final class CallContext {
         guard let p = JSONPath(path) else { return nil }
         if document == nil, let view {
             guard let v = view.get(p) else { return nil }
-            if let s = v.scalarText { return keep(s) }
+            if let bytes = v.copyScalarText(allocateKept) { return bytes }
             if v.isNull { return keep("") }
         }
         if !parsed {
@@ -128,10 +128,9 @@ final class CallContext {
             document = try? JSONDocument.parse(body)
         }
         guard let doc = document, let ref = doc.root[path: p] else { return nil }
+        if let bytes = ref.copyScalarText(allocateKept) { return bytes }
         let text: String
-        if let s = ref.scalarText {
-            text = s
-        } else if ref.kind == .null {
+        if ref.kind == .null {
             text = ""
         } else {
             text = ref.materialize().jsonText
@@ -139,12 +138,17 @@ final class CallContext {
         return keep(text)
     }
 
+    /// Memory that lives until the call ends (freed with the other kept values).
+    private func allocateKept(_ capacity: Int) -> UnsafeMutableBufferPointer<UInt8> {
+        let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, capacity))
+        values.append(b)
+        return b
+    }
+
     /// Copies `text` into memory that lives until the call ends.
     private func keep(_ text: String) -> UnsafeBufferPointer<UInt8> {
-        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, text.utf8.count))
-        _ = copy.initialize(from: text.utf8)
-        values.append(copy)
-        return UnsafeBufferPointer(start: copy.baseAddress, count: text.utf8.count)
+        let out = allocateKept(text.utf8.count)
+        return UnsafeBufferPointer(start: out.baseAddress, count: out.initialize(fromContentsOf: text.utf8))
     }
 }
 

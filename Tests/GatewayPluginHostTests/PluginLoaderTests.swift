@@ -215,6 +215,14 @@ struct TransformedValueTests {
         for path in paths {
             #expect(str(viaView.value(at: path)) == str(viaParse.value(at: path)), "\(path)")
         }
+        // Both answer what conditions and templates see (escapes decoded, numbers as written).
+        for ctx in [viaView, viaParse] {
+            #expect(str(ctx.value(at: "esc")) == "a\"b\u{e9}")
+            #expect(str(ctx.value(at: "n")) == "12.50")
+            #expect(str(ctx.value(at: "ok")) == "true")
+            #expect(str(ctx.value(at: "ref")) == "Success")
+            #expect(str(ctx.value(at: "gateway.route")) == "ledger")
+        }
         // The view really answers: with a body that says otherwise, scalars still come from it.
         let viewOnly = CallContext(body: Array("{}".utf8), document: nil, view: view)
         #expect(str(viewOnly.value(at: "payment.card.first6No")) == "**1111")

@@ -129,6 +129,13 @@ public struct JSONRef: Sendable {
         return document.decodeString(n)
     }
 
+    /// `scalarText` as UTF-8 bytes, written into a buffer from `allocate(capacity)` (capacity is
+    /// enough), without building a String: nil for objects, arrays and null. For handing values
+    /// to plugins, which take bytes: the content was validated when parsed.
+    public func copyScalarText(_ allocate: (Int) -> UnsafeMutableBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        document.copyScalarText(node, allocate)
+    }
+
     /// Scalar text as `JSONValue.scalarText` defines it.
     public var scalarText: String? {
         let n = node
@@ -217,6 +224,29 @@ extension JSONDocument.Storage {
             String(unsafeUninitializedCapacity: max(1, end - start)) { out in
                 JSONDocument.Storage.unescape(b, start, end, into: out)
             }
+        }
+    }
+
+    func copyScalarText(_ n: Node, _ allocate: (Int) -> UnsafeMutableBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        switch n.kind {
+        case .string, .number:
+            let (start, end) = (Int(n.start), Int(n.end))
+            let out = allocate(max(1, end - start))
+            let count = bytes.withUnsafeBufferPointer { b -> Int in
+                if n.kind == .string && n.flag { return JSONDocument.Storage.unescape(b, start, end, into: out) }
+                guard let src = b.baseAddress, let dst = out.baseAddress, end > start else { return 0 }
+                dst.update(from: src + start, count: end - start)
+                return end - start
+            }
+            return UnsafeBufferPointer(start: out.baseAddress, count: count)
+        case .bool:
+            let text: StaticString = n.flag ? "true" : "false"
+            let out = allocate(text.utf8CodeUnitCount)
+            guard let dst = out.baseAddress else { return nil }
+            dst.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+            return UnsafeBufferPointer(start: dst, count: text.utf8CodeUnitCount)
+        default:
+            return nil
         }
     }
 

@@ -83,6 +83,15 @@ void gw_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int gw_gettid(void) { return (int)syscall(SYS_gettid); }
 
+int gw_pidfd_open(int pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int gw_accept(int fd, struct sockaddr *addr, socklen_t *len, int nonblocking) {
     int flags = SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
     return accept4(fd, addr, len, flags);

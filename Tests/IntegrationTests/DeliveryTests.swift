@@ -286,6 +286,27 @@ struct DeliveryTests {
         }
     }
 
+    /// A hook that closes its output and keeps running: the output's end says nothing, the
+    /// handler waits for the process itself (a pidfd) and kills it at the timeout.
+    @Test func shellTimeoutAppliesAfterTheOutputCloses() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        try withGateway(deliveryConfig(receiver: receiver.url, shellArgs: #""quiet-sleep""#, shellTimeoutMs: 400)) { gw in
+            try FileManager.default.createDirectory(at: gw.directory.appendingPathComponent("hook"), withIntermediateDirectories: true)
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(SignedRequest(body: paymentBody()).bytes).status == 200)
+            #expect(gw.waitForLine { $0.contains("\"msg\":\"dead letter\"") && $0.contains("\"route\":\"legacy\"") && $0.contains("timed out") } != nil)
+            let dir = gw.directory.path + "/hook"
+            let pids = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pid") }
+            #expect(pids.count == 2, "two attempts")
+            for f in pids {
+                let pid = Int32(readFile(dir + "/" + f).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                #expect(pid > 0)
+                #expect(eventually(timeout: 5) { kill(pid, 0) != 0 }, "hook \(pid) outlived its timeout")
+            }
+        }
+    }
+
     @Test func dryRunShowsMatchesReasonsAndBodies() throws {
         let dir = try GatewayProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -43,6 +43,9 @@ void gw_ignore_sigpipe(void);
 
 /* Current thread's kernel id. */
 int gw_gettid(void);
+/* A descriptor that becomes readable when process `pid` exits (pidfd_open, Linux 5.3+; close-on-exec).
+   -1 with errno set (ENOSYS on older kernels): callers fall back to polling waitpid. */
+int gw_pidfd_open(int pid);
 /* accept4 (needs _GNU_SOURCE, which the Swift importer does not set). */
 int gw_accept(int fd, struct sockaddr *addr, socklen_t *len, int nonblocking);
 /* pipe2(O_CLOEXEC): the child side is dup2'ed by posix_spawn, nothing else leaks. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Test helper for the shell plugin (like adnanh/webhook's hookecho): records how it was called.
 # Writes $HOOK_OUT/<delivery>-<attempt>.{args,env,stdin}; "sleep" as first argument sleeps (with a
-# child) to test timeouts; "fail" exits 3.
+# child) to test timeouts; "quiet-sleep" closes its stdout and stderr first, then sleeps (the
+# timeout must still come from the process, not from its output); "fail" exits 3.
 set -u
 out="${HOOK_OUT:?}"
 base="$out/${GATEWAY_DELIVERY_ID:-none}-${GATEWAY_ATTEMPT:-0}"
@@ -13,6 +14,11 @@ case "${1:-}" in
     sleep 30 &
     echo "$!" > "$base.child"
     echo "$$" > "$base.pid"
+    sleep 30
+    ;;
+  quiet-sleep)
+    echo "$$" > "$base.pid"
+    exec >/dev/null 2>&1
     sleep 30
     ;;
   fail)

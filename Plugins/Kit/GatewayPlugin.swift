@@ -39,14 +39,18 @@ public struct PluginDefinition: Sendable {
     /// The handler never blocks (no I/O, no sleeping; it answers in microseconds): the host may
     /// run it on its receiving threads (`GW_PLUGIN_NONBLOCKING` in gateway_plugin.h).
     public let nonBlocking: Bool
+    /// The handler never reads `PluginEvent.body`, only values (`event.value(at:)`): the host
+    /// may pass an empty body (`GW_PLUGIN_BODY_UNUSED` in gateway_plugin.h).
+    public let bodyUnused: Bool
 
     public init(
-        name: String, description: String, nonBlocking: Bool = false,
+        name: String, description: String, nonBlocking: Bool = false, bodyUnused: Bool = false,
         make: @escaping @Sendable (PluginConfig, PluginHost) throws -> any GatewayHandler
     ) {
         self.name = name
         self.description = description
         self.nonBlocking = nonBlocking
+        self.bodyUnused = bodyUnused
         self.make = make
     }
 }

@@ -25,7 +25,7 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
     /// Non-blocking: it only reads the event and compares strings, so the gateway runs it on the
     /// receiving threads, and an event it drops never costs a hand-off to the route's workers.
     static let definition = PluginDefinition(
-        name: "metadata-filter", description: "passes events whose metadata matches conditions", nonBlocking: true
+        name: "metadata-filter", description: "passes events whose metadata matches conditions", nonBlocking: true, bodyUnused: true
     ) { config, _ in try MetadataFilter(config: config) }
 
     let conditions: [MetadataCondition]

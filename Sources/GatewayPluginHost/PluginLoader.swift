@@ -120,6 +120,9 @@ public final class LoadedPlugin: @unchecked Sendable {
     /// The plugin declared that its handle() never blocks (`GW_PLUGIN_NONBLOCKING`): the host may
     /// run it on the threads that receive notifications instead of handing events to a worker.
     public let isNonBlocking: Bool
+    /// The plugin reads events only through `event_value`, never their body
+    /// (`GW_PLUGIN_BODY_UNUSED`): the host may pass an empty body and skip serializing one.
+    public let readsBody: Bool
 
     init(name: String, path: String, description: String, table: UnsafeMutablePointer<gw_plugin_v1>, flags: UInt32 = 0) {
         self.name = name
@@ -127,6 +130,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.description = description
         self.table = table
         self.isNonBlocking = flags & GW_PLUGIN_NONBLOCKING != 0
+        self.readsBody = flags & GW_PLUGIN_BODY_UNUSED == 0
         self.hostAPI = HostServices.makeTable(pluginName: name)
     }
 

@@ -39,6 +39,11 @@ struct PluginLoaderTests {
         for name in ["forward-http", "file", "shell", "c-echo"] {
             #expect(try !PluginLoader.load(name: name, searchPath: [pluginDir]).isNonBlocking, "\(name)")
         }
+        // Only the filter reads values alone (GW_PLUGIN_BODY_UNUSED); an old table reads bodies.
+        #expect(try !PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir]).readsBody)
+        for name in ["forward-http", "file", "shell", "c-echo"] {
+            #expect(try PluginLoader.load(name: name, searchPath: [pluginDir]).readsBody, "\(name)")
+        }
         // Loaded once per process: the same table again.
         let a = try PluginLoader.load(name: "file", searchPath: [pluginDir])
         let b = try PluginLoader.load(name: "file", searchPath: [pluginDir])

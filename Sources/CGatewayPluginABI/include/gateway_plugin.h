@@ -170,6 +170,11 @@ typedef struct gw_plugin_v1 {
 
 /* gw_plugin_v1.flags: handle() never blocks (see "Threading"). */
 #define GW_PLUGIN_NONBLOCKING 1u
+/* gw_plugin_v1.flags: handle() never reads event->body; it reads what it needs through
+   host->event_value (a filter). The host may then pass an empty body (ptr NULL, len 0) and skip
+   writing out the route's transformed event for this handler: an event the filter drops is
+   never serialized, and one it passes on is serialized for the next handler, on a worker. */
+#define GW_PLUGIN_BODY_UNUSED 2u
 
 /* The size of gw_plugin_v1 before `flags` was appended: the smallest table a host accepts. */
 #define GW_PLUGIN_V1_BASE_SIZE (offsetof(gw_plugin_v1, destroy) + sizeof(void (*)(void *)))

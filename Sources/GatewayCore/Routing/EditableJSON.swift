@@ -321,7 +321,13 @@ public struct EditableJSON: Sendable {
         }
     }
 
-    public func serialized(capacityHint: Int = 256) -> [UInt8] {
+    /// The document as JSON, in a buffer sized for the original document (edits rarely grow it
+    /// by much).
+    public func serialized() -> [UInt8] {
+        serialized(capacityHint: storage.bytes.count + 128)
+    }
+
+    public func serialized(capacityHint: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(capacityHint)
         write(to: &out)

@@ -74,8 +74,15 @@ extension Transform {
     /// The same, and the edited view the JSON was written from: handlers that read a value of
     /// the transformed event (`event_value`) look it up there instead of parsing the JSON again.
     public static func applyAllKeepingView(_ transforms: [Transform], to event: JSONRef) -> (body: [UInt8], view: EditableJSON) {
+        let view = applyAllToView(transforms, to: event)
+        return (view.serialized(), view)
+    }
+
+    /// The transforms' edits, not written out yet (`EditableJSON.serialized()` does that, when a
+    /// handler reads the body).
+    public static func applyAllToView(_ transforms: [Transform], to event: JSONRef) -> EditableJSON {
         var view = EditableJSON(event)
         for t in transforms { t.apply(to: &view, original: event) }
-        return (view.serialized(capacityHint: event.document.bytes.count + 128), view)
+        return view
     }
 }

@@ -15,10 +15,11 @@ public final class Delivery: @unchecked Sendable {
     public internal(set) var attempts = 0
     /// The handler the next attempt starts at (earlier handlers already passed it on).
     public internal(set) var handlerIndex = 0
-    /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run.
+    /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run, and
+    /// after that while it is only in `view` (not written out until a handler reads the body).
     public internal(set) var body: [UInt8]?
-    /// The edited view `body` was written from, while `body` is what the transforms made (not
-    /// persisted: after a restart the body is parsed when a handler reads a value).
+    /// What the route's transforms made, while that is the handlers' input: `body` is written
+    /// from it (not persisted: after a restart the body is parsed when a handler reads a value).
     var view: EditableJSON?
     public internal(set) var lastError: String?
     /// The current attempt began on a receiving thread (its non-blocking handlers passed it on)

@@ -244,13 +244,17 @@ final class RouteRunner: @unchecked Sendable {
         // (A local flag: once handed over, `d` belongs to the worker and is not read here.)
         var handedOver = false
         defer { if !handedOver { metrics.attemptSeconds.observe(sinceNs: t0) } }
-        if d.body == nil { (d.body, d.view) = route.transformedEvent(n) }
+        // The transforms run once per delivery; what they made is written out (serialized) only
+        // when a handler reads the body. A filter that reads values only (GW_PLUGIN_BODY_UNUSED)
+        // and drops the event never costs one; one it passes on is written for the next handler.
+        if d.body == nil && d.view == nil { d.view = route.transformedView(n) }
         if d.continuesAttempt {
             d.continuesAttempt = false
         } else {
             d.attempts += 1
         }
-        var body = d.body ?? n.rawBody
+        // nil: not written out yet (the view holds the event).
+        var body: [UInt8]? = d.body ?? (d.view == nil ? n.rawBody : nil)
         // While the body is the event as received, handlers read it through its tape; while it
         // is what the transforms made, through their edited view: no second parse either way.
         var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? n.document : nil
@@ -261,10 +265,12 @@ final class RouteRunner: @unchecked Sendable {
                 handedOver = true
                 return handOver(d, at: i, body: body, view: view)
             }
+            let handler = route.handlers[i]
+            if body == nil && handler.plugin.readsBody { body = view?.serialized() ?? n.rawBody }
             let call = HandlerCall(
-                body: body, eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
+                body: body ?? [], eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
                 deliveryID: d.id, attempt: d.attempts, document: document, view: view)
-            let outcome = route.handlers[i].handle(call)
+            let outcome = handler.handle(call)
             if limit != nil && !outcome.isAnsweredOnTheReceivingThread {
                 handedOver = true
                 return handOver(d, at: i, body: body, view: view)
@@ -282,7 +288,8 @@ final class RouteRunner: @unchecked Sendable {
                 return
             case .retry(let reason, let afterMs):
                 d.handlerIndex = i
-                d.body = body
+                // Written out now: the retry record keeps the body a later handler resumes with.
+                d.body = body ?? view?.serialized() ?? n.rawBody
                 d.view = view
                 d.lastError = reason
                 if d.attempts >= route.retry.maxAttempts {
@@ -307,7 +314,7 @@ final class RouteRunner: @unchecked Sendable {
 
     /// Gives a delivery whose attempt began on a receiving thread to the workers, to continue at
     /// handler `i`.
-    private func handOver(_ d: Delivery, at i: Int, body: [UInt8], view: EditableJSON?) {
+    private func handOver(_ d: Delivery, at i: Int, body: [UInt8]?, view: EditableJSON?) {
         d.handlerIndex = i
         d.body = body
         d.view = view

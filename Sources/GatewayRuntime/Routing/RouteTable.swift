@@ -46,9 +46,13 @@ public final class CompiledRoute: Sendable {
     /// The body the first handler receives and, when transforms made it, the edited view it was
     /// written from (for value lookups without a second parse).
     public func transformedEvent(_ n: GatewayEvent) -> (body: [UInt8], view: EditableJSON?) {
-        guard !transforms.isEmpty else { return (n.rawBody, nil) }
-        let (body, view) = Transform.applyAllKeepingView(transforms, to: n.document.root)
-        return (body, view)
+        guard let view = transformedView(n) else { return (n.rawBody, nil) }
+        return (view.serialized(), view)
+    }
+
+    /// The transforms' edits, not written out (nil without transforms: the body as received).
+    public func transformedView(_ n: GatewayEvent) -> EditableJSON? {
+        transforms.isEmpty ? nil : Transform.applyAllToView(transforms, to: n.document.root)
     }
 }
 

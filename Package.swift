@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "FilePlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI"], path: "Plugins/File", swiftSettings: settings),
         .target(name: "ShellPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI", "CSystem"], path: "Plugins/Shell", swiftSettings: settings),
         .target(
-            name: "MetadataFilterPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI"], path: "Plugins/MetadataFilter",
+            name: "MetadataFilterPlugin", dependencies: ["GatewayPluginKit", "CGatewayPluginABI", "GatewayCore"], path: "Plugins/MetadataFilter",
             swiftSettings: settings),
         .target(name: "CEchoPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CEcho"),
         .target(name: "CBadABIPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CBadABI"),

@@ -1,5 +1,6 @@
 public import CGatewayPluginABI
 import Foundation
+import GatewayCore
 import GatewayPluginKit
 
 /// `metadata-filter`: passes an event on only when its `metadata` string satisfies conditions.
@@ -44,7 +45,7 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
 
     func handle(_ event: PluginEvent) -> HandlerResult {
         let text = event.value(at: "metadata")
-        let metadata = rawOnly ? Metadata(form: .raw, raw: text, values: [:]) : Metadata.parse(text)
+        let metadata = rawOnly ? Metadata(form: .raw, raw: text) : Metadata.parse(text)
         return conditions.allSatisfy { $0.holds(metadata) } ? .proceed() : .drop
     }
 }
@@ -55,18 +56,20 @@ public struct Metadata {
     public enum Form: Equatable { case json, pairs, raw, missing }
     public var form: Form
     public var raw: String?
-    /// Flattened values: "a.b" -> scalar text (JSON), or "k" -> "v" (pairs).
-    public var values: [String: String]
+    /// `k=v` pairs (percent-decoded), for the pairs form.
+    var pairs: [String: String] = [:]
+    /// The parsed object, for the JSON form: keys are looked up in it when a condition asks
+    /// (no flattened copy of every value).
+    var document: JSONDocument? = nil
 
     public static func parse(_ text: String?) -> Metadata {
-        guard let text else { return Metadata(form: .missing, raw: nil, values: [:]) }
+        guard let text else { return Metadata(form: .missing, raw: nil) }
         let trimmed = Metadata.trim(text)
-        if trimmed.hasPrefix("{"), let data = trimmed.data(using: .utf8),
-            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        {
-            var values: [String: String] = [:]
-            flatten(obj, prefix: "", into: &values)
-            return Metadata(form: .json, raw: text, values: values)
+        // The gateway's own parser (a tape, no tree of Foundation objects): with Foundation's
+        // JSONSerialization and a flattened dictionary, this call cost 38 us for a 400-character
+        // metadata object, more than half of what the whole notification costs the gateway.
+        if trimmed.hasPrefix("{"), let doc = try? JSONDocument.parse(Array(trimmed.utf8)), doc.root.kind == .object {
+            return Metadata(form: .json, raw: text, document: doc)
         }
         if trimmed.contains("=") {
             // `k=v&k=v` or `k=v;k=v` (a single `k=v` too); percent-encoding is decoded.
@@ -86,9 +89,54 @@ public struct Metadata {
                 }
                 values[k.removingPercentEncoding ?? k] = v.removingPercentEncoding ?? v
             }
-            if ok && !values.isEmpty { return Metadata(form: .pairs, raw: text, values: values) }
+            if ok && !values.isEmpty { return Metadata(form: .pairs, raw: text, pairs: values) }
         }
-        return Metadata(form: .raw, raw: text, values: [:])
+        return Metadata(form: .raw, raw: text)
+    }
+
+    /// The value of `key`: for JSON, nested keys joined by dots (`{"a":{"b":1}}` has `a.b`; a key
+    /// written with dots, `{"a.b":1}`, matches too) and array elements by index (`items.0.sku`);
+    /// scalars as written (strings unescaped, numbers as in the text), null as `null`; objects
+    /// and arrays themselves have no value. For pairs, the pair's value.
+    public func value(forKey key: String) -> String? {
+        switch form {
+        case .pairs: return pairs[key]
+        case .json: return document.flatMap { Metadata.lookup($0.root, Substring(key)) }
+        case .raw, .missing: return nil
+        }
+    }
+
+    /// Walks only the members whose key is `key` or a dotted prefix of it; when several match,
+    /// the last in the document wins.
+    static func lookup(_ node: JSONRef, _ key: Substring) -> String? {
+        var found: String? = nil
+        func visit(_ name: String, _ child: JSONRef) {
+            guard key.utf8.starts(with: name.utf8) else { return }
+            let rest = key.utf8.dropFirst(name.utf8.count)
+            if rest.isEmpty {
+                switch child.kind {
+                case .null: found = "null"
+                case .object, .array: break
+                default: if let t = child.scalarText { found = t }
+                }
+            } else if rest.first == UInt8(ascii: ".") {
+                let r = Substring(rest.dropFirst())
+                if !r.isEmpty, let t = lookup(child, r) { found = t }
+            }
+        }
+        switch node.kind {
+        case .object:
+            node.forEachMember { name, child in visit(name, child) }
+        case .array:
+            var i = 0
+            node.forEachElement { child in
+                visit(String(i), child)
+                i += 1
+            }
+        default:
+            break
+        }
+        return found
     }
 
     /// Spaces and tabs off both ends (no Foundation: `trimmingCharacters` bridges to NSString).
@@ -99,20 +147,6 @@ public struct Metadata {
         return String(sub)
     }
 
-    static func flatten(_ value: Any, prefix: String, into out: inout [String: String]) {
-        if let d = value as? [String: Any] {
-            for (k, v) in d { flatten(v, prefix: prefix.isEmpty ? k : "\(prefix).\(k)", into: &out) }
-        } else if let a = value as? [Any] {
-            for (i, v) in a.enumerated() { flatten(v, prefix: "\(prefix).\(i)", into: &out) }
-        } else if let s = value as? String {
-            out[prefix] = s
-        } else if let n = value as? NSNumber {
-            let t = String(cString: n.objCType)
-            out[prefix] = (t == "c" || t == "B") ? (n.boolValue ? "true" : "false") : n.stringValue
-        } else if value is NSNull {
-            out[prefix] = "null"
-        }
-    }
 }
 
 struct MetadataCondition: @unchecked Sendable {
@@ -163,7 +197,7 @@ struct MetadataCondition: @unchecked Sendable {
         let value: String?
         switch target {
         case .raw: value = m.raw
-        case .key(let k): value = m.values[k]
+        case .key(let k): value = m.value(forKey: k)
         }
         switch op {
         case .exists(let e): return (value != nil) == e

@@ -238,3 +238,55 @@ struct TransformedValueTests {
         #expect(str(viaView.value(at: "payment.ids")) == #"["a","b"]"#)
     }
 }
+
+@Suite("metadata-filter semantics")
+struct MetadataFilterTests {
+    /// Whether the filter with `when` passes an event whose `metadata` is `metadata` (a JSON
+    /// value: a string, or null to leave the field out).
+    func passes(_ when: String, metadata: String?) throws -> Bool {
+        let plugin = try PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir])
+        let filter = try plugin.makeInstance(configJSON: Array(#"{"when":\#(when)}"#.utf8))
+        let body = metadata.map { #"{"eventCode":"Payment","metadata":\#(JSONValue.quoted($0))}"# } ?? #"{"eventCode":"Payment"}"#
+        let call = HandlerCall(
+            body: Array(body.utf8), eventCode: "Payment", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1)
+        switch filter.handle(call) {
+        case .proceed: return true
+        case .drop: return false
+        case let other: throw PluginError("unexpected outcome \(other)")
+        }
+    }
+
+    @Test func jsonKeysNestedDottedAndIndexed() throws {
+        let tier = #"[{"key":"customer.tier","equals":"gold"}]"#
+        #expect(try passes(tier, metadata: #"{"customer":{"tier":"gold"}}"#))
+        #expect(try passes(tier, metadata: #"{"customer.tier":"gold"}"#))  // a key written with a dot
+        #expect(try passes(#"[{"key":"a.b.c","equals":"x"}]"#, metadata: #"{"a":{"b.c":"x"}}"#))
+        #expect(try !passes(tier, metadata: #"{"customer":{"tier":"silver"}}"#))
+        #expect(try !passes(tier, metadata: #"{"customer":{"tiers":"gold"}}"#))
+        #expect(try !passes(tier, metadata: #"{"customerXtier":"gold"}"#))
+        #expect(try passes(#"[{"key":"items.1.sku","equals":"B"}]"#, metadata: #"{"items":[{"sku":"A"},{"sku":"B"}]}"#))
+        #expect(try !passes(#"[{"key":"items.2.sku","exists":true}]"#, metadata: #"{"items":[{"sku":"A"},{"sku":"B"}]}"#))
+        // Scalars as written; null as "null"; escapes decoded; objects themselves have no value.
+        #expect(try passes(#"[{"key":"n","equals":"12.50"}]"#, metadata: #"{"n":12.50}"#))
+        #expect(try passes(#"[{"key":"ok","equals":"true"}]"#, metadata: #"{"ok":true}"#))
+        #expect(try passes(#"[{"key":"z","equals":"null"}]"#, metadata: #"{"z":null}"#))
+        #expect(try passes(#"[{"key":"q","equals":"a\"b"}]"#, metadata: #"{"q":"a\"b"}"#))
+        #expect(try passes(#"[{"key":"customer","exists":false}]"#, metadata: #"{"customer":{"tier":"gold"}}"#))
+        // The last of duplicate matches wins (in document order).
+        #expect(try passes(tier, metadata: #"{"customer":{"tier":"silver"},"customer.tier":"gold"}"#))
+    }
+
+    @Test func pairsRawAndMissing() throws {
+        let acme = #"[{"key":"tenant","equals":"acme"}]"#
+        #expect(try passes(acme, metadata: "tenant=acme&region=eu"))
+        #expect(try passes(acme, metadata: "region=eu; tenant = acme"))
+        #expect(try passes(#"[{"key":"note","equals":"a b"}]"#, metadata: "note=a%20b"))
+        #expect(try !passes(acme, metadata: "tenant acme"))
+        #expect(try passes(#"[{"raw":{"prefix":"tenant acme"}}]"#, metadata: "tenant acme"))
+        // Not JSON after all ("{" then no object): read as pairs, the brace part of the key.
+        #expect(try !passes(acme, metadata: "{tenant=acme"))
+        #expect(try passes(#"[{"key":"{tenant","equals":"acme"}]"#, metadata: "{tenant=acme"))
+        #expect(try passes(#"[{"key":"tenant","exists":false}]"#, metadata: nil))
+        #expect(try !passes(acme, metadata: nil))
+    }
+}

@@ -90,6 +90,22 @@ if let n = try? classifier.classify(source: "evo", msgID: "m", rawBody: body) {
     }
 }
 
+// metadata-filter on the notification above (its metadata is JSON, about 400 characters): a key
+// condition (the tenant split of the README: the metadata is parsed) and a raw one (not parsed).
+if let filter = try? PluginLoader.load(name: "metadata-filter", searchPath: [PluginLoader.executableDirectory]) {
+    // With the parsed document, as the gateway passes it (values are read from its tape).
+    let call = HandlerCall(
+        body: body, eventCode: "Payment", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1, document: try? JSONDocument.parse(body))
+    for (name, with) in [
+        ("metadata-filter (JSON key)", #"{"when":[{"key":"storeName","equals":"Orchard Flagship"}]}"#),
+        ("metadata-filter (raw prefix)", #"{"when":[{"raw":{"prefix":"{"}}]}"#),
+    ] {
+        if let f = try? filter.makeInstance(configJSON: Array(with.utf8)) {
+            measure(name) { sink &+= f.handle(call) == .proceed(newBody: nil) ? 1 : 0 }
+        }
+    }
+}
+
 // The shell plugin starting /bin/true, 8 at a time (needs a release build of the plugins).
 if only == nil || only == "shell" {
     let dir = PluginLoader.executableDirectory

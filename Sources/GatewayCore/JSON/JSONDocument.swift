@@ -194,6 +194,30 @@ public struct JSONRef: Sendable {
     /// Number of members or elements (0 for scalars).
     public var count: Int { Int(node.count) }
 
+    /// Calls `body` with each member of an object, in document order, keys unescaped (nothing
+    /// for other kinds).
+    public func forEachMember(_ body: (String, JSONRef) throws -> Void) rethrows {
+        let n = node
+        guard n.kind == .object else { return }
+        var i = index + 1
+        let end = Int(n.next)
+        while i < end {
+            try body(document.decodeString(document.nodes[i]), JSONRef(storage: storage, index: i + 1))
+            i = Int(document.nodes[i + 1].next)
+        }
+    }
+
+    /// Calls `body` with each element of an array, in order (nothing for other kinds).
+    public func forEachElement(_ body: (JSONRef) throws -> Void) rethrows {
+        let n = node
+        guard n.kind == .array else { return }
+        var i = index + 1
+        for _ in 0..<Int(n.count) {
+            try body(JSONRef(storage: storage, index: i))
+            i = Int(document.nodes[i].next)
+        }
+    }
+
     /// Builds the full tree for this value.
     public func materialize() -> JSONValue {
         var i = index

@@ -103,6 +103,8 @@ public enum FuzzTargets {
         let text = String(decoding: data, as: UTF8.self)
         let m = Metadata.parse(text)
         _ = m.form
+        // Key lookups walk the parsed metadata: dotted, indexed, odd and empty keys.
+        for key in ["a", "a.b", "a.0.b", "tenant", ".", "a..b", "", "0"] { _ = m.value(forKey: key) }
     }
 
     /// A failed property: trap, so that libFuzzer (and a test) stops here with the input.

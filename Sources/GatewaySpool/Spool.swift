@@ -21,6 +21,8 @@ public final class Spool: @unchecked Sendable {
         /// Let `commitDeferred()` write and sync on the calling thread (an event loop) when no
         /// other commit is running and syncs are fast; otherwise the writer thread does it.
         public var commitOnCaller = true
+        /// For tests: each sync takes at least this long, as on a slow disk.
+        public var simulatedSyncDelayMs = 0
 
         public init(dir: String) {
             self.dir = dir
@@ -447,6 +449,7 @@ public final class Spool: @unchecked Sendable {
             if needsSync && options.fsync {
                 let t0 = monotonicNanoseconds()
                 try SpoolFiles.sync(fd)
+                if options.simulatedSyncDelayMs > 0 { usleep(UInt32(options.simulatedSyncDelayMs) * 1000) }
                 options.fsyncDurations?.observe(sinceNs: t0)
                 let t1 = monotonicNanoseconds()
                 if t1 - t0 > Self.slowSyncNs { loopCommitsHeldUntilNs.store(t1 + Self.slowSyncHoldNs, ordering: .relaxed) }

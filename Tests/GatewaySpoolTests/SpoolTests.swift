@@ -158,6 +158,41 @@ struct SpoolDiskTests {
         #expect(seconds < 4, "20 deferred acceptances took \(seconds) s: the commit did not happen at the call")
     }
 
+    /// After a slow sync (over 2 ms) the loops leave commits to the writer thread: the next
+    /// deferred acceptance completes on the writer, not on the thread that called commitDeferred.
+    @Test func afterASlowSyncCommitsGoToTheWriter() throws {
+        var options = Spool.Options(dir: try tempSpoolDir())
+        options.simulatedSyncDelayMs = 5
+        let spool = try Spool(options: options, logger: .disabled)
+        defer { spool.close() }
+        let caller = pthread_self()
+        func acceptDeferred(_ i: Int) -> (Spool.AcceptResult, onCaller: Bool)? {
+            let done = DispatchSemaphore(value: 0)
+            let result = Locked<(Spool.AcceptResult, onCaller: Bool)?>(nil)
+            let body = #"{"eventCode":"Payment","slow":\#(i)}"#
+            spool.accept(
+                source: "evo", msgID: "s\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
+                body: Array(body.utf8), deferWake: true
+            ) { r in
+                result.withLock { $0 = (r, pthread_equal(pthread_self(), caller) != 0) }
+                done.signal()
+            }
+            spool.commitDeferred()
+            _ = done.wait(timeout: .now() + 10)
+            return result.withLock { $0 }
+        }
+        let first = try #require(acceptDeferred(1))
+        #expect(first.onCaller, "the first commit is the caller's (nothing was slow yet)")
+        let second = try #require(acceptDeferred(2))
+        #expect(!second.onCaller, "after a slow sync the writer thread commits")
+        for r in [first.0, second.0] {
+            guard case .stored = r else {
+                Issue.record("not stored: \(r)")
+                return
+            }
+        }
+    }
+
     /// Records accepted after `close()` began fail; a loop's commit after the writer closed the
     /// segment fails the same way instead of writing to a closed descriptor.
     @Test func aCommitAfterCloseFailsCleanly() throws {

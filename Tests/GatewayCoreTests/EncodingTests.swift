@@ -37,6 +37,18 @@ struct EncodingTests {
         }
     }
 
+    /// Token characters (RFC 9110 5.6.2: "!#$%&'*+-.^_`|~", digits, letters), every byte.
+    @Test func tokenCharactersAreExactlyTheRFCs() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for b in 0...255 {
+            #expect(ASCII.isTokenChar(UInt8(b)) == tchar.contains(UInt8(b)), "byte \(b)")
+        }
+        for b in 0...255 {
+            let c = UInt8(b)
+            #expect(ASCII.lower(c) == ((0x41...0x5A).contains(c) ? c + 0x20 : c), "byte \(b)")
+        }
+    }
+
     @Test func civilTime() {
         #expect(CivilTime.daysFromCivil(year: 1970, month: 1, day: 1) == 0)
         #expect(CivilTime.daysFromCivil(year: 2000, month: 3, day: 1) == 11017)

@@ -1,7 +1,7 @@
 /// Byte-level ASCII helpers used by the HTTP parser and header lookups.
 public enum ASCII {
     /// Lower-cases an ASCII letter without branching; other bytes are returned unchanged.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func lower(_ c: UInt8) -> UInt8 {
         // Adds 0x20 exactly when c is in 'A'...'Z'.
         let isUpper = UInt8(truncatingIfNeeded: (Int(c) &- 0x41) >> 63 ^ -1) & UInt8(truncatingIfNeeded: (0x5A &- Int(c)) >> 63 ^ -1) & 1
@@ -29,16 +29,11 @@ public enum ASCII {
 
     /// Token characters of RFC 9110 section 5.6.2 (header names, methods).
     @inline(__always)
+    @inlinable
     public static func isTokenChar(_ c: UInt8) -> Bool {
-        tokenTable[Int(c)]
+        // Two 64-bit masks (bytes 0-63 and 64-127) instead of a table: the parser calls this for
+        // every byte of every header name, across modules, and a lazily built global table
+        // cost a call and a once-check each time.
+        c < 64 ? (0x03FF_6CFA_0000_0000 as UInt64) >> c & 1 == 1 : c < 128 ? (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (c &- 64) & 1 == 1 : false
     }
-
-    private static let tokenTable: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
-        for c in "!#$%&'*+-.^_`|~".utf8 { t[Int(c)] = true }
-        return t
-    }()
 }

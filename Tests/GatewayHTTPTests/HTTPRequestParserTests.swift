@@ -117,6 +117,30 @@ struct HTTPRequestParserTests {
         #expect(seen == [.error(status)], "\(name)")
     }
 
+    /// A control byte anywhere in the request line or a header (name or value), at every
+    /// position and so at every offset within an 8-byte word of the head scan, is refused as
+    /// soon as it arrives: the head never completes here, so only the scan of incoming head
+    /// bytes can refuse it (binary garbage, such as TLS sent to a plain port, gets its 400 at
+    /// once instead of waiting for a blank line that never comes).
+    @Test func aControlByteInAnIncompleteHeadIsRefusedAtOnce() {
+        let head = Array("POST /webhooks/evo?x=1 HTTP/1.1\r\nHost: a.example\r\nX-Long-Header-Name: some value here\r\n".utf8)
+        for position in head.indices where head[position] != 0x0D && head[position] != 0x0A {
+            for control: UInt8 in [0x00, 0x01, 0x0B, 0x1F, 0x7F] {
+                var bytes = head
+                bytes[position] = control
+                var p = HTTPRequestParser(limits: HTTPParserLimits())
+                var events: [HTTPRequestParser.Event] = []
+                p.feed(bytes, into: &events)
+                #expect(summarize(events) == [.error(400)], "byte \(control) at \(position)")
+            }
+        }
+        // Without a control byte the same incomplete head is simply waited for.
+        var p = HTTPRequestParser(limits: HTTPParserLimits())
+        var events: [HTTPRequestParser.Event] = []
+        p.feed(head, into: &events)
+        #expect(events.isEmpty)
+    }
+
     @Test func nothingIsParsedAfterAnError() {
         let seen = parseEverySplit(
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx" + "GARBAGE\r\n\r\n" + "GET / HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -222,12 +222,29 @@ public struct HTTPRequestParser: Sendable {
     /// Appends head bytes, refusing control bytes at once (binary garbage, NUL) rather than
     /// waiting for a line end that may never come.
     private mutating func appendHead(_ input: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-        for j in r {
-            let b = input[j]
-            if (b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F { return false }
+        // Eight bytes at a time: a word without control bytes passes whole; one with some (the
+        // CRLF at every line's end) is looked at byte by byte.
+        var j = r.lowerBound
+        if let base = input.baseAddress {
+            while j + 8 <= r.upperBound {
+                if SWAR.controlMask(UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)) != 0 {
+                    for k in j..<(j + 8) where !Self.allowedInHead(input[k]) { return false }
+                }
+                j += 8
+            }
+        }
+        while j < r.upperBound {
+            if !Self.allowedInHead(input[j]) { return false }
+            j += 1
         }
         append(input, r)
         return true
+    }
+
+    /// Control bytes other than tab, CR and LF (and DEL) are never allowed in a request head.
+    @inline(__always)
+    private static func allowedInHead(_ b: UInt8) -> Bool {
+        !((b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F)
     }
 
     /// Limits that can be decided before the head is complete.

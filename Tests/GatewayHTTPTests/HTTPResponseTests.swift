@@ -26,6 +26,37 @@ struct HTTPResponseTests {
         #expect(text.hasSuffix("\r\n\r\n"))
     }
 
+    /// A prepared answer (its fixed part written once) serializes to the same bytes, in every
+    /// framing; changing it afterwards drops the prepared part instead of sending stale bytes.
+    @Test func preparedAnswersAreTheSameBytesAndForgetChanges() {
+        func bytes(_ r: HTTPResponse, keepAlive: Bool, date: String?, headOnly: Bool) -> [UInt8] {
+            var out: [UInt8] = [0x2A]  // appended after what is there
+            r.serialize(keepAlive: keepAlive, date: date, headOnly: headOnly, into: &out)
+            return out
+        }
+        let answers = [
+            HTTPResponse.text(200, "SUCCESS"), HTTPResponse.error(GatewayError(.methodNotAllowed, "use POST")),
+            HTTPResponse(status: 204, headers: [("X-A", "b\r\nInjected: 1")]),
+        ]
+        for r in answers {
+            for keepAlive in [true, false] {
+                for date in [nil, "Sun, 22 Nov 2026 02:00:00 GMT"] {
+                    for headOnly in [false, true] {
+                        #expect(bytes(r.prepared(), keepAlive: keepAlive, date: date, headOnly: headOnly) == bytes(r, keepAlive: keepAlive, date: date, headOnly: headOnly))
+                    }
+                }
+            }
+        }
+        var changed = HTTPResponse.text(200, "SUCCESS").prepared()
+        changed.headers.append(("X-Later", "1"))
+        changed.body = Array("LONGER BODY".utf8)
+        let text = String(decoding: bytes(changed, keepAlive: true, date: nil, headOnly: false), as: UTF8.self)
+        #expect(text.contains("X-Later: 1\r\n") && text.contains("Content-Length: 11\r\n") && text.hasSuffix("LONGER BODY"))
+        var restatused = HTTPResponse.text(200, "SUCCESS").prepared()
+        restatused.status = 202
+        #expect(String(decoding: bytes(restatused, keepAlive: true, date: nil, headOnly: false), as: UTF8.self).hasPrefix("*HTTP/1.1 202 "))
+    }
+
     @Test func headerValuesCannotInjectLines() {
         var out: [UInt8] = []
         HTTPResponse(status: 200, headers: [("X-A", "a\r\nSet-Cookie: x")]).serialize(keepAlive: true, date: nil, into: &out)

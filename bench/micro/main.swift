@@ -65,6 +65,13 @@ measure("Logger.info (accepted line)") {
         ("txStatus", "Success"), ("amount", "128.50"), ("currency", "SGD"), ("bytes", 2100), ("remote", "127.0.0.1"),
     ])
 }
+let ack = HTTPResponse.text(200, "SUCCESS").prepared()  // as a source's acknowledgement is
+var responseBytes: [UInt8] = []
+measure("HTTPResponse.serialize (ack)") {
+    responseBytes.removeAll(keepingCapacity: true)
+    ack.serialize(keepAlive: true, date: "Mon, 30 Nov 2026 10:00:00 GMT", into: &responseBytes)
+    sink &+= responseBytes.count
+}
 measure("CRC32C (body)") { sink &+= Int(CRC32C.checksum(body)) }
 // Metrics per request: the labelled counter lookup and a latency observation.
 let registry = MetricsRegistry()

@@ -61,7 +61,7 @@ public struct SourceTable: Sendable {
                     verifier: SignatureVerifier(
                         keys: s.signKeys.map(\.value), allowed: s.signTypes, sm2PublicKey: sm2, maxSkewSeconds: s.maxSkewSeconds),
                     classifier: Classifier(limits: limits), ack: s.ack,
-                    ackResponse: HTTPResponse.text(s.ack.status, s.ack.body, contentType: s.ack.contentType),
+                    ackResponse: HTTPResponse.text(s.ack.status, s.ack.body, contentType: s.ack.contentType).prepared(),
                     dedupWindowSeconds: s.dedupWindowSeconds,
                     rateLimiter: s.rateLimit.map { TokenBucket(perSecond: $0.perSecond, burst: $0.burst) }, allowFrom: s.allowFrom))
         }

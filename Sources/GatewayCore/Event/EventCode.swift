@@ -5,15 +5,16 @@
 /// known ones rather than a closed enum.
 public struct EventCode: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
+    /// Whether the provider documents this code. Decided once (logs, metrics and routing ask
+    /// several times per notification, and each lookup hashes the code).
+    public let isKnown: Bool
 
     public init(_ rawValue: String) {
         self.rawValue = rawValue
+        self.isKnown = EventCode.transactionSections[rawValue] != nil
     }
 
     public var description: String { rawValue }
-
-    /// Whether the provider documents this code.
-    public var isKnown: Bool { EventCode.transactionSections[rawValue] != nil }
 
     /// Object paths, in order of preference, where a notification of this code carries its
     /// transaction (merchantTransInfo, evoTransInfo, status, amounts). Unknown codes are searched

@@ -125,6 +125,7 @@ struct SpoolDiskTests {
     @Test(arguments: [true, false]) func aDeferredAcceptanceIsCommittedByTheLoopsCall(commitOnCaller: Bool) throws {
         var options = Spool.Options(dir: try tempSpoolDir())
         options.commitOnCaller = commitOnCaller
+        options.loopCommitMaxSyncNs = 10_000_000_000  // whatever the test machine's disk does
         let spool = try Spool(options: options, logger: .disabled)
         defer { spool.close() }
         let start = monotonicNanoseconds()
@@ -158,11 +159,12 @@ struct SpoolDiskTests {
         #expect(seconds < 4, "20 deferred acceptances took \(seconds) s: the commit did not happen at the call")
     }
 
-    /// After a slow sync (over 2 ms) the loops leave commits to the writer thread: the next
+    /// After a slow sync (over 0.1 ms) the loops leave commits to the writer thread: the next
     /// deferred acceptance completes on the writer, not on the thread that called commitDeferred.
     @Test func afterASlowSyncCommitsGoToTheWriter() throws {
         var options = Spool.Options(dir: try tempSpoolDir())
         options.simulatedSyncDelayMs = 5
+        options.loopCommitMaxSyncNs = 2_000_000  // the simulated 5 ms is slow; a real sync here is not
         let spool = try Spool(options: options, logger: .disabled)
         defer { spool.close() }
         let caller = pthread_self()

@@ -121,6 +121,7 @@ final class CallContext {
         if document == nil, let view {
             guard let v = view.get(p) else { return nil }
             if let bytes = v.copyScalarText(allocateKept) { return bytes }
+            if let s = v.scalarText { return keep(s) }
             if v.isNull { return keep("") }
         }
         if !parsed {

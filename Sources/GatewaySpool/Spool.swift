@@ -320,11 +320,7 @@ public final class Spool: @unchecked Sendable {
             wake.signal()
             return
         }
-        let batch = state.withLock { s -> [Write] in
-            let b = s.queue
-            s.queue.removeAll(keepingCapacity: true)
-            return b
-        }
+        let (batch, _) = takeQueue()
         let done = batch.isEmpty ? [] : write(batch)
         commitLock.unlock()
         for (c, r) in done { c(r) }
@@ -401,11 +397,7 @@ public final class Spool: @unchecked Sendable {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(500))
             commitLock.lock()
-            let (batch, closing) = state.withLock { s -> ([Write], Bool) in
-                let b = s.queue
-                s.queue.removeAll(keepingCapacity: true)
-                return (b, s.closing)
-            }
+            let (batch, closing) = takeQueue()
             let done = batch.isEmpty ? [] : write(batch)
             let now = monotonicMs()
             if unsynced && options.fsync && now - lastSync >= 1000 {
@@ -426,6 +418,15 @@ public final class Spool: @unchecked Sendable {
                 stopped.signal()
                 return
             }
+        }
+    }
+
+    /// Everything queued, for one group commit (commitLock held), and whether the spool closes.
+    private func takeQueue() -> (batch: [Write], closing: Bool) {
+        state.withLock { s in
+            let b = s.queue
+            s.queue.removeAll(keepingCapacity: true)
+            return (b, s.closing)
         }
     }
 

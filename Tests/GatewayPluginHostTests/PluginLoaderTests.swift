@@ -209,7 +209,8 @@ struct TransformedValueTests {
             .set([(JSONPath("gateway.route")!, try Template("ledger")), (JSONPath("ref")!, try Template("{{payment.status}}"))]),
             .rename([(JSONPath("metadata")!, JSONPath("meta.data")!)]),
         ]
-        let (body, view) = Transform.applyAllKeepingView(transforms, to: doc.root)
+        let view = Transform.applyAllToView(transforms, to: doc.root)
+        let body = view.serialized()
         let paths = [
             "eventCode", "meta.data", "metadata", "n", "ok", "nil", "payment.status", "payment.ids.1", "payment.ids.7",
             "payment.card.holderName", "payment.card.first6No", "gateway.route", "ref", "esc", "missing.deep", "eventCode.x",

@@ -116,6 +116,27 @@ struct SpoolFormatTests {
     }
 }
 
+/// What an event loop does: accepts with `deferWake`, then calls `commitDeferred`. Returns the
+/// completion's result as it stood when that call returned (`immediate`) and once it arrived
+/// (`eventual`, waited for up to 10 s), each with whether it ran on the calling thread.
+func acceptDeferred(_ spool: Spool, msgID: String) -> (immediate: (result: Spool.AcceptResult, onCaller: Bool)?, eventual: (result: Spool.AcceptResult, onCaller: Bool)?) {
+    let caller = pthread_self()
+    let done = DispatchSemaphore(value: 0)
+    let result = Locked<(result: Spool.AcceptResult, onCaller: Bool)?>(nil)
+    let body = #"{"eventCode":"Payment","msgID":"\#(msgID)"}"#
+    spool.accept(
+        source: "evo", msgID: msgID, eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
+        body: Array(body.utf8), deferWake: true
+    ) { r in
+        result.withLock { $0 = (r, pthread_equal(pthread_self(), caller) != 0) }
+        done.signal()
+    }
+    spool.commitDeferred()
+    let immediate = result.withLock { $0 }
+    _ = done.wait(timeout: .now() + 10)
+    return (immediate, result.withLock { $0 })
+}
+
 @Suite("Spool on disk", .serialized)
 struct SpoolDiskTests {
     /// An event loop accepts with `deferWake` and calls `commitDeferred` once per iteration.
@@ -129,29 +150,17 @@ struct SpoolDiskTests {
         let spool = try Spool(options: options, logger: .disabled)
         defer { spool.close() }
         let start = monotonicNanoseconds()
-        let caller = pthread_self()
         for i in 0..<20 {
-            let done = DispatchSemaphore(value: 0)
-            let result = Locked<(Spool.AcceptResult, onCaller: Bool)?>(nil)
-            let body = #"{"eventCode":"Payment","n":\#(i)}"#
-            spool.accept(
-                source: "evo", msgID: "m\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
-                body: Array(body.utf8), deferWake: true
-            ) { r in
-                result.withLock { $0 = (r, pthread_equal(pthread_self(), caller) != 0) }
-                done.signal()
-            }
-            spool.commitDeferred()
+            let (immediate, eventual) = acceptDeferred(spool, msgID: "m\(i)")
             if commitOnCaller {
                 // Nothing to wait for: the call itself wrote, synced and completed.
-                let r = try #require(result.withLock { $0 }, "acceptance \(i) was not completed by commitDeferred")
+                let r = try #require(immediate, "acceptance \(i) was not completed by commitDeferred")
                 #expect(r.onCaller)
             } else {
-                _ = done.wait(timeout: .now() + 10)
-                #expect(result.withLock { $0 }?.onCaller == false)
+                #expect(eventual?.onCaller == false)
             }
-            guard case .stored = result.withLock({ $0 })?.0 else {
-                Issue.record("acceptance \(i) was not stored: \(String(describing: result.withLock { $0 }))")
+            guard case .stored = eventual?.result else {
+                Issue.record("acceptance \(i) was not stored: \(String(describing: eventual))")
                 return
             }
         }
@@ -167,27 +176,11 @@ struct SpoolDiskTests {
         options.loopCommitMaxSyncNs = 2_000_000  // the simulated 5 ms is slow; a real sync here is not
         let spool = try Spool(options: options, logger: .disabled)
         defer { spool.close() }
-        let caller = pthread_self()
-        func acceptDeferred(_ i: Int) -> (Spool.AcceptResult, onCaller: Bool)? {
-            let done = DispatchSemaphore(value: 0)
-            let result = Locked<(Spool.AcceptResult, onCaller: Bool)?>(nil)
-            let body = #"{"eventCode":"Payment","slow":\#(i)}"#
-            spool.accept(
-                source: "evo", msgID: "s\(i)", eventCode: "Payment", dedupHash: hash16(body), dedupWindowMs: 60_000, routes: ["r"],
-                body: Array(body.utf8), deferWake: true
-            ) { r in
-                result.withLock { $0 = (r, pthread_equal(pthread_self(), caller) != 0) }
-                done.signal()
-            }
-            spool.commitDeferred()
-            _ = done.wait(timeout: .now() + 10)
-            return result.withLock { $0 }
-        }
-        let first = try #require(acceptDeferred(1))
+        let first = try #require(acceptDeferred(spool, msgID: "s1").eventual)
         #expect(first.onCaller, "the first commit is the caller's (nothing was slow yet)")
-        let second = try #require(acceptDeferred(2))
+        let second = try #require(acceptDeferred(spool, msgID: "s2").eventual)
         #expect(!second.onCaller, "after a slow sync the writer thread commits")
-        for r in [first.0, second.0] {
+        for r in [first.result, second.result] {
             guard case .stored = r else {
                 Issue.record("not stored: \(r)")
                 return

@@ -268,41 +268,33 @@ struct DeliveryTests {
     }
 
     @Test func shellTimeoutKillsTheWholeProcessGroup() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        try withGateway(deliveryConfig(receiver: receiver.url, shellArgs: #""sleep""#, shellTimeoutMs: 400)) { gw in
-            try FileManager.default.createDirectory(at: gw.directory.appendingPathComponent("hook"), withIntermediateDirectories: true)
-            let c = try TestClient(port: gw.port)
-            #expect(try c.roundTrip(SignedRequest(body: paymentBody()).bytes).status == 200)
-            #expect(gw.waitForLine { $0.contains("\"msg\":\"dead letter\"") && $0.contains("\"route\":\"legacy\"") && $0.contains("timed out") } != nil)
-            let dir = gw.directory.path + "/hook"
-            let childFiles = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".child") }
-            #expect(childFiles.count == 2, "two attempts, each with a child")
-            for f in childFiles {
-                let pid = Int32(readFile(dir + "/" + f).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-                #expect(pid > 0)
-                #expect(eventually(timeout: 5) { kill(pid, 0) != 0 }, "child \(pid) of a timed-out hook is still alive")
-            }
-        }
+        try expectKilledAtTheTimeout(hookMode: "sleep", pidFiles: ".child", what: "child of a timed-out hook")
     }
 
     /// A hook that closes its output and keeps running: the output's end says nothing, the
     /// handler waits for the process itself (a pidfd) and kills it at the timeout.
     @Test func shellTimeoutAppliesAfterTheOutputCloses() throws {
+        try expectKilledAtTheTimeout(hookMode: "quiet-sleep", pidFiles: ".pid", what: "hook that outlived its timeout")
+    }
+
+    /// Runs the legacy route's hook in `hookMode` (see hookecho.sh) with a 400 ms timeout: both
+    /// attempts time out, the delivery becomes a dead letter, and every process whose pid the
+    /// hook wrote to a `pidFiles` file is gone.
+    private func expectKilledAtTheTimeout(hookMode: String, pidFiles: String, what: String) throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }
-        try withGateway(deliveryConfig(receiver: receiver.url, shellArgs: #""quiet-sleep""#, shellTimeoutMs: 400)) { gw in
+        try withGateway(deliveryConfig(receiver: receiver.url, shellArgs: "\"\(hookMode)\"", shellTimeoutMs: 400)) { gw in
             try FileManager.default.createDirectory(at: gw.directory.appendingPathComponent("hook"), withIntermediateDirectories: true)
             let c = try TestClient(port: gw.port)
             #expect(try c.roundTrip(SignedRequest(body: paymentBody()).bytes).status == 200)
             #expect(gw.waitForLine { $0.contains("\"msg\":\"dead letter\"") && $0.contains("\"route\":\"legacy\"") && $0.contains("timed out") } != nil)
             let dir = gw.directory.path + "/hook"
-            let pids = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pid") }
-            #expect(pids.count == 2, "two attempts")
-            for f in pids {
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(pidFiles) }
+            #expect(files.count == 2, "two attempts, each with a \(pidFiles) file")
+            for f in files {
                 let pid = Int32(readFile(dir + "/" + f).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
                 #expect(pid > 0)
-                #expect(eventually(timeout: 5) { kill(pid, 0) != 0 }, "hook \(pid) outlived its timeout")
+                #expect(eventually(timeout: 5) { kill(pid, 0) != 0 }, "\(what) (\(pid)) is still alive")
             }
         }
     }

@@ -136,20 +136,12 @@ public struct EditableJSON: Sendable {
         }
     }
 
-    /// `scalarText` as bytes, for an original value without building a String (see
-    /// `JSONRef.copyScalarText`); written values go through their text.
+    /// `scalarText` as bytes, without building a String, for a value of the original document
+    /// (see `JSONRef.copyScalarText`); nil for anything else, including values a transform
+    /// wrote (read those through `scalarText`).
     public func copyScalarText(_ allocate: (Int) -> UnsafeMutableBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
-        switch node {
-        case .original(let i):
-            return JSONRef(storage: storage, index: i).copyScalarText(allocate)
-        case .value(let v):
-            guard let text = v.scalarText else { return nil }
-            let out = allocate(max(1, text.utf8.count))
-            let count = out.initialize(fromContentsOf: text.utf8)
-            return UnsafeBufferPointer(start: out.baseAddress, count: count)
-        default:
-            return nil
-        }
+        guard case .original(let i) = node else { return nil }
+        return JSONRef(storage: storage, index: i).copyScalarText(allocate)
     }
 
     /// Whether this is JSON `null`.

@@ -68,18 +68,12 @@ extension Transform {
     /// Runs every transform of a route on the event; returns the JSON to send. Untouched parts
     /// are copied byte for byte from the event as received.
     public static func applyAll(_ transforms: [Transform], to event: JSONRef) -> [UInt8] {
-        applyAllKeepingView(transforms, to: event).body
-    }
-
-    /// The same, and the edited view the JSON was written from: handlers that read a value of
-    /// the transformed event (`event_value`) look it up there instead of parsing the JSON again.
-    public static func applyAllKeepingView(_ transforms: [Transform], to event: JSONRef) -> (body: [UInt8], view: EditableJSON) {
-        let view = applyAllToView(transforms, to: event)
-        return (view.serialized(), view)
+        applyAllToView(transforms, to: event).serialized()
     }
 
     /// The transforms' edits, not written out yet (`EditableJSON.serialized()` does that, when a
-    /// handler reads the body).
+    /// handler reads the body). Handlers that read a value of the transformed event
+    /// (`event_value`) look it up in this view instead of parsing the JSON again.
     public static func applyAllToView(_ transforms: [Transform], to event: JSONRef) -> EditableJSON {
         var view = EditableJSON(event)
         for t in transforms { t.apply(to: &view, original: event) }

@@ -255,10 +255,11 @@ final class RouteRunner: @unchecked Sendable {
         }
         // nil: not written out yet (the view holds the event).
         var body: [UInt8]? = d.body ?? (d.view == nil ? n.rawBody : nil)
+        var view = d.view
+        func written() -> [UInt8] { body ?? view?.serialized() ?? n.rawBody }
         // While the body is the event as received, handlers read it through its tape; while it
         // is what the transforms made, through their edited view: no second parse either way.
         var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? n.document : nil
-        var view = d.view
         var i = d.handlerIndex
         while i < route.handlers.count {
             if let limit, i >= limit {
@@ -266,7 +267,7 @@ final class RouteRunner: @unchecked Sendable {
                 return handOver(d, at: i, body: body, view: view)
             }
             let handler = route.handlers[i]
-            if body == nil && handler.plugin.readsBody { body = view?.serialized() ?? n.rawBody }
+            if body == nil && handler.plugin.readsBody { body = written() }
             let call = HandlerCall(
                 body: body ?? [], eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
                 deliveryID: d.id, attempt: d.attempts, document: document, view: view)
@@ -289,7 +290,7 @@ final class RouteRunner: @unchecked Sendable {
             case .retry(let reason, let afterMs):
                 d.handlerIndex = i
                 // Written out now: the retry record keeps the body a later handler resumes with.
-                d.body = body ?? view?.serialized() ?? n.rawBody
+                d.body = written()
                 d.view = view
                 d.lastError = reason
                 if d.attempts >= route.retry.maxAttempts {

@@ -40,14 +40,7 @@ public final class CompiledRoute: Sendable {
     /// The body the first handler receives: the event after this route's transforms. Without
     /// transforms, the raw body as received (byte for byte, no re-encoding).
     public func transformedBody(_ n: GatewayEvent) -> [UInt8] {
-        transformedEvent(n).body
-    }
-
-    /// The body the first handler receives and, when transforms made it, the edited view it was
-    /// written from (for value lookups without a second parse).
-    public func transformedEvent(_ n: GatewayEvent) -> (body: [UInt8], view: EditableJSON?) {
-        guard let view = transformedView(n) else { return (n.rawBody, nil) }
-        return (view.serialized(), view)
+        transformedView(n)?.serialized() ?? n.rawBody
     }
 
     /// The transforms' edits, not written out (nil without transforms: the body as received).

@@ -9,6 +9,7 @@
 # switches), so they complement bench/routes.sh rather than replace it.
 #
 #   bench/instructions.sh [N]      # N notifications per variant (default 3000)
+#   VARIANTS=core KEEP=1 bench/instructions.sh 2000   # one variant; keep the callgrind files
 #
 # Each variant: start the gateway under callgrind (stripped copies of the binaries: valgrind
 # 3.19 cannot read swiftc's DWARF 5), send nothing and stop it (the fixed cost of start and
@@ -92,7 +93,7 @@ measure() { # variant count
 
 printf '| variant | instructions per notification | vs core |\n|---|---|---|\n'
 core=""
-for v in core routing-only; do
+for v in ${VARIANTS:-core routing-only}; do
   fixed=$(measure "$v" 0)
   total=$(measure "$v" "$N")
   per=$(( (total - fixed) / N ))

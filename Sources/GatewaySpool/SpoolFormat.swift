@@ -151,8 +151,7 @@ struct ByteWriter {
     }
     /// A string's UTF-8 bytes with their length (no intermediate array).
     mutating func str(_ s: String) {
-        var s = s
-        s.withUTF8 { u in
+        s.withUTF8Bytes { u in
             u32(UInt32(u.count))
             bytes.append(contentsOf: u)
         }

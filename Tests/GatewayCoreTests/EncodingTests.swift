@@ -49,6 +49,27 @@ struct EncodingTests {
         }
     }
 
+    /// Case-insensitive comparison against a reference (ASCII lower-casing of both sides), for
+    /// small (inline) and large (heap) strings, lengths that differ, and non-ASCII bytes, which
+    /// compare only as themselves (`É` is not `é`: header names are ASCII tokens).
+    @Test func equalsIgnoringCaseMatchesAReference() {
+        let long = String(repeating: "X-Gateway-Long-Header-Name-", count: 3)
+        let cases: [(String, String)] = [
+            ("Authorization", "authorization"), ("SIGNTYPE", "signtype"), ("MsgID", "MsgId"), ("DateTime", "Date-Time"),
+            ("", ""), ("a", ""), ("Content-Length", "Content-Lengtx"), (long, long.lowercased()), (long, long.uppercased() + "!"),
+            ("Émile", "émile"), ("Émile", "Émile"), ("@[`{", "`{@["), ("A", "a"), ("Z", "z"), ("[", "{"),
+        ]
+        func reference(_ a: String, _ b: String) -> Bool {
+            Array(a.utf8).map(ASCII.lower) == Array(b.utf8).map(ASCII.lower)
+        }
+        for (a, b) in cases {
+            #expect(ASCII.equalsIgnoringCase(a, b) == reference(a, b), "\(a) vs \(b)")
+            #expect(ASCII.equalsIgnoringCase(b, a) == reference(a, b), "\(b) vs \(a)")
+        }
+        #expect(ASCII.equalsIgnoringCase("Authorization", "AUTHORIZATION"))
+        #expect(!ASCII.equalsIgnoringCase("Émile", "émile"))
+    }
+
     @Test func civilTime() {
         #expect(CivilTime.daysFromCivil(year: 1970, month: 1, day: 1) == 0)
         #expect(CivilTime.daysFromCivil(year: 2000, month: 3, day: 1) == 11017)

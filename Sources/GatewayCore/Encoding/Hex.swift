@@ -26,8 +26,7 @@ public enum Hex {
 
     /// Decodes hex text; `nil` when the length is odd or a character is not a hex digit.
     public static func decode(_ text: String) -> [UInt8]? {
-        var t = text
-        return t.withUTF8 { decode(buffer: $0) }
+        return text.withUTF8Bytes { decode(buffer: $0) }
     }
 
     public static func decode(utf8 chars: [UInt8]) -> [UInt8]? {

@@ -63,10 +63,8 @@ public enum ByteSearch {
 
     /// Byte offset of the first occurrence of `needle` in `haystack`.
     public static func firstOffset(of needle: String, in haystack: String) -> Int? {
-        var h = haystack
-        var nd = needle
-        return h.withUTF8 { hb in
-            nd.withUTF8 { nb in firstOffset(of: nb, in: hb) }
+        haystack.withUTF8Bytes { hb in
+            needle.withUTF8Bytes { nb in firstOffset(of: nb, in: hb) }
         }
     }
 
@@ -88,10 +86,8 @@ public enum ByteSearch {
 
     /// Replaces every occurrence of `needle` with `replacement`.
     public static func replacingAll(_ needle: String, with replacement: String, in text: String) -> String {
-        var h = text
-        var nd = needle
-        return h.withUTF8 { hb -> String in
-            nd.withUTF8 { nb -> String in
+        text.withUTF8Bytes { hb -> String in
+            needle.withUTF8Bytes { nb -> String in
                 var out: [UInt8] = []
                 var start = 0
                 while let at = firstOffset(of: nb, in: hb, from: start) {

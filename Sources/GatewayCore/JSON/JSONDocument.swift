@@ -87,8 +87,7 @@ public struct JSONRef: Sendable {
         guard n.kind == .object else { return nil }
         var i = index + 1
         let end = Int(n.next)
-        var k = key
-        return k.withUTF8 { keyBytes -> JSONRef? in
+        return key.withUTF8Bytes { keyBytes -> JSONRef? in
             while i < end {
                 let keyNode = document.nodes[i]
                 let valueIndex = i + 1

@@ -10,8 +10,7 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: String) {
         // On the UTF-8 bytes: plugins look values up by path on every call (`event_value`), and
         // the generic `split` + `map(String.init)` cost several thousand instructions each time.
-        var text = text
-        let parts = text.withUTF8 { u -> [String]? in
+        let parts = text.withUTF8Bytes { u -> [String]? in
             guard !u.isEmpty else { return nil }
             var out: [String] = []
             var start = 0

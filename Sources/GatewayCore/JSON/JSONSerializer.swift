@@ -61,8 +61,7 @@ extension JSONValue {
 
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var copy = s
-        let plain = copy.withUTF8 { u -> Bool in
+        let plain = s.withUTF8Bytes { u -> Bool in
             guard isPlainString(u) else { return false }
             out.append(contentsOf: u)
             return true

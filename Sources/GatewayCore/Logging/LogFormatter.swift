@@ -22,11 +22,11 @@ public enum LogFormatter {
             w.plain(r.level.name)
             w.raw("\",\"msg\":")
             w.string(r.message)
-            for (k, v) in r.fields {
+            for i in r.fields.indices {  // by index: no copy of each field
                 w.byte(UInt8(ascii: ","))
-                w.string(k)
+                w.string(r.fields[i].0)
                 w.byte(UInt8(ascii: ":"))
-                switch v {
+                switch r.fields[i].1 {
                 case .string(let s): w.string(s)
                 case .int(let i): w.decimal(i)
                 case .bool(let b): b ? w.raw("true") : w.raw("false")
@@ -68,9 +68,9 @@ public enum LogFormatter {
     /// strings are stored, not counted).
     static func estimatedSize(_ r: LogRecord) -> Int {
         var n = 64 + r.message.utf8.count
-        for (k, v) in r.fields {
-            n += k.utf8.count + 4
-            switch v {
+        for i in r.fields.indices {
+            n += r.fields[i].0.utf8.count + 4
+            switch r.fields[i].1 {
             case .string(let s): n += s.utf8.count + 2
             case .int, .double: n += 24
             case .bool: n += 5
@@ -161,14 +161,12 @@ struct LineWriter {
 
     /// Text known to need no escapes (level names, numbers).
     mutating func plain(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+        s.withUTF8Bytes { bytes(UnsafeRawBufferPointer($0)) }
     }
 
     /// A JSON string literal, when `s` needs no escapes; otherwise gives up (`fits = false`).
     mutating func string(_ s: String) {
-        var s = s
-        s.withUTF8 { u in
+        s.withUTF8Bytes { u in
             guard JSONValue.isPlainString(u) else { return fits = false }
             byte(0x22)
             bytes(UnsafeRawBufferPointer(u))

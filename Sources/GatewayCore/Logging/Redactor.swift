@@ -43,10 +43,11 @@ public struct Redactor: Sendable {
         // caller usually still holds the fields array, and a write inside the loop lets the
         // optimizer make `record.fields` unique (a copy) before the first iteration.
         var changes: [(Int, String)] = []
-        for (i, (name, value)) in record.fields.enumerated() {
-            if isSensitive(name) {
+        // By index: `for (name, value) in` copies every field (a retain and release of each).
+        for i in record.fields.indices {
+            if isSensitive(record.fields[i].0) {
                 changes.append((i, "[REDACTED]"))
-            } else if case .string(let s) = value, let clean = scrubbed(s) {
+            } else if case .string(let s) = record.fields[i].1, let clean = scrubbed(s) {
                 changes.append((i, clean))
             }
         }
@@ -57,8 +58,7 @@ public struct Redactor: Sendable {
 
     /// Whether a field name is sensitive (ignoring ASCII case). No hashing, no allocation.
     public func isSensitive(_ name: String) -> Bool {
-        var n = name
-        return n.withUTF8 { u in
+        return name.withUTF8Bytes { u in
             guard u.count < namesByLength.count else { return sensitiveNames.contains(name.lowercased()) }
             for candidate in namesByLength[u.count] {
                 var same = true
@@ -83,8 +83,7 @@ public struct Redactor: Sendable {
 
     /// `scrub`, or nil when there is nothing to scrub (the common case, decided in one pass).
     public func scrubbed(_ text: String) -> String? {
-        var t = text
-        let (secretFound, cardLike, url, keyed) = t.withUTF8 { u -> (Bool, Bool, Bool, Bool) in
+        let (secretFound, cardLike, url, keyed) = text.withUTF8Bytes { u -> (Bool, Bool, Bool, Bool) in
             var secretFound = false
             for sb in secretBytes where sb.count <= u.count {
                 if sb.withUnsafeBufferPointer({ ByteSearch.firstOffset(of: $0, in: u) }) != nil {

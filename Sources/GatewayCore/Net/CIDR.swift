@@ -57,7 +57,8 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
             withUnsafeMutableBytes(of: &a) { for i in 0..<16 { $0[i] = network[i] } }
             var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-            text = String(cString: buf)
+            let end = buf.firstIndex(of: 0) ?? buf.count
+            text = String(decoding: buf[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         return "\(text)/\(prefixLength)"
     }

@@ -8,17 +8,27 @@ public enum ASCII {
         return c | (isUpper << 5)
     }
 
-    /// Case-insensitive ASCII comparison, as header names need.
+    /// Case-insensitive ASCII comparison, as header names need. Inlinable: a header lookup then
+    /// reads the field's name in place instead of retaining it for the call.
+    @inlinable
     public static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        var x = a
-        var y = b
-        return x.withUTF8 { ua in
-            y.withUTF8 { ub in
-                for i in 0..<ua.count where ua[i] != ub[i] && lower(ua[i]) != lower(ub[i]) { return false }
-                return true
-            }
-        }
+        let ua = a.utf8
+        let ub = b.utf8
+        guard ua.count == ub.count else { return false }
+        // Borrowed views, no copies of the strings (the old `var x = a; x.withUTF8` retained and
+        // released both on every call). Native strings always have contiguous UTF-8.
+        if let r = ua.withContiguousStorageIfAvailable({ pa in
+            ub.withContiguousStorageIfAvailable { pb in equalsIgnoringCase(pa, pb) }
+        }), let r { return r }
+        return zip(ua, ub).allSatisfy { $0 == $1 || lower($0) == lower($1) }
+    }
+
+    /// The same over bytes.
+    @inlinable
+    public static func equalsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] && lower(a[i]) != lower(b[i]) { return false }
+        return true
     }
 
     /// A letter or a digit.

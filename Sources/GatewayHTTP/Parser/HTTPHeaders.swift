@@ -24,8 +24,17 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// The first value of `name`, or nil.
     public subscript(name: String) -> String? {
-        for f in fields where ASCII.equalsIgnoringCase(f.name, name) { return f.value }
-        return nil
+        // Names are compared in place, through the array's buffer: `for f in fields` copies each
+        // field, and even `fields[i].name` retains the name for the call (two retains and two
+        // releases per field visited; a signed notification looks up five names in ten fields).
+        name.withUTF8Bytes { wanted in
+            fields.withUnsafeBufferPointer { fs in
+                for i in fs.indices where fs[i].name.withUTF8Bytes({ ASCII.equalsIgnoringCase($0, wanted) }) {
+                    return fs[i].value
+                }
+                return nil
+            }
+        }
     }
 
     /// Every value of `name`, in order.

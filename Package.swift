@@ -11,8 +11,9 @@
 //     -> GatewayRuntime       wiring: ingress pipeline, admin endpoints, log sink, CLI commands
 //     -> gateway              the executable (argument parsing only)
 //
-// Only GatewayConfig imports CYAML, only GatewayCrypto imports COpenSSL, only GatewayHTTP and
-// GatewayRuntime import CSystem. No Swift package dependencies, by design (see README).
+// Only GatewayConfig imports CYAML, only GatewayCrypto imports COpenSSL; CSystem (Linux calls
+// Glibc's module lacks) is imported by GatewayHTTP, GatewayRuntime, the shell plugin and, for
+// thread names only, GatewayCore. No Swift package dependencies, by design (see README).
 import PackageDescription
 
 let settings: [SwiftSetting] = [
@@ -54,7 +55,7 @@ let package = Package(
         .target(name: "CGatewayPluginABI"),
 
         // MARK: Swift modules, bottom-up
-        .target(name: "GatewayCore", dependencies: ["CChecksum"], swiftSettings: settings),
+        .target(name: "GatewayCore", dependencies: ["CChecksum", "CSystem"], swiftSettings: settings),
         .target(name: "GatewayConfig", dependencies: ["GatewayCore", "CYAML"], swiftSettings: settings),
         .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
                 swiftSettings: settings),

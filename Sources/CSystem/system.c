@@ -188,3 +188,6 @@ int gw_lookup_group(const char *name, gid_t *gid) {
     *gid = gr.gr_gid;
     return 0;
 }
+
+int gw_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+int gw_get_thread_name(char *buf, size_t len) { return pthread_getname_np(pthread_self(), buf, len); }

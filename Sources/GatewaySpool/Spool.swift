@@ -240,12 +240,8 @@ public final class Spool: @unchecked Sendable {
         // never appended to by two runs, and names sort in log order.
         nextSegmentNumber = (names.compactMap { SpoolFormat.segmentNumber($0) }.max() ?? 0) + 1
         try openSegment(index: names.count)
-        let t = Thread { [self] in writerLoop() }
-        t.name = "gateway-spool"
-        t.start()
-        let c = Thread { [self] in compactorLoop() }
-        c.name = "gateway-compact"
-        c.start()
+        NamedThread.start("gw-spool-writer") { [self] in writerLoop() }
+        NamedThread.start("gw-compactor") { [self] in compactorLoop() }
     }
 
     static func nowMs() -> Int64 {

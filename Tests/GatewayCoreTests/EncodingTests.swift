@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import GatewayCore
@@ -68,6 +69,20 @@ struct EncodingTests {
         }
         #expect(ASCII.equalsIgnoringCase("Authorization", "AUTHORIZATION"))
         #expect(!ASCII.equalsIgnoringCase("Émile", "émile"))
+    }
+
+    /// A thread name longer than the kernel's 15 bytes is cut, on a character boundary.
+    @Test func threadNamesAreCutToFifteenBytes() {
+        let done = DispatchSemaphore(value: 0)
+        let seen = Locked<[String]>([])
+        for name in ["gw-loop-1", "gw-r12-a-very-long-route-name", "gw-é-é-é-é-é-é-é"] {
+            NamedThread.start(name) {
+                seen.withLock { $0.append(NamedThread.current) }
+                done.signal()
+            }
+            #expect(done.wait(timeout: .now() + 10) == .success)
+        }
+        #expect(seen.withLock { $0 } == ["gw-loop-1", "gw-r12-a-very-l", "gw-é-é-é-é-"])
     }
 
     @Test func civilTime() {

@@ -170,6 +170,14 @@ public final class GatewayProcess: @unchecked Sendable {
         return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// The names of the process's threads as the kernel shows them (`/proc/PID/task/*/comm`).
+    public var threadNames: [String] {
+        let dir = "/proc/\(pid)/task"
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "\(dir)/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.sorted()
+    }
+
     /// Resident memory in KiB, from /proc.
     public var rssKiB: Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }

@@ -223,6 +223,23 @@ struct OperationsTests {
         #expect(receivedMsgIDs(good) == ["1", "2", "3"])
     }
 
+    /// `top -H`, `ps -L` and `perf` tell the gateway's threads apart by role.
+    @Test func threadsCarryTheirRoleInTheirNames() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
+        defer { gw.stop() }
+        try gw.waitUntilListening()
+        let c = try TestClient(port: gw.port)
+        #expect(try c.roundTrip(numbered(1).bytes).status == 200)
+        #expect(receiver.waitFor(1).count == 1)
+        let names = gw.threadNames
+        for expected in ["gw-loop-0", "gw-spool-writer", "gw-compactor", "gw-retry-timer", "gw-r0-main"] {
+            #expect(names.contains(expected), "no thread named \(expected) in \(names)")
+        }
+        #expect(names.allSatisfy { $0.utf8.count <= 15 }, "\(names)")
+    }
+
     @Test func metricsParseAndMoveWithTraffic() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

@@ -65,4 +65,8 @@ int gw_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const en
 /* Looks up a user or group by name (or a number); 0 on success. */
 int gw_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid);
 int gw_lookup_group(const char *name, gid_t *gid);
+/* Names the calling thread (pthread_setname_np; the kernel keeps 15 bytes). 0 or an errno. */
+int gw_set_thread_name(const char *name);
+/* The calling thread's name into buf (pthread_getname_np). 0 or an errno. */
+int gw_get_thread_name(char *buf, size_t len);
 #endif

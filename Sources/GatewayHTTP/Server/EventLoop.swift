@@ -198,9 +198,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Starts a thread running this loop (for a loop outside an `EventLoopGroup`).
     public func startThread(name: String) {
-        let t = Thread { [self] in run() }
-        t.name = name
-        t.start()
+        NamedThread.start(name) { [self] in run() }
     }
 
     /// Calls `body` for every registered handler of type `T`. Loop thread only.

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// The event-loop threads: one per core by default, shared by every listener.
 public final class EventLoopGroup: Sendable {
@@ -16,10 +17,7 @@ public final class EventLoopGroup: Sendable {
     /// Starts one thread per loop. Signal masks are inherited from the calling thread.
     public func start() {
         for loop in loops {
-            let t = Thread { loop.run() }
-            t.name = "gateway-loop-\(loop.index)"
-            t.stackSize = 1 << 20
-            t.start()
+            NamedThread.start("gw-loop-\(loop.index)", stackSize: 1 << 20) { loop.run() }
         }
     }
 

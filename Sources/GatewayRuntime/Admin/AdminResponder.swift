@@ -80,7 +80,7 @@ final class AdminResponder: HTTPResponder {
         case .reload:
             // Loading plugins and keys may block: not on the event loop.
             let (reloader, remote) = (self.reloader, context.remote.host)
-            let t = Thread {
+            NamedThread.start("gw-reload") {
                 switch reloader.reload(trigger: "admin \(remote)") {
                 case .reloaded(let generation, let change):
                     var o = JSONObject()
@@ -96,8 +96,6 @@ final class AdminResponder: HTTPResponder {
                     completion(.json(422, JSONValue.object(o).serialized()))
                 }
             }
-            t.name = "gateway-admin-reload"
-            t.start()
         case .routes:
             completion(.json(200, routesJSON()))
         case .deadLetters:

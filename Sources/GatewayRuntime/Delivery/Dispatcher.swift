@@ -28,7 +28,7 @@ public final class Dispatcher: Sendable {
 
     public init(table: RouteTable, spool: Spool, logger: Logger, metrics: GatewayMetrics? = nil) throws(SystemError) {
         let scheduler = try EventLoop(index: -1)
-        scheduler.startThread(name: "gateway-retry-timer")
+        scheduler.startThread(name: "gw-retry-timer")
         let events = DeliveryEvents(logger: logger, spool: spool, scheduler: scheduler)
         self.events = events
         self.metrics = metrics

@@ -59,9 +59,7 @@ final class RouteRunner: @unchecked Sendable {
             return missing
         }
         for i in toStart {
-            let t = Thread { [self] in work(index: i) }
-            t.name = "route-\(name)-\(i)"
-            t.start()
+            NamedThread.start("gw-r\(i)-\(name)") { [self] in work(index: i) }
         }
         // Sleeping workers above the new limit wake up and leave.
         let extra = workers.withLock { $0.filter { $0 >= n }.count }

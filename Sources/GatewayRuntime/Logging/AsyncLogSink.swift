@@ -47,9 +47,7 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
         self.path = nil
         self.format = format
         self.maxQueuedBytes = maxQueuedBytes
-        let t = Thread { [self] in run() }
-        t.name = "gateway-log"
-        t.start()
+        NamedThread.start("gw-log") { [self] in run() }
     }
 
     /// Appends to the file at `path` (created with mode 0600).
@@ -60,9 +58,7 @@ public final class AsyncLogSink: LogSink, @unchecked Sendable {
         self.path = path
         self.format = format
         self.maxQueuedBytes = maxQueuedBytes
-        let t = Thread { [self] in run() }
-        t.name = "gateway-log"
-        t.start()
+        NamedThread.start("gw-log") { [self] in run() }
     }
 
     static func openLog(_ path: String) -> Int32 {

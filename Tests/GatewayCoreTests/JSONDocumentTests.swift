@@ -74,6 +74,36 @@ struct JSONDocumentTests {
         }
     }
 
+    /// Strings of random plain runs (0-19 characters, ASCII and not) and escapes, so that
+    /// backslashes fall at every position of an 8-byte word and near the end: the word-at-a-time
+    /// unescape (through `stringValue` and through `copyScalarText` into an exact-size buffer)
+    /// agrees with the tree parser, an independent decoder.
+    @Test func unescapingAgreesWithTheTreeParserForRandomStrings() throws {
+        var rng = SystemRandomNumberGenerator()
+        let escapes = [#"\""#, #"\\"#, #"\/"#, #"\n"#, #"\t"#, #"\u0041"#, #"\u00e9"#, #"\ud83d\ude00"#]
+        let plain = ["a", "b", "{", ":", "é", "张", "x"]
+        for _ in 0..<2000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0..<12, using: &rng) {
+                for _ in 0..<Int.random(in: 0..<20, using: &rng) { text += plain.randomElement(using: &rng) ?? "a" }
+                if Int.random(in: 0..<4, using: &rng) != 0 { text += escapes.randomElement(using: &rng) ?? #"\n"# }
+            }
+            let json = Array(#"{"s":"\#(text)"}"#.utf8)
+            let expected = try JSONParser.parse(json)["s"]?.scalarText
+            let doc = try JSONDocument.parse(json)
+            let ref = try #require(doc.root["s"])
+            #expect(ref.stringValue == expected, "\(text)")
+            var kept: UnsafeMutableBufferPointer<UInt8>? = nil
+            let copied = ref.copyScalarText { n in
+                let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: n)
+                kept = b
+                return b
+            }
+            #expect(copied.map { String(decoding: $0, as: UTF8.self) } == expected, "\(text)")
+            kept?.deallocate()
+        }
+    }
+
     @Test func longPlainStringsUseTheFastScan() throws {
         // Crosses the 8-byte stride with a quote, a backslash, a control byte and non-ASCII at every offset.
         for offset in 0..<9 {

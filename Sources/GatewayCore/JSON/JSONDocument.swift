@@ -297,13 +297,32 @@ extension JSONDocument.Storage {
         }
         var o = 0
         var i = start
+        // Eight bytes at a time while eight remain: each word is stored whole, then the output
+        // advances only past the bytes before a backslash. Safe because escapes only shrink
+        // (o <= i - start), so o + 8 <= end - start <= out.count. Metadata that is JSON inside a
+        // string has a backslash every few bytes: a memchr call per run cost more than the run.
+        let words = out.count >= end - start
         while i < end {
-            // Copy up to the next backslash in one go.
-            let run = memchr(src + i, 0x5C, end - i).map { UnsafeRawPointer($0) - UnsafeRawPointer(src + i) } ?? (end - i)
-            if run > 0 {
-                (dst + o).update(from: src + i, count: run)
-                o += run
-                i += run
+            if words && i + 8 <= end {
+                let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(dst + o).storeBytes(of: w, as: UInt64.self)
+                let m = SWAR.byteMask(w, 0x5C)
+                if m == 0 {
+                    i += 8
+                    o += 8
+                    continue
+                }
+                let k = m.trailingZeroBitCount >> 3  // the lowest set bit is exact
+                i += k
+                o += k
+            } else {
+                // The tail: up to the next backslash in one go.
+                let run = memchr(src + i, 0x5C, end - i).map { UnsafeRawPointer($0) - UnsafeRawPointer(src + i) } ?? (end - i)
+                if run > 0 {
+                    (dst + o).update(from: src + i, count: run)
+                    o += run
+                    i += run
+                }
             }
             guard i + 1 < end else { break }
             let e = src[i + 1]

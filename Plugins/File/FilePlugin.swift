@@ -116,11 +116,7 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
 
     func handle(_ event: PluginEvent) -> HandlerResult {
         let path = resolve(event)
-        // One line: JSON needs no raw newlines (inside strings they are escaped).
-        var line = [UInt8]()
-        line.reserveCapacity(event.body.count + 1)
-        for b in event.body where b != 0x0A && b != 0x0D { line.append(b) }
-        line.append(0x0A)
+        let line = FileHandler.line(event.body)
         lock.lock()
         defer { lock.unlock() }
         let fd: Int32
@@ -147,6 +143,29 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
             return .retry(reason)
         }
         return .proceed()
+    }
+
+    /// The body as one line: JSON needs no raw line breaks (inside strings they are escaped).
+    /// The JSON the gateway writes has none and is copied whole (memchr finds none); only a
+    /// body passed through as the provider formatted it may, and only then is it filtered byte
+    /// by byte. (Filtering every body byte by byte cost about 20,000 instructions per 2 KB
+    /// event, a third of what a file delivery cost.)
+    static func line(_ body: UnsafeRawBufferPointer) -> [UInt8] {
+        guard let base = body.baseAddress, body.count > 0 else { return [0x0A] }
+        if memchr(base, 0x0A, body.count) == nil && memchr(base, 0x0D, body.count) == nil {
+            return [UInt8](unsafeUninitializedCapacity: body.count + 1) { out, count in
+                if let dst = out.baseAddress {
+                    UnsafeMutableRawPointer(dst).copyMemory(from: base, byteCount: body.count)
+                    dst[body.count] = 0x0A
+                    count = body.count + 1
+                }
+            }
+        }
+        var line = [UInt8]()
+        line.reserveCapacity(body.count + 1)
+        for b in body where b != 0x0A && b != 0x0D { line.append(b) }
+        line.append(0x0A)
+        return line
     }
 
     /// The open descriptor for `path`, opening (and creating directories) when needed. Lock held.

@@ -20,9 +20,67 @@ final class PooledHTTPClient: Sendable {
 
     private static let maxIdlePerHost = 8
 
-    /// One thread's idle connections.
+    /// One thread's idle connections, and the destinations it sent to.
     final class ThreadCache {
         var idle: [String: [(conn: HTTPClientConnection, since: UInt64)]] = [:]
+        var destinations: [String: Destination] = [:]
+    }
+
+    /// What a URL (with its trust settings) turns into, worked out once per thread: parsing
+    /// the URL, the pool key and the `Host` header are Character-level String work that cost
+    /// several microseconds on every delivery, and a route sends to the same URL every time.
+    struct Destination {
+        let parts: URLParts
+        let caFile: String?
+        let verify: Bool
+        /// Connections are pooled per destination and per trust settings.
+        let poolKey: String
+        /// `" <target> HTTP/1.1\r\nHost: <host>\r\n"`, the request line after its method.
+        let requestLineTail: [UInt8]
+
+        init?(url: String, caFile: String?, verify: Bool) {
+            guard let u = URLParts(url) else { return nil }
+            parts = u
+            self.caFile = caFile
+            self.verify = verify
+            poolKey = u.scheme == "https" ? "https|\(verify)|\(caFile ?? "")|\(u.host):\(u.port)" : "\(u.host):\(u.port)"
+            requestLineTail = Array(" \(u.target) HTTP/1.1\r\nHost: \(u.hostHeader)\r\n".utf8)
+        }
+    }
+
+    /// At most this many destinations are remembered per thread (then the memory starts over).
+    private static let maxDestinations = 64
+
+    private func destination(url: String, caFile: String?, verify: Bool) -> Destination? {
+        let c = cache
+        if let d = c.destinations[url], d.caFile == caFile, d.verify == verify { return d }
+        guard let d = Destination(url: url, caFile: caFile, verify: verify) else { return nil }
+        if c.destinations.count >= Self.maxDestinations { c.destinations.removeAll() }
+        c.destinations[url] = d
+        return d
+    }
+
+    /// The request bytes: head and body, in one buffer sized up front.
+    static func request(method: String, _ d: Destination, headers: [(String, String)], body: [UInt8]) -> [UInt8] {
+        var size = method.utf8.count + d.requestLineTail.count + body.count + 40
+        for (n, v) in headers { size += n.utf8.count + v.utf8.count + 4 }
+        var out: [UInt8] = []
+        out.reserveCapacity(size)
+        out.append(contentsOf: method.utf8)
+        out.append(contentsOf: d.requestLineTail)
+        for (n, v) in headers {
+            out.append(contentsOf: n.utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: v.utf8)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        out.append(contentsOf: "Content-Length: ".utf8)
+        out.append(contentsOf: String(body.count).utf8)
+        out.append(contentsOf: "\r\n\r\n".utf8)
+        out.append(contentsOf: body)
+        return out
     }
 
     /// The thread-specific slot; its destructor releases the cache (closing the connections)
@@ -59,7 +117,8 @@ final class PooledHTTPClient: Sendable {
         method: String, url: String, headers: [(String, String)], body: [UInt8], timeoutMs: Int, caFile: String? = nil,
         verify: Bool = true
     ) -> Result {
-        guard let u = URLParts(url) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
+        guard let d = destination(url: url, caFile: caFile, verify: verify) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
+        let u = d.parts
         var tls: TLSClientContext? = nil
         if u.scheme == "https" {
             guard let c = Self.tlsContext(caFile: caFile, verify: verify) else {
@@ -67,12 +126,8 @@ final class PooledHTTPClient: Sendable {
             }
             tls = c
         }
-        // Connections are pooled per destination and per trust settings.
-        let key = u.scheme == "https" ? "https|\(verify)|\(caFile ?? "")|\(u.host):\(u.port)" : "\(u.host):\(u.port)"
-        var head = "\(method) \(u.target) HTTP/1.1\r\nHost: \(u.hostHeader)\r\n"
-        for (n, v) in headers { head += "\(n): \(v)\r\n" }
-        head += "Content-Length: \(body.count)\r\n\r\n"
-        let request = Array(head.utf8) + body
+        let key = d.poolKey
+        let request = Self.request(method: method, d, headers: headers, body: body)
         // A pooled connection may have been closed by the server meanwhile; then one fresh try.
         for attempt in 0..<2 {
             let reused = attempt == 0 ? take(key) : nil
@@ -93,7 +148,7 @@ final class PooledHTTPClient: Sendable {
             do {
                 try conn.write(request)
                 let answer = try conn.readResponse(maxBody: 1 << 20)
-                if !answer.headers.tokens("Connection").contains("close") { put(key, conn) }
+                if !answer.headers.hasToken("Connection", "close") { put(key, conn) }
                 return Result(status: answer.status, retryAfterMs: Self.retryAfter(answer.headers["Retry-After"]), error: "")
             } catch {
                 if reused != nil && !error.message.contains("timed out") { continue }

@@ -5,6 +5,22 @@ import Testing
 
 @Suite("HTTP request parser")
 struct HTTPRequestParserTests {
+    /// `hasToken` (no allocation) says what `tokens(name).contains(token)` says, across values
+    /// with spaces, tabs, case, empty items and near-misses, and several fields of one name.
+    @Test func hasTokenAgreesWithTokens() {
+        let values = ["close", "Close", " keep-alive , close ", "closed", "x,close", "close,", ",", "", "  ", "CLOSE\t", "upgrade, Keep-Alive", "clo se", "gzip, chunked"]
+        for v in values {
+            for v2 in values.prefix(5) {
+                let h = HTTPHeaders([("Connection", v), ("connection", v2), ("Transfer-Encoding", v)])
+                for t in ["close", "keep-alive", "chunked", "gzip", "upgrade"] {
+                    for name in ["Connection", "transfer-encoding", "X-Other"] {
+                        #expect(h.hasToken(name, t) == h.tokens(name).contains(t), "\(name): '\(v)' / '\(v2)' has \(t)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func simplePostWithContentLength() {
         let seen = parseEverySplit("POST /webhooks/evo?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
         #expect(seen == [.request(method: "POST", target: "/webhooks/evo?x=1", body: "hello", keepAlive: true)])

@@ -131,6 +131,26 @@ struct DeliveryTests {
         }
     }
 
+    /// The file plugin writes one line per event: a body passed through as the provider
+    /// formatted it (line breaks between members) loses its breaks; a compact one is written
+    /// byte for byte.
+    @Test func theFilePluginWritesEveryBodyAsOneLine() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        try withGateway(deliveryConfig(receiver: receiver.url)) { gw in
+            let c = try TestClient(port: gw.port)
+            let pretty = "{\r\n  \"eventCode\": \"Refund\",\n  \"refund\": {\"status\": \"Success\"}\n}\n"
+            let compact = #"{"eventCode":"Refund","refund":{"status":"Failed"}}"#
+            #expect(try c.roundTrip(SignedRequest(body: pretty).bytes).status == 200)
+            #expect(try c.roundTrip(SignedRequest(body: compact).bytes).status == 200)
+            let file = gw.directory.path + "/out/audit-Refund.jsonl"
+            #expect(eventually { lines(file).count == 2 })
+            // (Two deliveries of one route may finish in either order.)
+            #expect(Set(lines(file)) == [#"{  "eventCode": "Refund",  "refund": {"status": "Success"}}"#, compact])
+            #expect(readFile(file).utf8.count == 2 + compact.utf8.count + 59, "no byte besides the two newlines: \(readFile(file))")
+        }
+    }
+
     @Test func conditionsAndTheMetadataFilterSelect() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

@@ -257,7 +257,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
             var body: [UInt8] = []
             if headRequest || status == 204 || status == 304 {
                 // no body
-            } else if headers.tokens("Transfer-Encoding").contains("chunked") {
+            } else if headers.hasToken("Transfer-Encoding", "chunked") {
                 while true {
                     let sizeLine = try readLine()
                     let hex = sizeLine.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""

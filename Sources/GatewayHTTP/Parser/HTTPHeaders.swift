@@ -51,6 +51,36 @@ public struct HTTPHeaders: Sendable, Sequence {
         values(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingASCIISpaces().lowercased() }
     }
 
+    /// Whether some value of `name` lists `token` (comma-separated, ignoring case and spaces),
+    /// as `tokens(name).contains(token)` says, without building the list: a client asks this
+    /// of every answer (`Connection: close`, `Transfer-Encoding: chunked`).
+    public func hasToken(_ name: String, _ token: String) -> Bool {
+        name.withUTF8Bytes { wanted in
+            token.withUTF8Bytes { tok in
+                fields.withUnsafeBufferPointer { fs in
+                    for i in fs.indices where fs[i].name.withUTF8Bytes({ ASCII.equalsIgnoringCase($0, wanted) }) {
+                        let found = fs[i].value.withUTF8Bytes { v -> Bool in
+                            var start = 0
+                            while start <= v.count {
+                                var end = start
+                                while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+                                var a = start
+                                var b = end
+                                while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
+                                while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
+                                if ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: v[a..<b]), tok) { return true }
+                                start = end + 1
+                            }
+                            return false
+                        }
+                        if found { return true }
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
     public var count: Int { fields.count }
 
     public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }

@@ -157,6 +157,23 @@ struct HTTPRequestParserTests {
         #expect(events.isEmpty)
     }
 
+    /// A bare CR inside a header line passes the incoming-byte scan (CR ends every line) and is
+    /// refused by the field check, at every position of a long value (every offset of the
+    /// value's 8-byte words) and of the name.
+    @Test func aBareCRInsideAHeaderLineIsRefused() {
+        let prefix = "POST / HTTP/1.1\r\nHost: a\r\n"
+        let name = "X-Signature-Like"
+        let value = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        for position in 0..<(name.utf8.count + 2 + value.utf8.count) {
+            var line = Array("\(name): \(value)".utf8)
+            line.insert(0x0D, at: position)
+            let text = prefix + String(decoding: line, as: UTF8.self) + "\r\nContent-Length: 0\r\n\r\n"
+            #expect(summarize(parse(Array(text.utf8))) == [.error(400)], "CR at \(position)")
+        }
+        let clean = prefix + "\(name): \(value)\r\nContent-Length: 0\r\n\r\n"
+        #expect(summarize(parse(Array(clean.utf8))) == [.request(method: "POST", target: "/", body: "", keepAlive: true)])
+    }
+
     @Test func nothingIsParsedAfterAnError() {
         let seen = parseEverySplit(
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx" + "GARBAGE\r\n\r\n" + "GET / HTTP/1.1\r\nHost: a\r\n\r\n")

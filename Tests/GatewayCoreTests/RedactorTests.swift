@@ -17,6 +17,24 @@ struct RedactorTests {
         #expect(rec.fields.map(\.1) == [.string("[REDACTED]"), .string("[REDACTED]"), .string("[REDACTED]"), .string("fine")])
     }
 
+    /// The byte-level check agrees with the set of lower-cased names, for every sensitive name
+    /// in several cases, extra names, near misses of the same length and names of other lengths.
+    @Test func isSensitiveAgreesWithTheNameSet() {
+        let r = Redactor(extraNames: ["X-Api-Secret", "pin"])
+        var names: [String] = ["", "a", "amount", "msgID", "eventCode", "tokens", "toke", "tokem", "pim", "bearer1", "cvc2"]
+        for n in r.sensitiveNames {
+            names += [n, n.uppercased(), String(n.enumerated().map { $0.offset % 2 == 0 ? Character($0.element.uppercased()) : $0.element })]
+            if let last = n.unicodeScalars.last, last.value < 0x7A {
+                names.append(String(n.dropLast()) + String(UnicodeScalar(last.value + 1).map(Character.init) ?? "z"))
+            }
+        }
+        for n in names {
+            #expect(r.isSensitive(n) == r.sensitiveNames.contains(n.lowercased()), "\(n)")
+        }
+        #expect(r.isSensitive("Authorization") && r.isSensitive("x-api-secret") && r.isSensitive("PIN"))
+        #expect(!r.isSensitive("amount") && !r.isSensitive("tokens"))
+    }
+
     @Test func secretsAreHiddenWherever() {
         let rec = redacted([("error", "bad key s3cr3t-sign-key here")], message: "key=s3cr3t-sign-key")
         #expect(rec.message == "key=[REDACTED]")

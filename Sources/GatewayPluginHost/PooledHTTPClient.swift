@@ -60,6 +60,11 @@ final class PooledHTTPClient: Sendable {
         return d
     }
 
+    static func isValidHeader(name: String, value: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(ASCII.isTokenChar)
+            && !value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
+    }
+
     /// The request bytes: head and body, in one buffer sized up front.
     static func request(method: String, _ d: Destination, headers: [(String, String)], body: [UInt8]) -> [UInt8] {
         var size = method.utf8.count + d.requestLineTail.count + body.count + 40
@@ -118,6 +123,11 @@ final class PooledHTTPClient: Sendable {
         verify: Bool = true
     ) -> Result {
         guard let d = destination(url: url, caFile: caFile, verify: verify) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
+        // Whatever a plugin passes, a header cannot end the head early or start another request:
+        // names are tokens, values carry no CR, LF or other control byte (tab aside).
+        for (n, v) in headers where !Self.isValidHeader(name: n, value: v) {
+            return Result(status: 0, retryAfterMs: 0, error: "invalid header (a name that is not a token, or a control character in a value)")
+        }
         let u = d.parts
         var tls: TLSClientContext? = nil
         if u.scheme == "https" {

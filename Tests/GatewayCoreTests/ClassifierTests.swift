@@ -49,6 +49,11 @@ struct ClassifierTests {
         (#"{"eventCode":1}"#, "invalid_event_code"),
         (#"{"eventCode":""}"#, "invalid_event_code"),
         (#"{"eventCode":"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"}"#, "invalid_event_code"),
+        // Control characters would follow the code into forward-http's headers.
+        (#"{"eventCode":"Payment\r\nX-Injected: 1"}"#, "invalid_event_code"),
+        (#"{"eventCode":"Pay\u0000ment"}"#, "invalid_event_code"),
+        (#"{"eventCode":"Pay\u007f"}"#, "invalid_event_code"),
+        (#"{"eventCode":"\tPayment"}"#, "invalid_event_code"),
         (#"{"eventCode":"Payment","metadata":{"a":1}}"#, "invalid_metadata"),
         ("{not json", "invalid_json"),
     ])

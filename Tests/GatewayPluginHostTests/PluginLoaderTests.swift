@@ -195,6 +195,31 @@ struct HostServicesTests {
     }
 }
 
+@Suite("Host HTTP client")
+struct PooledHTTPClientTests {
+    /// Whatever a plugin passes, a header value with CR or LF (or a name that is not a token)
+    /// is refused before anything is sent: it could add headers or start a second request.
+    @Test func headersThatCouldSplitTheRequestAreRefusedUnsent() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let client = PooledHTTPClient()
+        let bad: [(String, String)] = [
+            ("X-Code", "Payment\r\nX-Injected: 1"), ("X-Code", "a\nb"), ("X-Code", "a\u{0}b"), ("X Code", "a"), ("", "a"),
+            ("X-Code:", "a"), ("X-Code", "a\u{7f}"),
+        ]
+        for h in bad {
+            let r = client.send(method: "POST", url: receiver.url + "/in", headers: [h], body: Array("{}".utf8), timeoutMs: 2000)
+            #expect(r.status == 0 && "\(r.error)".contains("invalid header"), "\(h)")
+        }
+        // A tab and obs-text in a value are allowed; the request then goes out, once.
+        let ok = client.send(
+            method: "POST", url: receiver.url + "/in", headers: [("X-Code", "a\tb é")], body: Array("{}".utf8), timeoutMs: 2000)
+        #expect(ok.status == 200)
+        #expect(receiver.waitFor(1).count == 1)
+        #expect(receiver.received.count == 1)
+    }
+}
+
 @Suite("Event values after transforms")
 struct TransformedValueTests {
     /// A handler after transforms reads values from the edited view instead of parsing the body

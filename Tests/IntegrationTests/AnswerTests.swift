@@ -123,6 +123,7 @@ struct AnswerTests {
                 (#"{"payment":{}}"#, "eventCode is missing"),
                 (#"{"eventCode":42}"#, "eventCode must be a string"),
                 ("{\"eventCode\":\"\(String(repeating: "E", count: 33))\"}", "eventCode must have 1 to 32 characters"),
+                (#"{"eventCode":"Payment\r\nX-Injected: 1"}"#, "eventCode must not contain control characters"),
                 ("{\"eventCode\":\"Payment\",\"metadata\":\"\(String(repeating: "m", count: 513))\"}", "metadata is longer than 512 characters"),
                 (#"{"eventCode":"Payment","metadata":7}"#, "metadata must be a string"),
                 (String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "body is not valid JSON"),

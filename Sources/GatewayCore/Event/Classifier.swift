@@ -3,7 +3,7 @@
 /// Rules (a break is a 400: the body was correctly signed, so retrying it cannot help, and the
 /// provider must see a clear refusal rather than a silent drop):
 /// - the body is a JSON object (within the parser's depth and number limits);
-/// - `eventCode` is a string of 1 to `maxEventCodeLength` characters;
+/// - `eventCode` is a string of 1 to `maxEventCodeLength` characters, none of them a control character;
 /// - the `MsgID` header has at most `maxMsgIDLength` characters;
 /// - `metadata`, when present, is a string of at most `maxMetadataLength` characters.
 ///
@@ -47,6 +47,13 @@ public struct Classifier: Sendable {
         guard !code.isEmpty, code.unicodeScalars.count <= limits.maxEventCodeLength else {
             throw GatewayError(
                 .badRequest, "eventCode must have 1 to \(limits.maxEventCodeLength) characters", reason: "invalid_event_code")
+        }
+        // The code travels on: in forward-http's `X-Gateway-Event-Code` header, in file names, in
+        // a shell hook's environment. A control character (JSON lets "\r\n" be escaped into a
+        // string) would let a signed body add headers to a forwarded request; no provider code
+        // has one, so it is refused here, once, for every plugin.
+        guard !code.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw GatewayError(.badRequest, "eventCode must not contain control characters", reason: "invalid_event_code")
         }
         if let m = object["metadata"] {
             switch m.kind {

@@ -44,7 +44,7 @@ final class PooledHTTPClient: Sendable {
             self.caFile = caFile
             self.verify = verify
             poolKey = u.scheme == "https" ? "https|\(verify)|\(caFile ?? "")|\(u.host):\(u.port)" : "\(u.host):\(u.port)"
-            requestLineTail = Array(" \(u.target) HTTP/1.1\r\nHost: \(u.hostHeader)\r\n".utf8)
+            requestLineTail = HTTPClient.requestLineTail(u)
         }
     }
 
@@ -58,34 +58,6 @@ final class PooledHTTPClient: Sendable {
         if c.destinations.count >= Self.maxDestinations { c.destinations.removeAll() }
         c.destinations[url] = d
         return d
-    }
-
-    static func isValidHeader(name: String, value: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(ASCII.isTokenChar)
-            && !value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
-    }
-
-    /// The request bytes: head and body, in one buffer sized up front.
-    static func request(method: String, _ d: Destination, headers: [(String, String)], body: [UInt8]) -> [UInt8] {
-        var size = method.utf8.count + d.requestLineTail.count + body.count + 40
-        for (n, v) in headers { size += n.utf8.count + v.utf8.count + 4 }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
-        out.append(contentsOf: method.utf8)
-        out.append(contentsOf: d.requestLineTail)
-        for (n, v) in headers {
-            out.append(contentsOf: n.utf8)
-            out.append(UInt8(ascii: ":"))
-            out.append(UInt8(ascii: " "))
-            out.append(contentsOf: v.utf8)
-            out.append(0x0D)
-            out.append(0x0A)
-        }
-        out.append(contentsOf: "Content-Length: ".utf8)
-        out.append(contentsOf: String(body.count).utf8)
-        out.append(contentsOf: "\r\n\r\n".utf8)
-        out.append(contentsOf: body)
-        return out
     }
 
     /// The thread-specific slot; its destructor releases the cache (closing the connections)
@@ -125,7 +97,7 @@ final class PooledHTTPClient: Sendable {
         guard let d = destination(url: url, caFile: caFile, verify: verify) else { return Result(status: 0, retryAfterMs: 0, error: "invalid URL") }
         // Whatever a plugin passes, a header cannot end the head early or start another request:
         // names are tokens, values carry no CR, LF or other control byte (tab aside).
-        for (n, v) in headers where !Self.isValidHeader(name: n, value: v) {
+        for (n, v) in headers where !HTTPClient.isValidHeader(name: n, value: v) {
             return Result(status: 0, retryAfterMs: 0, error: "invalid header (a name that is not a token, or a control character in a value)")
         }
         let u = d.parts
@@ -137,7 +109,7 @@ final class PooledHTTPClient: Sendable {
             tls = c
         }
         let key = d.poolKey
-        let request = Self.request(method: method, d, headers: headers, body: body)
+        let request = HTTPClient.request(method: method, lineTail: d.requestLineTail, headers: headers, body: body)
         // A pooled connection may have been closed by the server meanwhile; then one fresh try.
         for attempt in 0..<2 {
             let reused = attempt == 0 ? take(key) : nil

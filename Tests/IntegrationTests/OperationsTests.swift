@@ -9,6 +9,13 @@ let adminToken = "admin-token-for-tests-0123456789"
 
 /// A gateway with an admin listener (token `adminToken`) and one route, `routeName`, forwarding
 /// everything to `url`.
+/// A gateway on `opsConfig`, whose route `main` forwards to a fresh receiver, for `body`.
+func withOpsGateway(_ body: (GatewayProcess, RecordingHTTPServer) throws -> Void) throws {
+    let receiver = try RecordingHTTPServer()
+    defer { receiver.stop() }
+    try withGateway(opsConfig(url: receiver.url + "/in")) { gw in try body(gw, receiver) }
+}
+
 func opsConfig(url: String, routeName: String = "main", retry: String = "{maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 200}", extraRoutes: String = "", token: Bool = true, graceMs: Int = 10_000) -> String {
     oneSourceConfig(
         server: "  workers: 2\n  shutdownGraceMs: \(graceMs)",
@@ -225,118 +232,106 @@ struct OperationsTests {
 
     /// `top -H`, `ps -L` and `perf` tell the gateway's threads apart by role.
     @Test func threadsCarryTheirRoleInTheirNames() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
-        defer { gw.stop() }
-        try gw.waitUntilListening()
-        let c = try TestClient(port: gw.port)
-        #expect(try c.roundTrip(numbered(1).bytes).status == 200)
-        #expect(receiver.waitFor(1).count == 1)
-        let names = gw.threadNames
-        for expected in ["gw-loop-0", "gw-spool-writer", "gw-compactor", "gw-retry-timer", "gw-r0-main"] {
-            #expect(names.contains(expected), "no thread named \(expected) in \(names)")
+        try withOpsGateway { gw, receiver in
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(numbered(1).bytes).status == 200)
+            #expect(receiver.waitFor(1).count == 1)
+            let names = gw.threadNames
+            for expected in ["gw-loop-0", "gw-spool-writer", "gw-compactor", "gw-retry-timer", "gw-r0-main"] {
+                #expect(names.contains(expected), "no thread named \(expected) in \(names)")
+            }
+            #expect(names.allSatisfy { $0.utf8.count <= 15 }, "\(names)")
         }
-        #expect(names.allSatisfy { $0.utf8.count <= 15 }, "\(names)")
     }
 
     @Test func metricsParseAndMoveWithTraffic() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
-        defer { gw.stop() }
-        try gw.waitUntilListening()
-        let before = try MetricsText(admin(gw, "GET", "/metrics").bodyText)
-        #expect(before.types["gateway_request_duration_seconds"] == "histogram")
-        #expect(before.samples.keys.contains { $0.hasPrefix("gateway_build_info{version=") })
+        try withOpsGateway { gw, receiver in
+            let before = try MetricsText(admin(gw, "GET", "/metrics").bodyText)
+            #expect(before.types["gateway_request_duration_seconds"] == "histogram")
+            #expect(before.samples.keys.contains { $0.hasPrefix("gateway_build_info{version=") })
 
-        let c = try TestClient(port: gw.port)
-        for i in 1...3 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
-        #expect(try c.roundTrip(numbered(1).bytes).status == 200)  // a duplicate
-        #expect(try c.roundTrip(SignedRequest.payment(key: "wrong-key").bytes).status == 401)
-        var unknown = numbered(9)
-        unknown.target = "/nowhere"
-        #expect(try c.roundTrip(unknown.bytes).status == 404)
-        #expect(receiver.waitFor(3).count == 3)
+            let c = try TestClient(port: gw.port)
+            for i in 1...3 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+            #expect(try c.roundTrip(numbered(1).bytes).status == 200)  // a duplicate
+            #expect(try c.roundTrip(SignedRequest.payment(key: "wrong-key").bytes).status == 401)
+            var unknown = numbered(9)
+            unknown.target = "/nowhere"
+            #expect(try c.roundTrip(unknown.bytes).status == 404)
+            #expect(receiver.waitFor(3).count == 3)
 
-        var after = MetricsText()
-        // Deliveries finish after the acknowledgement: wait for the counter rather than assume.
-        #expect(eventually {
-            after = (try? MetricsText(admin(gw, "GET", "/metrics").bodyText)) ?? MetricsText()
-            return after[#"gateway_deliveries_total{route="main",plugin="forward-http",outcome="delivered"}"#] == 3
-        })
-        let ok = #"gateway_requests_total{source="evo",status="200",event_code="Payment"}"#
-        #expect(after[ok] - before[ok] == 4)
-        #expect(after[#"gateway_requests_total{source="evo",status="401",event_code=""}"#] == 1)
-        #expect(after[#"gateway_requests_total{source="",status="404",event_code=""}"#] == 1)
-        #expect(after[#"gateway_signature_failures_total{source="evo",reason="signature_mismatch"}"#] == 1)
-        #expect(after[#"gateway_duplicates_total{source="evo"}"#] == 1)
-        #expect(after[#"gateway_request_duration_seconds_count{source="evo"}"#] == 5)
-        #expect(after[#"gateway_delivery_duration_seconds_count{route="main"}"#] == 3)
-        #expect(after[#"gateway_deliveries_pending{route="main"}"#] == 0)
-        #expect(after[#"gateway_delivery_oldest_pending_age_seconds{route="main"}"#] == 0)
-        #expect(after["gateway_spool_fsync_duration_seconds_count"] >= 1)
-        #expect(after["gateway_spool_bytes"] > 0)
-        #expect(after[#"gateway_connections_open{listener="public"}"#] >= 1)
-        #expect(after["gateway_config_generation"] == 1)
+            var after = MetricsText()
+            // Deliveries finish after the acknowledgement: wait for the counter rather than assume.
+            #expect(eventually {
+                after = (try? MetricsText(admin(gw, "GET", "/metrics").bodyText)) ?? MetricsText()
+                return after[#"gateway_deliveries_total{route="main",plugin="forward-http",outcome="delivered"}"#] == 3
+            })
+            let ok = #"gateway_requests_total{source="evo",status="200",event_code="Payment"}"#
+            #expect(after[ok] - before[ok] == 4)
+            #expect(after[#"gateway_requests_total{source="evo",status="401",event_code=""}"#] == 1)
+            #expect(after[#"gateway_requests_total{source="",status="404",event_code=""}"#] == 1)
+            #expect(after[#"gateway_signature_failures_total{source="evo",reason="signature_mismatch"}"#] == 1)
+            #expect(after[#"gateway_duplicates_total{source="evo"}"#] == 1)
+            #expect(after[#"gateway_request_duration_seconds_count{source="evo"}"#] == 5)
+            #expect(after[#"gateway_delivery_duration_seconds_count{route="main"}"#] == 3)
+            #expect(after[#"gateway_deliveries_pending{route="main"}"#] == 0)
+            #expect(after[#"gateway_delivery_oldest_pending_age_seconds{route="main"}"#] == 0)
+            #expect(after["gateway_spool_fsync_duration_seconds_count"] >= 1)
+            #expect(after["gateway_spool_bytes"] > 0)
+            #expect(after[#"gateway_connections_open{listener="public"}"#] >= 1)
+            #expect(after["gateway_config_generation"] == 1)
+        }
     }
 
     @Test func adminTokenAndEndpoints() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
-        defer { gw.stop() }
-        try gw.waitUntilListening()
-        // Probes need no token.
-        #expect(try admin(gw, "GET", "/healthz", token: nil).status == 200)
-        let ready = try admin(gw, "GET", "/readyz", token: nil)
-        #expect(ready.status == 200 && ready.bodyText.contains(#""generation":1"#))
-        for path in ["/metrics", "/admin/routes", "/admin/deadletters"] {
-            let none = try admin(gw, "GET", path, token: nil)
-            #expect(none.status == 401 && none.headers["WWW-Authenticate"] == "Bearer")
-            #expect(try admin(gw, "GET", path, token: "wrong").status == 401)
-            #expect(try admin(gw, "GET", path, token: adminToken + "x").status == 401)
-            #expect(try admin(gw, "GET", path).status == 200)
+        try withOpsGateway { gw, receiver in
+            // Probes need no token.
+            #expect(try admin(gw, "GET", "/healthz", token: nil).status == 200)
+            let ready = try admin(gw, "GET", "/readyz", token: nil)
+            #expect(ready.status == 200 && ready.bodyText.contains(#""generation":1"#))
+            for path in ["/metrics", "/admin/routes", "/admin/deadletters"] {
+                let none = try admin(gw, "GET", path, token: nil)
+                #expect(none.status == 401 && none.headers["WWW-Authenticate"] == "Bearer")
+                #expect(try admin(gw, "GET", path, token: "wrong").status == 401)
+                #expect(try admin(gw, "GET", path, token: adminToken + "x").status == 401)
+                #expect(try admin(gw, "GET", path).status == 200)
+            }
+            #expect(try admin(gw, "POST", "/admin/reload", token: "wrong").status == 401)
+            #expect(try admin(gw, "GET", "/admin/reload").status == 405)
+            #expect(try admin(gw, "GET", "/nope").status == 404)
+            let purge = try admin(gw, "POST", "/admin/deadletters/purge?olderThanSeconds=abc")
+            #expect(purge.status == 400)
+            // No answer ever shows the token.
+            #expect(!gw.output.contains { $0.contains(adminToken) })
+            // A non-loopback admin listener without a token is refused by `check`.
+            let dir = try GatewayProcess.makeTempDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let open = opsConfig(url: receiver.url, token: false).replacing("@DIR@", with: dir.path)
+                .replacing("admin:\n  listen: 127.0.0.1:0", with: "admin:\n  listen: 0.0.0.0:0")
+            #expect(open.contains("listen: 0.0.0.0:0"))
+            let path = dir.appendingPathComponent("open.yaml").path
+            try open.write(toFile: path, atomically: true, encoding: .utf8)
+            let check = try runGateway(["check", "--config", path])
+            #expect(check.status != 0 && check.output.contains("'token' is required"))
         }
-        #expect(try admin(gw, "POST", "/admin/reload", token: "wrong").status == 401)
-        #expect(try admin(gw, "GET", "/admin/reload").status == 405)
-        #expect(try admin(gw, "GET", "/nope").status == 404)
-        let purge = try admin(gw, "POST", "/admin/deadletters/purge?olderThanSeconds=abc")
-        #expect(purge.status == 400)
-        // No answer ever shows the token.
-        #expect(!gw.output.contains { $0.contains(adminToken) })
-        // A non-loopback admin listener without a token is refused by `check`.
-        let dir = try GatewayProcess.makeTempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let open = opsConfig(url: receiver.url, token: false).replacing("@DIR@", with: dir.path)
-            .replacing("admin:\n  listen: 127.0.0.1:0", with: "admin:\n  listen: 0.0.0.0:0")
-        #expect(open.contains("listen: 0.0.0.0:0"))
-        let path = dir.appendingPathComponent("open.yaml").path
-        try open.write(toFile: path, atomically: true, encoding: .utf8)
-        let check = try runGateway(["check", "--config", path])
-        #expect(check.status != 0 && check.output.contains("'token' is required"))
     }
 
     @Test func aReloadChangesTheLogLevel() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
-        defer { gw.stop() }
-        try gw.waitUntilListening()
-        let c = try TestClient(port: gw.port)
-        let first = numbered(1)
-        #expect(try c.roundTrip(first.bytes).status == 200)
-        #expect(gw.waitForLine { $0.contains("notification accepted") && $0.contains(first.msgID) } != nil)
-        try (opsConfig(url: receiver.url + "/in") + "\nlog:\n  level: warn\n").replacing("@DIR@", with: gw.directory.path)
-            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
-        #expect(try admin(gw, "POST", "/admin/reload").status == 200)
-        let second = numbered(2)
-        #expect(try c.roundTrip(second.bytes).status == 200)
-        #expect(receiver.waitFor(2).count == 2)
-        // A warning still gets through, the info line about the second notification does not.
-        #expect(try c.roundTrip(SignedRequest.payment(key: "wrong").bytes).status == 401)
-        #expect(gw.waitForLine { $0.contains("notification rejected") } != nil)
-        #expect(!gw.output.contains { $0.contains(second.msgID) && $0.contains("\"level\":\"info\"") })
+        try withOpsGateway { gw, receiver in
+            let c = try TestClient(port: gw.port)
+            let first = numbered(1)
+            #expect(try c.roundTrip(first.bytes).status == 200)
+            #expect(gw.waitForLine { $0.contains("notification accepted") && $0.contains(first.msgID) } != nil)
+            try (opsConfig(url: receiver.url + "/in") + "\nlog:\n  level: warn\n").replacing("@DIR@", with: gw.directory.path)
+                .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+            #expect(try admin(gw, "POST", "/admin/reload").status == 200)
+            let second = numbered(2)
+            #expect(try c.roundTrip(second.bytes).status == 200)
+            #expect(receiver.waitFor(2).count == 2)
+            // A warning still gets through, the info line about the second notification does not.
+            #expect(try c.roundTrip(SignedRequest.payment(key: "wrong").bytes).status == 401)
+            #expect(gw.waitForLine { $0.contains("notification rejected") } != nil)
+            #expect(!gw.output.contains { $0.contains(second.msgID) && $0.contains("\"level\":\"info\"") })
+        }
     }
 
     @Test func aStalledRequestDoesNotHoldShutdownBeyondTheGracePeriod() throws {
@@ -386,38 +381,35 @@ struct OperationsTests {
     }
 
     @Test func sigtermAnswersRequestsInFlightThenExitsZero() throws {
-        let receiver = try RecordingHTTPServer()
-        defer { receiver.stop() }
-        let gw = try GatewayProcess(config: opsConfig(url: receiver.url + "/in"))
-        defer { gw.stop() }
-        try gw.waitUntilListening()
-        // Three requests whose bodies are still arriving when the signal comes.
-        // `Expect: 100-continue`: the interim answer proves the gateway has read each head.
-        let clients = try (1...3).map { _ in try TestClient(port: gw.port) }
-        var bodies: [[UInt8]] = []
-        for (i, c) in clients.enumerated() {
-            var r = numbered(i + 1)
-            r.extraHeaders = [("Expect", "100-continue")]
-            let (head, body) = r.headAndBody
-            try c.send(head)
-            #expect(String(decoding: try c.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
-            bodies.append(body)
+        try withOpsGateway { gw, receiver in
+            // Three requests whose bodies are still arriving when the signal comes.
+            // `Expect: 100-continue`: the interim answer proves the gateway has read each head.
+            let clients = try (1...3).map { _ in try TestClient(port: gw.port) }
+            var bodies: [[UInt8]] = []
+            for (i, c) in clients.enumerated() {
+                var r = numbered(i + 1)
+                r.extraHeaders = [("Expect", "100-continue")]
+                let (head, body) = r.headAndBody
+                try c.send(head)
+                #expect(String(decoding: try c.connection.readExactly(25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
+                bodies.append(body)
+            }
+            gw.signal(SIGTERM)
+            #expect(gw.waitForLine { $0.contains("shutting down") } != nil)
+            // Not ready any more, while the requests in flight are still open.
+            #expect(eventually { (try? admin(gw, "GET", "/readyz", token: nil).status) == 503 })
+            // A new connection is not served any more.
+            #expect((try? TestClient(port: gw.port).roundTrip(numbered(9).bytes)) == nil)
+            for (c, b) in zip(clients, bodies) { try c.send(b) }
+            for c in clients {
+                let answer = try c.read()
+                #expect(answer.status == 200)
+                #expect(answer.headers["Connection"]?.lowercased() == "close")
+            }
+            #expect(gw.waitForExit() == 0)
+            // Answered 200 means stored: delivered now or on the next start, never lost.
+            #expect(receivedMsgIDs(receiver).isSubset(of: ["1", "2", "3"]))
+            #expect(gw.output.contains { $0.contains("\"stopped\"") })
         }
-        gw.signal(SIGTERM)
-        #expect(gw.waitForLine { $0.contains("shutting down") } != nil)
-        // Not ready any more, while the requests in flight are still open.
-        #expect(eventually { (try? admin(gw, "GET", "/readyz", token: nil).status) == 503 })
-        // A new connection is not served any more.
-        #expect((try? TestClient(port: gw.port).roundTrip(numbered(9).bytes)) == nil)
-        for (c, b) in zip(clients, bodies) { try c.send(b) }
-        for c in clients {
-            let answer = try c.read()
-            #expect(answer.status == 200)
-            #expect(answer.headers["Connection"]?.lowercased() == "close")
-        }
-        #expect(gw.waitForExit() == 0)
-        // Answered 200 means stored: delivered now or on the next start, never lost.
-        #expect(receivedMsgIDs(receiver).isSubset(of: ["1", "2", "3"]))
-        #expect(gw.output.contains { $0.contains("\"stopped\"") })
     }
 }

@@ -31,6 +31,13 @@ public enum ASCII {
         return true
     }
 
+    /// A byte a header value (or a chunk extension) may not hold: a control character other than
+    /// tab, or DEL (RFC 9110 5.5). CR and LF among them: one in a value would end the line.
+    @inlinable @inline(__always)
+    public static func isControlInFieldValue(_ b: UInt8) -> Bool {
+        (b < 0x20 && b != 0x09) || b == 0x7F
+    }
+
     /// A letter or a digit.
     @inline(__always)
     public static func isAlnum(_ c: UInt8) -> Bool {

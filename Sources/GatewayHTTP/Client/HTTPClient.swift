@@ -303,7 +303,7 @@ extension String {
     }
 }
 
-/// One-shot requests.
+/// One-shot requests, and how a request is written.
 public enum HTTPClient {
     /// Sends one request and reads its answer, on a new connection.
     public static func send(
@@ -311,10 +311,42 @@ public enum HTTPClient {
     ) throws(HTTPClientError) -> HTTPClientResponse {
         guard url.scheme == "http" else { throw HTTPClientError("https:// is not supported by this client yet") }
         let conn = try HTTPClientConnection(host: url.host, port: url.port, timeoutMs: timeoutMs)
-        var req = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-        for (n, v) in headers { req += "\(n): \(v)\r\n" }
-        req += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        try conn.write(Array(req.utf8) + body)
+        try conn.write(request(method: method, lineTail: requestLineTail(url), headers: headers + [("Connection", "close")], body: body))
         return try conn.readResponse(headRequest: method == "HEAD")
+    }
+
+    /// `" <target> HTTP/1.1\r\nHost: <host>\r\n"`: the request line after its method, with
+    /// the `Host` header (a pooled client keeps it per destination).
+    public static func requestLineTail(_ url: URLParts) -> [UInt8] {
+        Array(" \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n".utf8)
+    }
+
+    /// The request bytes: head and body, in one buffer sized up front.
+    public static func request(method: String, lineTail: [UInt8], headers: [(String, String)], body: [UInt8]) -> [UInt8] {
+        var size = method.utf8.count + lineTail.count + body.count + 40
+        for (n, v) in headers { size += n.utf8.count + v.utf8.count + 4 }
+        var out: [UInt8] = []
+        out.reserveCapacity(size)
+        out.append(contentsOf: method.utf8)
+        out.append(contentsOf: lineTail)
+        for (n, v) in headers {
+            out.append(contentsOf: n.utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: v.utf8)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        out.append(contentsOf: "Content-Length: ".utf8)
+        out.append(contentsOf: String(body.count).utf8)
+        out.append(contentsOf: "\r\n\r\n".utf8)
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// Whether a header can be sent as it is: the name a token, the value without CR, LF or
+    /// another control byte (tab aside), which could end the head early or start a request.
+    public static func isValidHeader(name: String, value: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(ASCII.isTokenChar) && !value.utf8.contains(where: ASCII.isControlInFieldValue)
     }
 }

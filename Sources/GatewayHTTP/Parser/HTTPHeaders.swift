@@ -24,12 +24,17 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// The first value of `name`, or nil.
     public subscript(name: String) -> String? {
-        // Names are compared in place, through the array's buffer: `for f in fields` copies each
-        // field, and even `fields[i].name` retains the name for the call (two retains and two
-        // releases per field visited; a signed notification looks up five names in ten fields).
+        firstValue(of: name) { _ in true }
+    }
+
+    /// The first value of `name` that `accept` takes. Names are compared in place, through the
+    /// array's buffer: `for f in fields` copies each field, and even `fields[i].name` retains the
+    /// name for the call (two retains and two releases per field visited; a signed notification
+    /// looks up five names in ten fields).
+    private func firstValue(of name: String, where accept: (String) -> Bool) -> String? {
         name.withUTF8Bytes { wanted in
             fields.withUnsafeBufferPointer { fs in
-                for i in fs.indices where fs[i].name.withUTF8Bytes({ ASCII.equalsIgnoringCase($0, wanted) }) {
+                for i in fs.indices where fs[i].name.withUTF8Bytes({ ASCII.equalsIgnoringCase($0, wanted) }) && accept(fs[i].value) {
                     return fs[i].value
                 }
                 return nil
@@ -55,29 +60,25 @@ public struct HTTPHeaders: Sendable, Sequence {
     /// as `tokens(name).contains(token)` says, without building the list: a client asks this
     /// of every answer (`Connection: close`, `Transfer-Encoding: chunked`).
     public func hasToken(_ name: String, _ token: String) -> Bool {
-        name.withUTF8Bytes { wanted in
-            token.withUTF8Bytes { tok in
-                fields.withUnsafeBufferPointer { fs in
-                    for i in fs.indices where fs[i].name.withUTF8Bytes({ ASCII.equalsIgnoringCase($0, wanted) }) {
-                        let found = fs[i].value.withUTF8Bytes { v -> Bool in
-                            var start = 0
-                            while start <= v.count {
-                                var end = start
-                                while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
-                                var a = start
-                                var b = end
-                                while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
-                                while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
-                                if ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: v[a..<b]), tok) { return true }
-                                start = end + 1
-                            }
-                            return false
-                        }
-                        if found { return true }
-                    }
-                    return false
-                }
+        token.withUTF8Bytes { tok in firstValue(of: name) { HTTPHeaders.lists($0, tok) } != nil }
+    }
+
+    /// Whether the comma-separated `value` has an item equal to `token` (ignoring case and the
+    /// spaces and tabs around items).
+    private static func lists(_ value: String, _ token: UnsafeBufferPointer<UInt8>) -> Bool {
+        value.withUTF8Bytes { v in
+            var start = 0
+            while start <= v.count {
+                var end = start
+                while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+                var a = start
+                var b = end
+                while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
+                while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
+                if ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: v[a..<b]), token) { return true }
+                start = end + 1
             }
+            return false
         }
     }
 

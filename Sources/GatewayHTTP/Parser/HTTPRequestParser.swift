@@ -383,7 +383,7 @@ public struct HTTPRequestParser: Sendable {
         guard digits > 0 else { return .failure(GatewayError(.badRequest, "invalid chunk size")) }
         if idx < line.endIndex {
             guard line[idx] == UInt8(ascii: ";") else { return .failure(GatewayError(.badRequest, "invalid chunk size")) }
-            for b in line[idx...] where (b < 0x20 && b != 0x09) || b == 0x7F {
+            for b in line[idx...] where ASCII.isControlInFieldValue(b) {
                 return .failure(GatewayError(.badRequest, "control character in chunk extension"))
             }
         }
@@ -496,10 +496,8 @@ struct HeadParser {
             if SWAR.controlMask(UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)) != 0 { break }
             j += 8
         }
-        while j < line.count {
-            let b = line[j]
-            if (b < 0x20 && b != 0x09) || b == 0x7F { return GatewayError(.badRequest, "control character in header value") }
-            j += 1
+        if UnsafeBufferPointer(rebasing: line[j...]).contains(where: ASCII.isControlInFieldValue) {
+            return GatewayError(.badRequest, "control character in header value")
         }
         return nil
     }
@@ -519,7 +517,7 @@ struct HeadParser {
                 }
                 guard ASCII.isTokenChar(b) else { return GatewayError(.badRequest, "invalid character in header name") }
                 nameLength += 1
-            } else if (b < 0x20 && b != 0x09) || b == 0x7F {
+            } else if ASCII.isControlInFieldValue(b) {
                 return GatewayError(.badRequest, "control character in header value")
             }
         }

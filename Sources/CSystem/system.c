@@ -191,3 +191,13 @@ int gw_lookup_group(const char *name, gid_t *gid) {
 
 int gw_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 int gw_get_thread_name(char *buf, size_t len) { return pthread_getname_np(pthread_self(), buf, len); }
+
+int gw_mutex_init_adaptive(pthread_mutex_t *m) {
+    pthread_mutexattr_t a;
+    int r = pthread_mutexattr_init(&a);
+    if (r != 0) return r;
+    r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (r == 0) r = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return r;
+}

@@ -69,8 +69,8 @@ public final class Spool: @unchecked Sendable {
     private let lockFD: Int32
     var segmentsDir: String { options.dir + "/segments" }
 
+    /// A queued record's bookkeeping; its bytes are in `State.pending`, in queue order.
     struct Write {
-        var bytes: [UInt8]
         /// For accepted records: its id, dedup hash and who waits for the sync.
         var accepted: (id: UInt64, hash: DedupIndex.Hash, expiresMs: Int64, routes: Int, completion: @Sendable (AcceptResult) -> Void)?
         /// For outcome records: the id whose delivery ended.
@@ -79,6 +79,10 @@ public final class Spool: @unchecked Sendable {
 
     struct State {
         var queue: [Write] = []
+        /// The framed records of `queue`, end to end: encoded in place by `accept` and friends,
+        /// taken whole by a group commit (which swaps in its emptied buffer, so both keep their
+        /// capacity and no record allocates).
+        var pending: [UInt8] = []
         var nextID: UInt64 = 1
         var dedup = DedupIndex()
         /// Completions of duplicates that arrived while the original's write was not synced yet.
@@ -137,6 +141,12 @@ public final class Spool: @unchecked Sendable {
     private var unsynced = false
     /// Syncs in a row that took longer than `Options.loopCommitMaxSyncNs`.
     private var slowSyncStreak = 0
+    /// The group being committed: taken from `State.queue` and `State.pending` by swapping.
+    private var commitQueue: [Write] = []
+    private var commitBytes: [UInt8] = []
+    /// A commit buffer larger than this after a burst is released rather than kept.
+    static let keptBufferBytes = 4 << 20
+    static let keptQueueEntries = 4096
 
     public init(options: Options, logger: Logger) throws(SpoolError) {
         self.options = options
@@ -296,7 +306,8 @@ public final class Spool: @unchecked Sendable {
                 id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode, dedupHash: hash.bytes,
                 dedupExpiresMs: now + dedupWindowMs, routes: routes, headers: headers, body: body)
             if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: now + dedupWindowMs, windowMs: dedupWindowMs) }
-            s.queue.append(Write(bytes: SpoolRecord.accepted(record).encoded(), accepted: (id, hash, record.dedupExpiresMs, routes.count, completion), resolvedID: nil))
+            SpoolRecord.accepted(record).encode(into: &s.pending)
+            s.queue.append(Write(accepted: (id, hash, record.dedupExpiresMs, routes.count, completion), resolvedID: nil))
             return nil
         }
         if let immediate {
@@ -325,29 +336,30 @@ public final class Spool: @unchecked Sendable {
             wake.signal()
             return
         }
-        let (batch, _) = takeQueue()
-        let done = batch.isEmpty ? [] : write(batch)
+        takeQueue()
+        let done = commitQueue.isEmpty ? [] : write()
         commitLock.unlock()
         for (c, r) in done { c(r) }
     }
 
     /// Records the progress of a delivery that will be retried (not synced on its own).
     public func recordRetry(_ r: RetryRecord) {
-        enqueue(Write(bytes: SpoolRecord.retry(r).encoded(), accepted: nil, resolvedID: nil))
+        enqueue(.retry(r), resolvedID: nil)
     }
 
     /// Records that a delivery ended (not synced on its own: if it is lost in a crash, the
     /// delivery is made again).
     public func recordOutcome(id: UInt64, route: String, outcome: SpoolRecord.Outcome, attempts: Int) {
-        enqueue(Write(bytes: SpoolRecord.outcome(id: id, route: route, outcome: outcome, attempts: UInt32(clamping: attempts)).encoded(), accepted: nil, resolvedID: id))
+        enqueue(.outcome(id: id, route: route, outcome: outcome, attempts: UInt32(clamping: attempts)), resolvedID: id)
     }
 
     /// Queues a record that needs no sync of its own. The writer is woken only when many have
     /// piled up; otherwise they go with the next group commit, or at the writer's next timeout
     /// (500 ms), so a delivery's outcome costs no context switch.
-    private func enqueue(_ w: Write) {
+    private func enqueue(_ record: SpoolRecord, resolvedID: UInt64?) {
         let count = state.withLock { s in
-            s.queue.append(w)
+            record.encode(into: &s.pending)
+            s.queue.append(Write(accepted: nil, resolvedID: resolvedID))
             return s.queue.count
         }
         if count >= Self.quietRecordLimit { wake.signal() }
@@ -402,8 +414,8 @@ public final class Spool: @unchecked Sendable {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(500))
             commitLock.lock()
-            let (batch, closing) = takeQueue()
-            let done = batch.isEmpty ? [] : write(batch)
+            let closing = takeQueue()
+            let done = commitQueue.isEmpty ? [] : write()
             let now = monotonicMs()
             if unsynced && options.fsync && now - lastSync >= 1000 {
                 try? SpoolFiles.sync(fd)
@@ -426,12 +438,14 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
-    /// Everything queued, for one group commit (commitLock held), and whether the spool closes.
-    private func takeQueue() -> (batch: [Write], closing: Bool) {
-        state.withLock { s in
-            let b = s.queue
-            s.queue.removeAll(keepingCapacity: true)
-            return (b, s.closing)
+    /// Moves everything queued into `commitQueue` and `commitBytes`, for one group commit
+    /// (commitLock held), and returns whether the spool closes.
+    @discardableResult
+    private func takeQueue() -> Bool {
+        return state.withLock { s in
+            swap(&s.queue, &commitQueue)
+            swap(&s.pending, &commitBytes)
+            return s.closing
         }
     }
 
@@ -443,22 +457,24 @@ public final class Spool: @unchecked Sendable {
 
     /// One group: roll the segment if needed, one write, one sync. Returns the completions to
     /// call, which the caller does after releasing `commitLock` (commitLock held).
-    private func write(_ batch: [Write]) -> [(@Sendable (AcceptResult) -> Void, AcceptResult)] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(batch.reduce(0) { $0 + $1.bytes.count })
-        for w in batch { bytes += w.bytes }
-        let needsSync = batch.contains { $0.accepted != nil }
+    private func write() -> [(@Sendable (AcceptResult) -> Void, AcceptResult)] {
+        defer {
+            // Emptied for the next swap; what a burst grew is given back.
+            commitQueue.removeAll(keepingCapacity: commitQueue.capacity <= Self.keptQueueEntries)
+            commitBytes.removeAll(keepingCapacity: commitBytes.capacity <= Self.keptBufferBytes)
+        }
+        let needsSync = commitQueue.contains { $0.accepted != nil }
         var failure: String? = nil
         do throws(SpoolError) {
             if writerClosed { throw SpoolError("the spool is closed") }
-            if activeSize + bytes.count > options.segmentBytes && activeSize > SpoolFormat.headerSize {
+            if activeSize + commitBytes.count > options.segmentBytes && activeSize > SpoolFormat.headerSize {
                 let index = state.withLock { $0.activeSegment + 1 }
                 if unsynced && options.fsync { try SpoolFiles.sync(fd) }
                 try openSegment(index: index)
                 compactorWake.signal()
             }
-            try SpoolFiles.writeAll(fd, bytes)
-            activeSize += bytes.count
+            try SpoolFiles.writeAll(fd, commitBytes)
+            activeSize += commitBytes.count
             if needsSync && options.fsync {
                 let t0 = monotonicNanoseconds()
                 try SpoolFiles.sync(fd)
@@ -492,9 +508,9 @@ public final class Spool: @unchecked Sendable {
         }
         var done: [(@Sendable (AcceptResult) -> Void, AcceptResult)] = []
         state.withLock { s in
-            s.bytesOnDisk += failure == nil ? bytes.count : 0
+            s.bytesOnDisk += failure == nil ? commitBytes.count : 0
             s.segments[s.activeSegment]?.bytes = activeSize
-            for w in batch {
+            for w in commitQueue {
                 if let a = w.accepted {
                     let waiters = s.dedupWaiters.removeValue(forKey: a.hash) ?? []
                     if let failure {
@@ -508,7 +524,7 @@ public final class Spool: @unchecked Sendable {
                     }
                 }
             }
-            if failure == nil { track(batch, &s) }
+            if failure == nil { track(commitQueue, &s) }
         }
         return done
     }

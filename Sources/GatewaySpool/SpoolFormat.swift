@@ -164,8 +164,24 @@ extension SpoolRecord {
     /// Written into one buffer sized up front: the length and CRC are filled in once the payload
     /// is there (before, the payload was built in a growing array and then copied behind them).
     public func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        encode(into: &bytes)
+        return bytes
+    }
+
+    /// Appends the framed record to `bytes`. The spool encodes straight into its queue's one
+    /// buffer: no array per record, so nothing a loop thread allocated for a record is freed
+    /// by the thread that commits it (in glibc a cross-thread free of a large block takes the
+    /// allocating thread's arena lock, which that thread contends for on its own next malloc).
+    public func encode(into bytes: inout [UInt8]) {
+        let start = bytes.count
         var p = ByteWriter()
-        p.bytes.reserveCapacity(estimatedSize)
+        swap(&p.bytes, &bytes)
+        defer { swap(&p.bytes, &bytes) }
+        // One allocation for the record; geometric growth for a buffer of many (reserving just
+        // enough for each would copy the buffer once per record).
+        let needed = start + estimatedSize
+        if p.bytes.capacity < needed { p.bytes.reserveCapacity(Swift.max(needed, 2 * p.bytes.capacity)) }
         p.u32(0)  // length, then CRC: filled in below
         p.u32(0)
         switch self {
@@ -208,13 +224,12 @@ extension SpoolRecord {
                 p.u8(0)
             }
         }
-        let length = UInt32(p.bytes.count - 8)
+        let length = UInt32(p.bytes.count - start - 8)
         p.bytes.withUnsafeMutableBytes { b in
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[8...]))
-            b.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self)
-            b.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 8)...]))
+            b.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self)
+            b.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
         }
-        return p.bytes
     }
 
     /// An upper bound of the framed size, for one allocation.

@@ -57,6 +57,17 @@ struct SpoolFormatTests {
         #expect(valid == segment(records).count)
     }
 
+    /// The spool encodes each record at the end of one shared buffer: framing and CRC must be
+    /// those of the record alone, wherever it starts.
+    @Test func encodingIntoABufferAppendsTheSameFrame() {
+        var buffer = SpoolFormat.header
+        for r in records { r.encode(into: &buffer) }
+        #expect(buffer == segment(records))
+        let (decoded, damage, _) = decodeSegment(buffer)
+        #expect(decoded == records)
+        #expect(damage == nil)
+    }
+
     @Test func tornTailIsDetectedAtEveryCut() {
         let full = segment(records)
         let lastStart = full.count - records.last!.encoded().count

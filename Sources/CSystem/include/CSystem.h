@@ -67,6 +67,10 @@ int gw_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid);
 int gw_lookup_group(const char *name, gid_t *gid);
 /* Names the calling thread (pthread_setname_np; the kernel keeps 15 bytes). 0 or an errno. */
 int gw_set_thread_name(const char *name);
+#include <pthread.h>
+/* Initializes `m` as an adaptive mutex (PTHREAD_MUTEX_ADAPTIVE_NP, a GNU extension the Swift
+ * importer does not see): a contended lock spins briefly before sleeping in the kernel. */
+int gw_mutex_init_adaptive(pthread_mutex_t *m);
 /* The calling thread's name into buf (pthread_getname_np). 0 or an errno. */
 int gw_get_thread_name(char *buf, size_t len);
 #endif

@@ -29,6 +29,15 @@ public final class ResponseCompletion: Sendable {
         self.seq = seq
     }
 
+    /// Runs `body` on the connection's loop thread: at once when called there, else queued to
+    /// that loop. A responder whose answer is decided on another thread (a group commit made by
+    /// another loop) finishes the request here, so the request's memory is used and freed by
+    /// the thread that allocated it.
+    public func onConnectionLoop(_ body: @escaping @Sendable () -> Void) {
+        let loop = connection.loop
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
     public func callAsFunction(_ response: HTTPResponse) {
         self(response, then: nil)
     }

@@ -3,6 +3,7 @@ import GatewayCore
 import GatewayCrypto
 import GatewayHTTP
 import GatewaySignature
+import GatewaySpool
 import Synchronization
 
 /// The public endpoint: find the source by path, verify the signature (before the body is
@@ -104,6 +105,13 @@ public final class IngressResponder: HTTPResponder {
                 dedupWindowMs: hash == nil ? 0 : Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name),
                 headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
             ) { result in
+                // The commit may be another loop's (or the writer's): the rest runs on this
+                // request's loop, where its memory was allocated. In glibc a large block freed
+                // by another thread takes its arena's lock, which the owning loop then contends
+                // for: half a futex call per request in the benchmark before this hop.
+                completion.onConnectionLoop { finish(result) }
+            }
+            @Sendable func finish(_ result: Spool.AcceptResult) {
                 let n = event
                 switch result {
                 case .stored(let id):

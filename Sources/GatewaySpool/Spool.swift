@@ -339,7 +339,7 @@ public final class Spool: @unchecked Sendable {
         takeQueue()
         let done = commitQueue.isEmpty ? [] : write()
         commitLock.unlock()
-        for (c, r) in done { c(r) }
+        Self.complete(done)
     }
 
     /// Records the progress of a delivery that will be retried (not synced on its own).
@@ -430,12 +430,21 @@ public final class Spool: @unchecked Sendable {
                 writerClosed = true
             }
             commitLock.unlock()
-            for (c, r) in done { c(r) }
+            Self.complete(done)
             if finished {
                 stopped.signal()
                 return
             }
         }
+    }
+
+    /// Calls each completion and lets go of it at once, in queue order. A completion usually
+    /// hands its request to the request's own loop; if this thread kept its reference until all
+    /// were called, it would often be the last to release the request's state, and so free
+    /// memory another thread allocated.
+    private static func complete(_ done: consuming [(@Sendable (AcceptResult) -> Void, AcceptResult)]) {
+        done.reverse()
+        while let (c, r) = done.popLast() { c(r) }
     }
 
     /// Moves everything queued into `commitQueue` and `commitBytes`, for one group commit

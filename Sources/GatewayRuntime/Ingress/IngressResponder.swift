@@ -100,18 +100,11 @@ public final class IngressResponder: HTTPResponder {
             let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)
             let (planned, keep) = (routes, keepUnmatched)
             let event = n
-            dispatcher.spool.accept(
-                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
-                dedupWindowMs: hash == nil ? 0 : Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name),
-                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
-            ) { result in
-                // The commit may be another loop's (or the writer's): the rest runs on this
-                // request's loop, where its memory was allocated. In glibc a large block freed
-                // by another thread takes its arena's lock, which the owning loop then contends
-                // for: half a futex call per request in the benchmark before this hop.
-                completion.onConnectionLoop { finish(result) }
-            }
-            @Sendable func finish(_ result: Spool.AcceptResult) {
+            // One closure value, captured by reference below: the spool's completion and the hop
+            // to the loop then hold one pointer each, small blocks whatever thread frees them,
+            // not a copy of everything this captures (a local function's captures are copied
+            // into every closure that calls it).
+            let finish: @Sendable (Spool.AcceptResult) -> Void = { result in
                 let n = event
                 switch result {
                 case .stored(let id):
@@ -144,6 +137,17 @@ public final class IngressResponder: HTTPResponder {
                         .error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")),
                         source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
                 }
+            }
+            dispatcher.spool.accept(
+                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
+                dedupWindowMs: hash == nil ? 0 : Int64(source.dedupWindowSeconds) * 1000, routes: planned.map(\.name),
+                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
+            ) { result in
+                // The commit may be another loop's (or the writer's): the rest runs on this
+                // request's loop, where its memory was allocated. In glibc a large block freed
+                // by another thread takes its arena's lock, which the owning loop then contends
+                // for: half a futex call per request in the benchmark before this hop.
+                completion.onConnectionLoop { finish(result) }
             }
         } catch {
             state.stats.rejected.add(1, ordering: .relaxed)

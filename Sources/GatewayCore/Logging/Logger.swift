@@ -80,25 +80,25 @@ public final class LogControl: Sendable {
     }
 
     private let levelRaw: Atomic<Int>
-    private let current: Locked<Box>
+    /// Read for every log line by every thread: no lock on the read path (see `ReadMostly`).
+    private let current: ReadMostly<Box>
 
     public init(level: LogLevel, redactor: Redactor) {
         levelRaw = Atomic(level.rawValue)
-        current = Locked(Box(redactor))
+        current = ReadMostly(Box(redactor))
     }
 
     public var level: LogLevel { LogLevel(rawValue: levelRaw.load(ordering: .relaxed)) ?? .info }
-    public var redactor: Redactor { current.withLock { $0 }.redactor }
+    public var redactor: Redactor { current.value.redactor }
 
     /// Redacts with the redactor in force.
     public func redact(_ record: inout LogRecord) {
-        let box = current.withLock { $0 }
-        box.redactor.redact(&record)
+        current.value.redactor.redact(&record)
     }
 
     public func update(level: LogLevel, redactor: Redactor) {
         levelRaw.store(level.rawValue, ordering: .relaxed)
-        current.withLock { $0 = Box(redactor) }
+        current.update { $0 = Box(redactor) }
     }
 }
 

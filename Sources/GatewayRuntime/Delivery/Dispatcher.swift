@@ -19,12 +19,22 @@ public final class Dispatcher: Sendable {
     }
 
     /// The routes in force and their runners, swapped together by a reload.
-    private let current: Locked<(table: RouteTable, runners: [String: RouteRunner])>
+    final class Routing: Sendable {
+        let table: RouteTable
+        let runners: [String: RouteRunner]
+        init(_ table: RouteTable, _ runners: [String: RouteRunner]) {
+            self.table = table
+            self.runners = runners
+        }
+    }
+
+    /// Read for every notification by both loops: no lock on the read path (see `ReadMostly`).
+    private let current: ReadMostly<Routing>
     let events: DeliveryEvents
     let metrics: GatewayMetrics?
     public var spool: Spool { events.spool }
 
-    private var runners: [String: RouteRunner] { current.withLock { $0.runners } }
+    private var runners: [String: RouteRunner] { current.value.runners }
 
     public init(table: RouteTable, spool: Spool, logger: Logger, metrics: GatewayMetrics? = nil) throws(SystemError) {
         let scheduler = try EventLoop(index: -1)
@@ -38,7 +48,7 @@ public final class Dispatcher: Sendable {
             runner.start()
             rs[r.name] = runner
         }
-        current = Locked((table, rs))
+        current = ReadMostly(Routing(table, rs))
     }
 
     /// What a reload changed.
@@ -55,7 +65,7 @@ public final class Dispatcher: Sendable {
     @discardableResult
     public func apply(_ table: RouteTable, generation: Int) -> Change {
         var change = Change()
-        let retired = current.withLock { c -> [RouteRunner] in
+        let retired = current.update { c -> [RouteRunner] in
             var next: [String: RouteRunner] = [:]
             for r in table.routes {
                 if let runner = c.runners[r.name] {
@@ -71,7 +81,7 @@ public final class Dispatcher: Sendable {
             }
             let gone = c.runners.filter { next[$0.key] == nil }
             change.removed = gone.keys.sorted()
-            c = (table, next)
+            c = Routing(table, next)
             return Array(gone.values)
         }
         for runner in retired {
@@ -81,7 +91,8 @@ public final class Dispatcher: Sendable {
     }
 
     public func plan(_ n: GatewayEvent) -> Plan {
-        let (t, rs) = current.withLock { ($0.table, $0.runners) }
+        let c = current.value
+        let (t, rs) = (c.table, c.runners)
         let matched = t.matching(n)
         if matched.isEmpty { return .unmatched(t.unmatched) }
         for route in matched where (rs[route.name]?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending {
@@ -155,11 +166,11 @@ public final class Dispatcher: Sendable {
 
     /// The route of this name in the configuration in force.
     public func route(named name: String) -> CompiledRoute? {
-        current.withLock { c in c.table.routes.first { $0.name == name } }
+        current.value.table.routes.first { $0.name == name }
     }
 
     /// The routes in force, in configuration order.
-    public var routes: [CompiledRoute] { current.withLock { $0.table.routes } }
+    public var routes: [CompiledRoute] { current.value.table.routes }
 
     /// Deliveries not finished yet, per route.
     public var pending: [String: Int] { runners.mapValues { $0.pending.load(ordering: .relaxed) } }

@@ -30,13 +30,44 @@ public final class IngressResponder: HTTPResponder {
         self.spoolWakeAtIterationEnd = spoolWakeAtIterationEnd
     }
 
+    /// The metric series a thread has counted answers in, by labels. Found in the metric
+    /// families once per thread: a family lookup takes the family's lock (shared by both loops)
+    /// and hashes an array of label strings. Bounded: sources x statuses x event labels.
+    final class SeriesCache {
+        struct Key: Hashable {
+            let source: String
+            let status: Int
+            let eventCode: String
+        }
+        var requests: [Key: Counter] = [:]
+        var seconds: [String: Histogram] = [:]
+
+        func count(_ metrics: GatewayMetrics, source: String, status: Int, eventCode: String) {
+            let key = Key(source: source, status: status, eventCode: eventCode)
+            if let c = requests[key] { return c.add() }
+            let c = metrics.requests.labels(source, String(status), eventCode)
+            requests[key] = c
+            c.add()
+        }
+
+        func latency(_ metrics: GatewayMetrics, source: String) -> Histogram {
+            if let h = seconds[source] { return h }
+            let h = metrics.requestSeconds.labels(source)
+            seconds[source] = h
+            return h
+        }
+    }
+
+    private let series = PerThread { SeriesCache() }
+
     /// Counts the answer (`gateway_requests_total`, and the latency for a known source) and sends it.
     private static func answer(
-        _ r: HTTPResponse, source: String?, eventCode: EventCode?, since t0: UInt64, metrics: GatewayMetrics, _ completion: ResponseCompletion,
-        then: (@Sendable () -> Void)? = nil
+        _ r: HTTPResponse, source: String?, eventCode: EventCode?, since t0: UInt64, metrics: GatewayMetrics, series: PerThread<SeriesCache>,
+        _ completion: ResponseCompletion, then: (@Sendable () -> Void)? = nil
     ) {
-        metrics.requests.labels(source ?? "", String(r.status), GatewayMetrics.eventCodeLabel(eventCode)).add()
-        if let source { metrics.requestSeconds.labels(source).observe(sinceNs: t0) }
+        let cache = series.current
+        cache.count(metrics, source: source ?? "", status: r.status, eventCode: GatewayMetrics.eventCodeLabel(eventCode))
+        if let source { cache.latency(metrics, source: source).observe(sinceNs: t0) }
         completion(r, then: then)
     }
 
@@ -45,9 +76,10 @@ public final class IngressResponder: HTTPResponder {
         let table = state.sources
         let head = request.head
         let metrics = self.metrics
+        let series = self.series
         guard let source = table.source(forPath: head.path) else {
             logger.debug("no source at this path", [("status", 404), ("remote", .string(context.remote.host))])
-            return Self.answer(.error(GatewayError(.notFound, "no notification source at this path")), source: nil, eventCode: nil, since: t0, metrics: metrics, completion)
+            return Self.answer(.error(GatewayError(.notFound, "no notification source at this path")), source: nil, eventCode: nil, since: t0, metrics: metrics, series: series, completion)
         }
         // Who may call, then how often: both before any signature work (SM2 verification is the
         // most expensive thing a client can make the gateway do).
@@ -55,7 +87,7 @@ public final class IngressResponder: HTTPResponder {
             logger.warning("request from an address outside allowFrom", [("source", .string(source.name)), ("remote", .string(context.remote.host))])
             return Self.answer(
                 .error(GatewayError(.forbidden, "this address may not send notifications here", reason: "address_not_allowed")),
-                source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+                source: source.name, eventCode: nil, since: t0, metrics: metrics, series: series, completion)
         }
         if let limiter = source.rateLimiter {
             let (ok, wait) = limiter.take(nowNs: t0)
@@ -63,11 +95,11 @@ public final class IngressResponder: HTTPResponder {
                 metrics.rateLimited.labels(source.name).add()
                 var e = GatewayError(.tooManyRequests, "too many notifications; retry later", reason: "rate_limited")
                 e.retryAfterSeconds = wait
-                return Self.answer(.error(e), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+                return Self.answer(.error(e), source: source.name, eventCode: nil, since: t0, metrics: metrics, series: series, completion)
             }
         }
         guard head.method == "POST" else {
-            return Self.answer(.error(GatewayError(.methodNotAllowed, "use POST")), source: source.name, eventCode: nil, since: t0, metrics: metrics, completion)
+            return Self.answer(.error(GatewayError(.methodNotAllowed, "use POST")), source: source.name, eventCode: nil, since: t0, metrics: metrics, series: series, completion)
         }
         let headers = SignatureHeaders { head.headers[$0] }
         do {
@@ -87,7 +119,7 @@ public final class IngressResponder: HTTPResponder {
                 logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(n.msgID))])
                 return Self.answer(
                     .error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")), source: source.name,
-                    eventCode: n.eventCode, since: t0, metrics: metrics, completion)
+                    eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
             case .routes(let r): routes = r
             case .unmatched(let action): keepUnmatched = action == .deadletter
             }
@@ -124,18 +156,18 @@ public final class IngressResponder: HTTPResponder {
                     if !planned.isEmpty {
                         startDeliveries = { dispatcher.start(n, recordID: id, routes: planned) }
                     }
-                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion, then: startDeliveries)
+                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion, then: startDeliveries)
                 case .duplicate:
                     stats.duplicates.add(1, ordering: .relaxed)
                     metrics.duplicates.labels(n.source).add()
                     logger.info("duplicate notification acknowledged, not delivered again", [("source", .string(n.source)), ("msgID", .string(n.msgID))])
-                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
+                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
                 case .failed(let why):
                     stats.rejected.add(1, ordering: .relaxed)
                     logger.error("notification refused: it could not be stored", [("msgID", .string(n.msgID)), ("error", .string(why))])
                     Self.answer(
                         .error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")),
-                        source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, completion)
+                        source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
                 }
             }
             dispatcher.spool.accept(
@@ -160,7 +192,7 @@ public final class IngressResponder: HTTPResponder {
                     ("remote", .string(context.remote.host)),
                 ])
             Self.answer(
-                .error(error, closeConnection: error.kind == .badRequest), source: source.name, eventCode: nil, since: t0, metrics: metrics,
+                .error(error, closeConnection: error.kind == .badRequest), source: source.name, eventCode: nil, since: t0, metrics: metrics, series: series,
                 completion)
         }
     }
@@ -199,22 +231,23 @@ public final class GatewayState: Sendable {
         }
     }
 
-    private let current: Locked<Snapshot>
+    /// Read for every request by both loops: no lock on the read path (see `ReadMostly`).
+    private let current: ReadMostly<Snapshot>
     private let readyFlag = Atomic<Bool>(false)
     public let stats = IngressStats()
 
     public init(config: GatewayConfig, sources: SourceTable) {
-        current = Locked(Snapshot(config: config, sources: sources, generation: 1))
+        current = ReadMostly(Snapshot(config: config, sources: sources, generation: 1))
     }
 
-    var snapshot: Snapshot { current.withLock { $0 } }
+    var snapshot: Snapshot { current.value }
     public var sources: SourceTable { snapshot.sources }
     public var config: GatewayConfig { snapshot.config }
     public var generation: Int { snapshot.generation }
 
     /// Swaps in a new configuration; requests already being handled finish with the old one.
     public func replace(config: GatewayConfig, sources: SourceTable) {
-        current.withLock { $0 = Snapshot(config: config, sources: sources, generation: $0.generation + 1) }
+        current.update { $0 = Snapshot(config: config, sources: sources, generation: $0.generation + 1) }
     }
 
     public var isReady: Bool { readyFlag.load(ordering: .relaxed) }

@@ -1,0 +1,87 @@
+import Glibc
+import Synchronization
+
+/// One value per thread, made on a thread's first use and released when the thread exits
+/// (pthread thread-specific data).
+///
+/// Why: a value read on every request from both event loops (a metrics series, the
+/// configuration in force) costs, behind a shared lock, two atomic operations on a cache line
+/// the other core then has to fetch back: more than the work it guards. A per-thread copy is
+/// touched by one core only. Keep instances long-lived: each takes one of the process's
+/// pthread keys (1024 on Linux).
+public final class PerThread<Value: AnyObject>: @unchecked Sendable {
+    // Unchecked: each thread reaches only its own value, through the pthread key.
+    private var key = pthread_key_t()
+    private let make: @Sendable () -> Value
+
+    public init(_ make: @escaping @Sendable () -> Value) {
+        self.make = make
+        pthread_key_create(&key) { raw in
+            // A thread ending: release the value it held.
+            if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
+        }
+    }
+
+    deinit {
+        // Values of threads still alive are leaked (pthread_key_delete runs no destructors);
+        // instances live as long as the process in practice.
+        pthread_key_delete(key)
+    }
+
+    /// This thread's value (made now if it has none).
+    @inline(__always)
+    public var current: Value {
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
+        }
+        return makeCurrent()
+    }
+
+    @inline(never)
+    private func makeCurrent() -> Value {
+        let v = make()
+        // Retained for the thread: released by the key's destructor when it exits.
+        pthread_setspecific(key, Unmanaged<AnyObject>.passRetained(v as AnyObject).toOpaque())
+        return v
+    }
+}
+
+/// A reference that is read on every request and replaced rarely (the configuration in force,
+/// the redactor): reads take no lock and touch no shared cache line but one atomic version.
+///
+/// A reader compares the version with the one its thread saw last and uses its thread's cached
+/// reference when they match; otherwise it reads under the lock and caches again. A writer
+/// replaces the reference under the lock, then bumps the version.
+public final class ReadMostly<Value: AnyObject & Sendable>: Sendable {
+    private final class Slot {
+        var version: UInt64 = .max
+        var value: Value?
+    }
+
+    private let locked: Locked<Value>
+    private let version = Atomic<UInt64>(0)
+    private let slots = PerThread<Slot> { Slot() }
+
+    public init(_ value: Value) {
+        locked = Locked(value)
+    }
+
+    public var value: Value {
+        let v = version.load(ordering: .acquiring)
+        let slot = slots.current
+        if slot.version == v, let cached = slot.value { return cached }
+        let fresh = locked.withLock { $0 }
+        slot.value = fresh
+        slot.version = v
+        return fresh
+    }
+
+    /// Replaces the value; returns what `update` returns. Readers see the new value from their
+    /// next read on.
+    @discardableResult
+    public func update<R>(_ update: (inout Value) -> R) -> R {
+        let r = locked.withLock { update(&$0) }
+        version.add(1, ordering: .releasing)
+        return r
+    }
+}

@@ -1,4 +1,5 @@
 private import COpenSSL
+import GatewayCore
 
 /// Message digests through OpenSSL's EVP interface.
 public enum DigestAlgorithm: Sendable, CaseIterable {
@@ -51,22 +52,48 @@ final class FetchedDigest: @unchecked Sendable {
     }
 }
 
+/// A thread's reusable EVP_MD_CTX. A context made and freed per digest costs three OpenSSL
+/// allocations and frees each time (the context, the provider's state, its copy): six per
+/// notification, for the signature and the de-duplication digest.
+final class DigestContext {
+    let ctx: OpaquePointer?
+    init() { ctx = EVP_MD_CTX_new() }
+    deinit { EVP_MD_CTX_free(ctx) }
+
+    static let perThread = PerThread { DigestContext() }
+}
+
 public enum Digest {
+    /// The digest of what `feed` passes to its `update` function, in order: pieces are hashed
+    /// where they are, with no array made to hold them.
+    public static func hash(
+        _ algorithm: DigestAlgorithm, _ feed: (_ update: (UnsafeRawBufferPointer) -> Void) -> Void
+    ) throws(CryptoError) -> [UInt8] {
+        let fetched = try FetchedDigest.get(algorithm)
+        guard let ctx = DigestContext.perThread.current.ctx else { throw CryptoError.drain("EVP_MD_CTX_new") }
+        // Initializing again resets the context (and keeps the provider's state allocated when
+        // the digest is the same as last time).
+        guard EVP_DigestInit_ex2(ctx, fetched.md, nil) == 1 else { throw CryptoError.drain("EVP_DigestInit_ex2") }
+        var ok = true
+        feed { piece in
+            if ok && EVP_DigestUpdate(ctx, piece.baseAddress, piece.count) != 1 { ok = false }
+        }
+        guard ok else { throw CryptoError.drain("EVP_DigestUpdate") }
+        var failed = false
+        let out = [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { buffer, count in
+            var len: UInt32 = 0
+            failed = EVP_DigestFinal_ex(ctx, buffer.baseAddress, &len) != 1
+            count = failed ? 0 : Int(len)
+        }
+        if failed { throw CryptoError.drain("EVP_DigestFinal_ex") }
+        return out
+    }
+
     /// The digest of the concatenation of `parts`.
     public static func hash(_ algorithm: DigestAlgorithm, parts: [[UInt8]]) throws(CryptoError) -> [UInt8] {
-        let fetched = try FetchedDigest.get(algorithm)
-        guard let ctx = EVP_MD_CTX_new() else { throw CryptoError.drain("EVP_MD_CTX_new") }
-        defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestInit_ex2(ctx, fetched.md, nil) == 1 else { throw CryptoError.drain("EVP_DigestInit_ex2") }
-        for p in parts {
-            let ok = p.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
-            guard ok == 1 else { throw CryptoError.drain("EVP_DigestUpdate") }
+        try hash(algorithm) { update in
+            for p in parts { p.withUnsafeBytes { update($0) } }
         }
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var len: UInt32 = 0
-        guard EVP_DigestFinal_ex(ctx, &out, &len) == 1 else { throw CryptoError.drain("EVP_DigestFinal_ex") }
-        out.removeSubrange(Int(len)...)
-        return out
     }
 
     public static func hash(_ algorithm: DigestAlgorithm, _ bytes: [UInt8]) throws(CryptoError) -> [UInt8] {

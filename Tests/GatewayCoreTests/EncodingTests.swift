@@ -11,6 +11,19 @@ struct EncodingTests {
         #expect(Hex.decode("00AbfF") == [0x00, 0xAB, 0xFF])
         #expect(Hex.decode("abc") == nil)
         #expect(Hex.decode("zz") == nil)
+        #expect(Hex.decode("") == [])
+        let all = (0...255).map { UInt8($0) }
+        #expect(Hex.decode(Hex.encode(all)) == all)
+        #expect(Hex.decode(Hex.encode(all, uppercase: true)) == all)
+        // A signature-sized text with one bad character anywhere, in either half of a byte.
+        let good = Array(Hex.encode((0..<32).map { UInt8($0 * 7 & 0xFF) }).utf8)
+        for i in good.indices {
+            for bad in ["g", "G", "/", ":", "@", "`", " "] {
+                var text = good
+                text[i] = UInt8(ascii: Unicode.Scalar(bad)!)
+                #expect(Hex.decode(utf8: text) == nil, "bad \(bad) at \(i)")
+            }
+        }
     }
 
     @Test func base64RoundTrip() {

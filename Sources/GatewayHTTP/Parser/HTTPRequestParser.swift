@@ -214,6 +214,14 @@ public struct HTTPRequestParser: Sendable {
         return nil
     }
 
+    /// Empties the head buffer for the next request, keeping an ordinary head's capacity: a
+    /// keep-alive connection then allocates it once, not once per request.
+    private mutating func clearBuffer() {
+        if buffer.capacity <= Self.keptBufferCapacity { buffer.removeAll(keepingCapacity: true) } else { buffer = [] }
+    }
+
+    static let keptBufferCapacity = 2048
+
     private mutating func append(_ input: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) {
         // One allocation for a typical head instead of a series of doublings.
         if buffer.capacity == 0 { buffer.reserveCapacity(1024) }
@@ -277,7 +285,7 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func completeHead(_ events: inout [Event]) {
         let result = buffer.withUnsafeBufferPointer { HeadParser(bytes: $0, limits: limits).parse() }
-        buffer = []
+        clearBuffer()
         lineStart = 0
         requestLineDone = false
         headerLines = 0
@@ -304,7 +312,7 @@ public struct HTTPRequestParser: Sendable {
         if let h = head { events.append(.request(HTTPRequest(head: h, body: body))) }
         head = nil
         body = []
-        buffer = []
+        clearBuffer()
         lineStart = 0
         trailerBytes = 0
         leadingEmptyLines = 0

@@ -126,7 +126,13 @@ public final class IngressResponder: HTTPResponder {
             // Stored first, answered after: the acknowledgement promises the notification is on disk.
             // Without a digest (an OpenSSL failure) there is no de-duplication for this one: an
             // empty digest would make every such notification a "duplicate" of the first.
-            let hash = (try? Digest.hash(.sha256, parts: [Array(n.source.utf8), [0], n.rawBody])).map { Array($0.prefix(16)) }
+            // The key is the first 16 bytes of SHA-256(source, 0, body), hashed in place.
+            var hash = try? Digest.hash(.sha256) { update in
+                n.source.withUTF8Bytes { update(UnsafeRawBufferPointer($0)) }
+                withUnsafeBytes(of: UInt8(0)) { update($0) }
+                n.rawBody.withUnsafeBytes { update($0) }
+            }
+            if let h = hash, h.count > 16 { hash?.removeLast(h.count - 16) }
             let fields = logger.isEnabled(.info) ? acceptedFields(n, signType: signType, remote: context.remote) : []
             let ack = source.ackResponse
             let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)

@@ -65,6 +65,8 @@ public final class Spool: @unchecked Sendable {
     /// A random name for this spool, kept in `ID`: delivery IDs are built from it so they stay the
     /// same across restarts.
     public let spoolID: String
+    /// `spoolID` and a dash, as bytes (the start of every delivery ID).
+    private let spoolIDPrefix: [UInt8]
 
     private let lockFD: Int32
     var segmentsDir: String { options.dir + "/segments" }
@@ -175,6 +177,7 @@ public final class Spool: @unchecked Sendable {
             try SpoolFiles.writeAtomically(idPath, Array(spoolID.utf8))
         }
 
+        spoolIDPrefix = Array(spoolID.utf8) + [UInt8(ascii: "-")]
         var s = State()
         let now = Spool.nowMs()
         dedupJournal = DedupJournal(path: options.dir + "/dedup.idx")
@@ -261,8 +264,32 @@ public final class Spool: @unchecked Sendable {
     }
 
     /// The delivery ID of (notification, route): the same every time, also after a restart.
+    ///
+    /// `SPOOLID-<id in lower-case hex>-ROUTE`, built as bytes: string interpolation cost 1,600
+    /// instructions per route and notification.
     public func deliveryID(id: UInt64, route: String) -> String {
-        "\(spoolID)-\(String(id, radix: 16))-\(route)"
+        route.withUTF8Bytes { r in
+            String(unsafeUninitializedCapacity: spoolIDPrefix.count + 17 + r.count) { out in
+                var n = 0
+                for b in spoolIDPrefix {
+                    out[n] = b
+                    n += 1
+                }
+                let digits = id == 0 ? 1 : (64 - id.leadingZeroBitCount + 3) / 4
+                for k in stride(from: digits - 1, through: 0, by: -1) {
+                    let d = UInt8(truncatingIfNeeded: id >> UInt64(4 * k)) & 0x0F
+                    out[n] = d < 10 ? 0x30 + d : 0x57 + d
+                    n += 1
+                }
+                out[n] = UInt8(ascii: "-")
+                n += 1
+                for b in r {
+                    out[n] = b
+                    n += 1
+                }
+                return n
+            }
+        }
     }
 
     public var bytesOnDisk: Int { state.withLock { $0.bytesOnDisk } }

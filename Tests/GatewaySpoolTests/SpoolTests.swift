@@ -256,6 +256,12 @@ struct SpoolDiskTests {
         // The delivery id of a notification and route is the same after the restart.
         #expect(spool.deliveryID(id: 11, route: "b") == spool.deliveryID(id: 11, route: "b"))
         #expect(spool.deliveryID(id: 11, route: "b").hasPrefix(spool.spoolID))
+        // The format is kept across versions (IDs of retries after an upgrade must not change).
+        for id: UInt64 in [0, 1, 9, 10, 15, 16, 0xabc, 0xdead_beef, 1 << 32, .max] {
+            for route in ["b", "ledger-é", ""] {
+                #expect(spool.deliveryID(id: id, route: route) == "\(spool.spoolID)-\(String(id, radix: 16))-\(route)")
+            }
+        }
     }
 
     @Test func deliveredSegmentsAreDeleted() throws {

@@ -13,7 +13,17 @@ final class RouteRunner: @unchecked Sendable {
     // to owner (queue -> worker -> scheduler -> queue), never shared.
 
     /// The route in force and its metric series: replaced whole by a reload.
-    private let current: Locked<(route: CompiledRoute, metrics: RouteMetrics)>
+    /// Read for every delivery by its worker (and by loops submitting): no lock on the read
+    /// path (see `ReadMostly`).
+    private let current: ReadMostly<InForce>
+    final class InForce: Sendable {
+        let route: CompiledRoute
+        let metrics: RouteMetrics
+        init(_ route: CompiledRoute, _ metrics: RouteMetrics) {
+            self.route = route
+            self.metrics = metrics
+        }
+    }
     /// Queued deliveries, and those waiting in the timer for their retry. Once `retired` is set
     /// (the route was removed by a reload), nothing is queued any more: what arrives becomes a
     /// dead letter.
@@ -38,12 +48,15 @@ final class RouteRunner: @unchecked Sendable {
     let events: DeliveryEvents
 
     init(route: CompiledRoute, events: DeliveryEvents, metrics: GatewayMetrics?) {
-        current = Locked((route, RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)))
+        current = ReadMostly(InForce(route, RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)))
         self.events = events
     }
 
-    var route: CompiledRoute { current.withLock { $0.route } }
-    private var routeAndMetrics: (route: CompiledRoute, metrics: RouteMetrics) { current.withLock { $0 } }
+    var route: CompiledRoute { current.value.route }
+    private var routeAndMetrics: (route: CompiledRoute, metrics: RouteMetrics) {
+        let c = current.value
+        return (c.route, c.metrics)
+    }
 
     func start() {
         setConcurrency(route.concurrency)
@@ -70,7 +83,7 @@ final class RouteRunner: @unchecked Sendable {
     /// for a retry continue under it at their next attempt.
     func update(_ route: CompiledRoute, metrics: GatewayMetrics?) {
         let m = RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)
-        current.withLock { $0 = (route, m) }
+        current.update { $0 = InForce(route, m) }
         setConcurrency(route.concurrency)
     }
 

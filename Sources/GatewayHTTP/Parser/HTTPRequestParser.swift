@@ -206,12 +206,9 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private func indexOfLF(_ input: UnsafeBufferPointer<UInt8>, from i: Int) -> Int? {
-        var j = i
-        while j < input.count {
-            if input[j] == 0x0A { return j }
-            j += 1
-        }
-        return nil
+        guard i < input.count, let base = input.baseAddress else { return nil }
+        guard let p = memchr(base + i, 0x0A, input.count - i) else { return nil }
+        return base.distance(to: p.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Empties the head buffer for the next request, keeping an ordinary head's capacity: a

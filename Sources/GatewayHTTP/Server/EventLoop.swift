@@ -23,32 +23,33 @@ extension EventHandler {
 /// to it with `execute(_:)`, which queues a closure and wakes the loop.
 public final class EventLoop: @unchecked Sendable {
     // Unchecked: the mutable state below is confined to the loop thread (see each comment);
-    // the task queue is behind a Mutex and the thread id is atomic.
+    // the task queue is behind a Mutex and the thread id is atomic. For the same reason its
+    // `var`s skip the run-time exclusivity check (`@exclusivity(unchecked)`, see HTTPConnection).
 
     public let index: Int
     let epfd: Int32
     private let wakeFD: Int32
     /// Handlers by descriptor number. Loop thread only.
-    private var handlers: [(any EventHandler)?] = []
+    @exclusivity(unchecked) private var handlers: [(any EventHandler)?] = []
     /// Tasks from other threads.
     private let tasks = Locked<[@Sendable () -> Void]>([])
     /// The loop thread's side of `tasks` (see `runTasks`).
-    private var taskBatch: [@Sendable () -> Void] = []
+    @exclusivity(unchecked) private var taskBatch: [@Sendable () -> Void] = []
     private let thread = Atomic<UInt>(0)
     private let stopRequested = Atomic<Bool>(false)
     /// Timers. Loop thread only.
-    private var timers = TimerQueue()
+    @exclusivity(unchecked) private var timers = TimerQueue()
     /// Run at the end of every iteration, before the loop waits again (set before the thread
     /// starts, read only by it).
-    private var iterationHooks: [@Sendable () -> Void] = []
+    @exclusivity(unchecked) private var iterationHooks: [@Sendable () -> Void] = []
     /// Cached monotonic time of the last wake-up, ms. Loop thread only.
-    private(set) var now: UInt64 = monotonicMillis()
+    @exclusivity(unchecked) private(set) var now: UInt64 = monotonicMillis()
     /// A read buffer shared by every connection of this loop, so an idle connection holds none.
     let readBuffer: UnsafeMutableRawBufferPointer
-    private var lastSweep: UInt64 = 0
+    @exclusivity(unchecked) private var lastSweep: UInt64 = 0
     /// The `Date` header value, refreshed once a second.
-    private(set) var httpDate = ""
-    private var httpDateSecond: Int64 = -1
+    @exclusivity(unchecked) private(set) var httpDate = ""
+    @exclusivity(unchecked) private var httpDateSecond: Int64 = -1
 
     static let sweepIntervalMs: UInt64 = 250
 

@@ -133,19 +133,19 @@ public final class Spool: @unchecked Sendable {
     let compactorStopped = DispatchSemaphore(value: 0)
     /// Segments that could not be read for compaction (warned about once).
     var unreadableSegments: Set<String> = []
-    // Under `commitLock` (and init):
-    private var fd: Int32 = -1
+    // Under `commitLock` (and init), hence no run-time exclusivity check:
+    @exclusivity(unchecked) private var fd: Int32 = -1
     /// The writer thread closed the active segment (after `close()`): commits fail from here on.
-    private var writerClosed = false
-    private var nextSegmentNumber: UInt64 = 1
-    private var activeSize = 0
-    private var lastSync: UInt64 = 0
-    private var unsynced = false
+    @exclusivity(unchecked) private var writerClosed = false
+    @exclusivity(unchecked) private var nextSegmentNumber: UInt64 = 1
+    @exclusivity(unchecked) private var activeSize = 0
+    @exclusivity(unchecked) private var lastSync: UInt64 = 0
+    @exclusivity(unchecked) private var unsynced = false
     /// Syncs in a row that took longer than `Options.loopCommitMaxSyncNs`.
-    private var slowSyncStreak = 0
+    @exclusivity(unchecked) private var slowSyncStreak = 0
     /// The group being committed: taken from `State.queue` and `State.pending` by swapping.
-    private var commitQueue: [Write] = []
-    private var commitBytes: [UInt8] = []
+    @exclusivity(unchecked) private var commitQueue: [Write] = []
+    @exclusivity(unchecked) private var commitBytes: [UInt8] = []
     /// A commit buffer larger than this after a burst is released rather than kept.
     static let keptBufferBytes = 4 << 20
     static let keptQueueEntries = 4096

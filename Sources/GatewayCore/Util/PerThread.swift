@@ -11,15 +11,17 @@ import Synchronization
 /// pthread keys (1024 on Linux).
 public final class PerThread<Value: AnyObject>: @unchecked Sendable {
     // Unchecked: each thread reaches only its own value, through the pthread key.
-    private var key = pthread_key_t()
+    private let key: pthread_key_t
     private let make: @Sendable () -> Value
 
     public init(_ make: @escaping @Sendable () -> Value) {
         self.make = make
-        pthread_key_create(&key) { raw in
+        var k = pthread_key_t()
+        pthread_key_create(&k) { raw in
             // A thread ending: release the value it held.
             if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
         }
+        key = k
     }
 
     deinit {
@@ -54,8 +56,9 @@ public final class PerThread<Value: AnyObject>: @unchecked Sendable {
 /// replaces the reference under the lock, then bumps the version.
 public final class ReadMostly<Value: AnyObject & Sendable>: Sendable {
     private final class Slot {
-        var version: UInt64 = .max
-        var value: Value?
+        // One thread's: no run-time exclusivity check needed.
+        @exclusivity(unchecked) var version: UInt64 = .max
+        @exclusivity(unchecked) var value: Value?
     }
 
     private let locked: Locked<Value>

@@ -39,8 +39,9 @@ public final class IngressResponder: HTTPResponder {
             let status: Int
             let eventCode: String
         }
-        var requests: [Key: Counter] = [:]
-        var seconds: [String: Histogram] = [:]
+        // One thread's (see `series`): no run-time exclusivity check needed.
+        @exclusivity(unchecked) var requests: [Key: Counter] = [:]
+        @exclusivity(unchecked) var seconds: [String: Histogram] = [:]
 
         func count(_ metrics: GatewayMetrics, source: String, status: Int, eventCode: String) {
             let key = Key(source: source, status: status, eventCode: eventCode)

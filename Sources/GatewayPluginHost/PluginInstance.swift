@@ -96,11 +96,12 @@ public final class PluginInstance: @unchecked Sendable {
 /// Per-call state behind `gw_event.host_ref`: the body, parsed on demand for `event_value`, and
 /// the values handed out (kept alive until the call ends).
 final class CallContext {
+    // One call's, on the calling thread: no run-time exclusivity check needed.
     let body: [UInt8]
-    private var document: JSONDocument?
+    @exclusivity(unchecked) private var document: JSONDocument?
     private let view: EditableJSON?
-    private var parsed = false
-    private var values: [UnsafeMutableBufferPointer<UInt8>] = []
+    @exclusivity(unchecked) private var parsed = false
+    @exclusivity(unchecked) private var values: [UnsafeMutableBufferPointer<UInt8>] = []
 
     init(body: [UInt8], document: JSONDocument?, view: EditableJSON? = nil) {
         self.body = body

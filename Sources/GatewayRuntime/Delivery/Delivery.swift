@@ -2,7 +2,8 @@ import GatewayCore
 import GatewayCrypto
 
 /// One notification on its way through one route. Owned by one worker at a time (queued,
-/// running, or waiting for its retry), hence the unchecked `Sendable`.
+/// running, or waiting for its retry), hence the unchecked `Sendable`, and for the same reason
+/// its `var`s skip the run-time exclusivity check (five per attempt otherwise).
 public final class Delivery: @unchecked Sendable {
     /// Stable across retries and restarts: `X-Gateway-Delivery-Id`, `GATEWAY_DELIVERY_ID`.
     public let id: String
@@ -10,24 +11,24 @@ public final class Delivery: @unchecked Sendable {
     public let recordID: UInt64
     public let notification: GatewayEvent
     /// The route definition of its last attempt (a reload installs a new one).
-    public internal(set) var route: CompiledRoute
+    @exclusivity(unchecked) public internal(set) var route: CompiledRoute
     /// Attempts made so far.
-    public internal(set) var attempts = 0
+    @exclusivity(unchecked) public internal(set) var attempts = 0
     /// The handler the next attempt starts at (earlier handlers already passed it on).
-    public internal(set) var handlerIndex = 0
+    @exclusivity(unchecked) public internal(set) var handlerIndex = 0
     /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run, and
     /// after that while it is only in `view` (not written out until a handler reads the body).
-    public internal(set) var body: [UInt8]?
+    @exclusivity(unchecked) public internal(set) var body: [UInt8]?
     /// What the route's transforms made, while that is the handlers' input: `body` is written
     /// from it (not persisted: after a restart the body is parsed when a handler reads a value).
-    var view: EditableJSON?
-    public internal(set) var lastError: String?
+    @exclusivity(unchecked) var view: EditableJSON?
+    @exclusivity(unchecked) public internal(set) var lastError: String?
     /// The current attempt began on a receiving thread (its non-blocking handlers passed it on)
     /// and continues on a worker: the worker does not count it as a new attempt.
-    var continuesAttempt = false
+    @exclusivity(unchecked) var continuesAttempt = false
     /// Its receive time is in the route's pending-since table (the oldest-pending metric). A
     /// delivery that ends on the receiving thread, within the call that started it, never is.
-    var inPendingSince = false
+    @exclusivity(unchecked) var inPendingSince = false
 
     init(id: String, recordID: UInt64, notification: GatewayEvent, route: CompiledRoute) {
         self.id = id

@@ -207,10 +207,12 @@ public final class IngressResponder: HTTPResponder {
     private func acceptedFields(_ n: GatewayEvent, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {
         var f: [(String, LogValue)] = []
         f.reserveCapacity(16)
-        f += [
-            ("source", .string(n.source)), ("eventCode", .string(n.eventCode.rawValue)), ("known", .bool(n.eventCode.isKnown)),
-            ("msgID", .string(n.msgID)), ("signType", .string(signType.rawValue)),
-        ]
+        // One append each: `f += [...]` built a second array and copied it over.
+        f.append(("source", .string(n.source)))
+        f.append(("eventCode", .string(n.eventCode.rawValue)))
+        f.append(("known", .bool(n.eventCode.isKnown)))
+        f.append(("msgID", .string(n.msgID)))
+        f.append(("signType", .string(signType.rawValue)))
         let t = n.transaction
         if let v = t.merchantTransID { f.append(("merchantTransID", .string(v))) }
         if let v = t.evoTransID { f.append(("evoTransID", .string(v))) }

@@ -15,6 +15,13 @@ struct EncodingTests {
         let all = (0...255).map { UInt8($0) }
         #expect(Hex.decode(Hex.encode(all)) == all)
         #expect(Hex.decode(Hex.encode(all, uppercase: true)) == all)
+        // Every byte value, in either half: decoded exactly when it is a hex digit, to its value.
+        for b in 0...255 {
+            let c = UInt8(b)
+            let expected = Hex.value(of: c)
+            #expect(Hex.decode(utf8: [c, 0x30]) == expected.map { [$0 << 4] }, "high \(b)")
+            #expect(Hex.decode(utf8: [0x30, c]) == expected.map { [$0] }, "low \(b)")
+        }
         // A signature-sized text with one bad character anywhere, in either half of a byte.
         let good = Array(Hex.encode((0..<32).map { UInt8($0 * 7 & 0xFF) }).utf8)
         for i in good.indices {

@@ -13,6 +13,17 @@ public enum Hex {
         }
     }
 
+    /// A hex digit's value and 0, or anything and 1 when `c` is not a hex digit; no branches.
+    @inline(__always)
+    static func nibble(_ c: UInt8) -> (UInt8, UInt8) {
+        let digit = c &- 0x30  // '0'...'9' -> 0...9
+        let letter = (c | 0x20) &- 0x61  // 'a'...'f' and 'A'...'F' -> 0...5 (nothing else maps there)
+        let isDigit = UInt8(truncatingIfNeeded: (Int(digit) &- 10) >> 8) & 1  // 1 when digit < 10
+        let isLetter = UInt8(truncatingIfNeeded: (Int(letter) &- 6) >> 8) & 1  // 1 when letter < 6
+        let value = isDigit &* digit | (1 &- isDigit) &* (letter &+ 10)
+        return (value & 0x0F, 1 &- (isDigit | isLetter))
+    }
+
     public static func encode(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
         let digits = uppercase ? upper : lower
         var out: [UInt8] = []
@@ -35,22 +46,21 @@ public enum Hex {
 
     static func decode(buffer chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
-        // Written in place (an append per byte costs a capacity and a uniqueness check each:
-        // a third of a microsecond for the signature of every request).
-        var valid = true
+        // Written in place (an append per byte costs a capacity and a uniqueness check each),
+        // and without a branch per digit: in a signature, digits and letters alternate at
+        // random, and a mispredicted branch on every other character cost more than the rest
+        // of the decoding (0.8% of a request's CPU for 64 characters).
+        var bad: UInt8 = 0
         let out = [UInt8](unsafeUninitializedCapacity: chars.count / 2) { buffer, count in
-            var i = 0
-            while i < buffer.count {
-                guard let hi = value(of: chars[2 * i]), let lo = value(of: chars[2 * i + 1]) else {
-                    valid = false
-                    break
-                }
+            for i in 0..<buffer.count {
+                let (hi, hiBad) = nibble(chars[2 * i])
+                let (lo, loBad) = nibble(chars[2 * i + 1])
+                bad |= hiBad | loBad
                 buffer[i] = hi << 4 | lo
-                i += 1
             }
-            count = i
+            count = buffer.count
         }
-        return valid ? out : nil
+        return bad == 0 ? out : nil
     }
 
     /// True when every character is a hex digit and the length is even.

@@ -5,7 +5,7 @@ import Testing
 @testable import GatewayCore
 
 /// The per-thread and read-mostly helpers the request path reads shared state through.
-@Suite("Per-thread values and read-mostly references")
+@Suite("Per-thread values and read-mostly references", .serialized)
 struct ConcurrencyTests {
     final class Tracked: @unchecked Sendable {
         static let alive = Atomic<Int>(0)
@@ -52,6 +52,42 @@ struct ConcurrencyTests {
         while Tracked.alive.load(ordering: .relaxed) > before && Date() < deadline { usleep(1000) }
         #expect(Tracked.alive.load(ordering: .relaxed) == before)
         #expect(values.current === mine)
+    }
+
+    final class Other: @unchecked Sendable {
+        let tag = "other"
+    }
+
+    final class Numbered: @unchecked Sendable {
+        let serial: Int
+        init(_ serial: Int) { self.serial = serial }
+    }
+
+    /// More instances than the process has pthread keys (1024): the ones without a key make a
+    /// fresh value per use, and no instance ever gets another's value.
+    @Test func runningOutOfThreadKeysIsSlowerNotWrong() {
+        let made = Atomic<Int>(0)
+        var numberedOnes: [PerThread<Numbered>] = []
+        var otherOnes: [PerThread<Other>] = []
+        for _ in 0..<700 {
+            numberedOnes.append(PerThread { Numbered(made.add(1, ordering: .relaxed).newValue) })
+            otherOnes.append(PerThread { Other() })
+        }
+        var kept = 0
+        for p in numberedOnes {
+            let a = p.current
+            let b = p.current
+            #expect(type(of: a) == Numbered.self)
+            if a === b { kept += 1 }
+        }
+        for p in otherOnes { #expect(p.current.tag == "other") }
+        // Some instances got keys (they keep their value), the rest could not.
+        #expect(kept > 0)
+        #expect(kept < numberedOnes.count)
+        // A read-mostly reference made now, with no key left, still reads what was installed.
+        let shared = ReadMostly(Box(1))
+        shared.update { $0 = Box(2) }
+        #expect(shared.value.n == 2)
     }
 
     final class Box: Sendable {

@@ -11,29 +11,32 @@ import Synchronization
 /// pthread keys (1024 on Linux).
 public final class PerThread<Value: AnyObject>: @unchecked Sendable {
     // Unchecked: each thread reaches only its own value, through the pthread key.
-    private let key: pthread_key_t
+    /// nil when the process has no key left (`PTHREAD_KEYS_MAX`): then every use gets a fresh
+    /// value, which is slower but still correct for what this holds (caches, scratch state).
+    private let key: pthread_key_t?
     private let make: @Sendable () -> Value
 
     public init(_ make: @escaping @Sendable () -> Value) {
         self.make = make
         var k = pthread_key_t()
-        pthread_key_create(&k) { raw in
+        let r = pthread_key_create(&k) { raw in
             // A thread ending: release the value it held.
             if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
         }
-        key = k
+        key = r == 0 ? k : nil
     }
 
     deinit {
-        // Values of threads still alive are leaked (pthread_key_delete runs no destructors);
-        // instances live as long as the process in practice.
-        pthread_key_delete(key)
+        // Values of threads still alive are leaked (pthread_key_delete runs no destructors;
+        // glibc never hands a stale value to the key's next owner). Instances live as long as
+        // what they serve: the process, a configuration generation, a route.
+        if let key { pthread_key_delete(key) }
     }
 
     /// This thread's value (made now if it has none).
     @inline(__always)
     public var current: Value {
-        if let raw = pthread_getspecific(key) {
+        if let key, let raw = pthread_getspecific(key) {
             return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
         }
         return makeCurrent()
@@ -43,7 +46,10 @@ public final class PerThread<Value: AnyObject>: @unchecked Sendable {
     private func makeCurrent() -> Value {
         let v = make()
         // Retained for the thread: released by the key's destructor when it exits.
-        pthread_setspecific(key, Unmanaged<AnyObject>.passRetained(v as AnyObject).toOpaque())
+        if let key {
+            let held = Unmanaged<AnyObject>.passRetained(v as AnyObject)
+            if pthread_setspecific(key, held.toOpaque()) != 0 { held.release() }
+        }
         return v
     }
 }

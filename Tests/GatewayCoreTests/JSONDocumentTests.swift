@@ -51,8 +51,39 @@ struct JSONDocumentTests {
     @Test func duplicateKeysAreFoundThroughEscapes() {
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"a":1,"\u0061":2}"#.utf8)) }
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"x":{"k":1,"k":2}}"#.utf8)) }
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"\u0061":1,"a":2}"#.utf8)) }
+        #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"b":0,"\u0061":1,"c":3,"a":2}"#.utf8)) }
         // Same key in different objects is fine.
         #expect(throws: Never.self) { try JSONDocument.parse(Array(#"{"a":{"k":1},"b":{"k":2}}"#.utf8)) }
+    }
+
+    /// Random small objects whose keys often repeat, some written with escapes: the parser
+    /// refuses exactly those with a repeated (decoded) key, whatever fingerprints collide.
+    @Test func duplicateKeysAreFoundInRandomObjects() {
+        var rng = SplitMix(seed: 0x5EED)
+        let plain = ["a", "b", "ab", "ba", "aa", "abc", "cba", "acb", "x", "xy", "yx", "status", "statvs", "value", "valve", ""]
+        var refused = 0
+        for _ in 0..<4000 {
+            let n = Int(rng.next() % 12) + 1
+            var keys: [String] = []
+            var written: [String] = []
+            for _ in 0..<n {
+                let k = plain[Int(rng.next() % UInt64(plain.count))]
+                keys.append(k)
+                // A quarter of the keys spell their first character as a \u escape.
+                if let first = k.unicodeScalars.first, rng.next() % 4 == 0 {
+                    written.append(String(format: "\\u%04x", first.value) + String(k.unicodeScalars.dropFirst()))
+                } else {
+                    written.append(k)
+                }
+            }
+            let text = "{" + written.enumerated().map { "\"\($0.element)\":\($0.offset)" }.joined(separator: ",") + "}"
+            let hasDuplicate = Set(keys).count != keys.count
+            let parsed = (try? JSONDocument.parse(Array(text.utf8))) != nil
+            #expect(parsed == !hasDuplicate, "\(text)")
+            if hasDuplicate { refused += 1 }
+        }
+        #expect(refused > 1000)
     }
 
     @Test func keysWithEscapesAreLookedUpUnescaped() throws {
@@ -126,5 +157,18 @@ struct JSONDocumentLimitTests {
         #expect(doc.root["k99999"]?.scalarText == "1")
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("{\(members),\"k5\":2}".utf8)) }
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array("{\(members),\"k\\u0035\":2}".utf8)) }
+    }
+}
+
+/// A seeded generator (SplitMix64): a failing random case can be run again.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -315,6 +315,37 @@ struct OperationsTests {
         }
     }
 
+    /// A route removed by a reload lets go of its plugin instances (whose destroy closes what
+    /// they hold: connections, files), also after the loops have run it: nothing may keep the
+    /// old definition alive.
+    @Test func aRouteRemovedByAReloadDestroysItsPluginInstance() throws {
+        let echo = """
+              - name: echo
+                events: ["*"]
+                handlers:
+                  - plugin: c-echo
+                    with: { path: "@DIR@/echo.txt" }
+            """
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        try withGateway(opsConfig(url: receiver.url + "/in", extraRoutes: echo)) { gw in
+            let c = try TestClient(port: gw.port)
+            // Several notifications, so that both loops are likely to have run the route.
+            for i in 1...6 { #expect(try c.roundTrip(numbered(i).bytes).status == 200) }
+            let echoed = gw.directory.appendingPathComponent("echo.txt").path
+            #expect(eventually { lines(echoed).count == 6 })
+            let marker = echoed + ".destroyed"
+            #expect(!FileManager.default.fileExists(atPath: marker))
+            try opsConfig(url: receiver.url + "/in").replacing("@DIR@", with: gw.directory.path)
+                .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+            #expect(try admin(gw, "POST", "/admin/reload").status == 200)
+            // And with traffic going on elsewhere afterwards, or not: the instance goes at once.
+            #expect(eventually { FileManager.default.fileExists(atPath: marker) }, "the removed route's c-echo instance was never destroyed")
+            #expect(try c.roundTrip(numbered(7).bytes).status == 200)
+            #expect(receiver.waitFor(7).count == 7)
+        }
+    }
+
     @Test func aReloadChangesTheLogLevel() throws {
         try withOpsGateway { gw, receiver in
             let c = try TestClient(port: gw.port)

@@ -60,6 +60,12 @@ public final class PerThread<Value: AnyObject>: @unchecked Sendable {
 /// A reader compares the version with the one its thread saw last and uses its thread's cached
 /// reference when they match; otherwise it reads under the lock and caches again. A writer
 /// replaces the reference under the lock, then bumps the version.
+///
+/// A thread keeps the last value it read until its next read (and forever, if the instance
+/// goes away first). So hold here only values whose lifetime does not matter: configuration
+/// and redaction rules, not plugin instances or anything whose deinit closes a resource (the
+/// routing table and route runners stay behind `Locked` for that reason: a route removed by a
+/// reload must let go of its plugins at once).
 public final class ReadMostly<Value: AnyObject & Sendable>: Sendable {
     private final class Slot {
         // One thread's: no run-time exclusivity check needed.

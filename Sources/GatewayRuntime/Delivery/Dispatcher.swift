@@ -19,22 +19,12 @@ public final class Dispatcher: Sendable {
     }
 
     /// The routes in force and their runners, swapped together by a reload.
-    final class Routing: Sendable {
-        let table: RouteTable
-        let runners: [String: RouteRunner]
-        init(_ table: RouteTable, _ runners: [String: RouteRunner]) {
-            self.table = table
-            self.runners = runners
-        }
-    }
-
-    /// Read for every notification by both loops: no lock on the read path (see `ReadMostly`).
-    private let current: ReadMostly<Routing>
+    private let current: Locked<(table: RouteTable, runners: [String: RouteRunner])>
     let events: DeliveryEvents
     let metrics: GatewayMetrics?
     public var spool: Spool { events.spool }
 
-    private var runners: [String: RouteRunner] { current.value.runners }
+    private var runners: [String: RouteRunner] { current.withLock { $0.runners } }
 
     public init(table: RouteTable, spool: Spool, logger: Logger, metrics: GatewayMetrics? = nil) throws(SystemError) {
         let scheduler = try EventLoop(index: -1)
@@ -48,7 +38,7 @@ public final class Dispatcher: Sendable {
             runner.start()
             rs[r.name] = runner
         }
-        current = ReadMostly(Routing(table, rs))
+        current = Locked((table, rs))
     }
 
     /// What a reload changed.
@@ -65,7 +55,7 @@ public final class Dispatcher: Sendable {
     @discardableResult
     public func apply(_ table: RouteTable, generation: Int) -> Change {
         var change = Change()
-        let retired = current.update { c -> [RouteRunner] in
+        let retired = current.withLock { c -> [RouteRunner] in
             var next: [String: RouteRunner] = [:]
             for r in table.routes {
                 if let runner = c.runners[r.name] {
@@ -81,7 +71,7 @@ public final class Dispatcher: Sendable {
             }
             let gone = c.runners.filter { next[$0.key] == nil }
             change.removed = gone.keys.sorted()
-            c = Routing(table, next)
+            c = (table, next)
             return Array(gone.values)
         }
         for runner in retired {
@@ -91,8 +81,7 @@ public final class Dispatcher: Sendable {
     }
 
     public func plan(_ n: GatewayEvent) -> Plan {
-        let c = current.value
-        let (t, rs) = (c.table, c.runners)
+        let (t, rs) = current.withLock { ($0.table, $0.runners) }
         let matched = t.matching(n)
         if matched.isEmpty { return .unmatched(t.unmatched) }
         for route in matched where (rs[route.name]?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending {
@@ -166,11 +155,11 @@ public final class Dispatcher: Sendable {
 
     /// The route of this name in the configuration in force.
     public func route(named name: String) -> CompiledRoute? {
-        current.value.table.routes.first { $0.name == name }
+        current.withLock { c in c.table.routes.first { $0.name == name } }
     }
 
     /// The routes in force, in configuration order.
-    public var routes: [CompiledRoute] { current.value.table.routes }
+    public var routes: [CompiledRoute] { current.withLock { $0.table.routes } }
 
     /// Deliveries not finished yet, per route.
     public var pending: [String: Int] { runners.mapValues { $0.pending.load(ordering: .relaxed) } }

@@ -13,17 +13,7 @@ final class RouteRunner: @unchecked Sendable {
     // to owner (queue -> worker -> scheduler -> queue), never shared.
 
     /// The route in force and its metric series: replaced whole by a reload.
-    /// Read for every delivery by its worker (and by loops submitting): no lock on the read
-    /// path (see `ReadMostly`).
-    private let current: ReadMostly<InForce>
-    final class InForce: Sendable {
-        let route: CompiledRoute
-        let metrics: RouteMetrics
-        init(_ route: CompiledRoute, _ metrics: RouteMetrics) {
-            self.route = route
-            self.metrics = metrics
-        }
-    }
+    private let current: Locked<(route: CompiledRoute, metrics: RouteMetrics)>
     /// Queued deliveries, and those waiting in the timer for their retry. Once `retired` is set
     /// (the route was removed by a reload), nothing is queued any more: what arrives becomes a
     /// dead letter.
@@ -48,15 +38,12 @@ final class RouteRunner: @unchecked Sendable {
     let events: DeliveryEvents
 
     init(route: CompiledRoute, events: DeliveryEvents, metrics: GatewayMetrics?) {
-        current = ReadMostly(InForce(route, RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)))
+        current = Locked((route, RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)))
         self.events = events
     }
 
-    var route: CompiledRoute { current.value.route }
-    private var routeAndMetrics: (route: CompiledRoute, metrics: RouteMetrics) {
-        let c = current.value
-        return (c.route, c.metrics)
-    }
+    var route: CompiledRoute { current.withLock { $0.route } }
+    private var routeAndMetrics: (route: CompiledRoute, metrics: RouteMetrics) { current.withLock { $0 } }
 
     func start() {
         setConcurrency(route.concurrency)
@@ -83,7 +70,7 @@ final class RouteRunner: @unchecked Sendable {
     /// for a retry continue under it at their next attempt.
     func update(_ route: CompiledRoute, metrics: GatewayMetrics?) {
         let m = RouteMetrics(route: route.name, handlerNames: route.handlerNames, metrics: metrics)
-        current.update { $0 = InForce(route, m) }
+        current.withLock { $0 = (route, m) }
         setConcurrency(route.concurrency)
     }
 

@@ -17,7 +17,10 @@ public enum ServeCommand {
         umask(0o077)
         let config: GatewayConfig
         let sources: SourceTable
-        let routes: RouteTable
+        // Optional so that it can be let go once the dispatcher holds it: this function runs
+        // until shutdown, and a table kept here would keep the plugin instances of routes a
+        // reload removes (their destroy closes what they hold) alive until then.
+        var routes: RouteTable?
         let tls: TLSServerContext?
         do {
             config = try GatewayConfig.load(path: configPath)
@@ -97,7 +100,8 @@ public enum ServeCommand {
         let reloader: Reloader
         let publicListening = Locked(false)
         do {
-            dispatcher = try Dispatcher(table: routes, spool: spool, logger: logger, metrics: metrics)
+            guard let table = routes.take() else { return 2 }  // compiled above, or returned early
+            dispatcher = try Dispatcher(table: table, spool: spool, logger: logger, metrics: metrics)
             group = try EventLoopGroup(count: workers)
             for loop in group.loops { loop.addIterationHook { [spool] in spool.commitDeferred() } }
             let socket = try ListeningSocket(address: socketAddress(config.server.listen))

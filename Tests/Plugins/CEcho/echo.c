@@ -3,6 +3,7 @@
  * Name "c-echo". with: {path: FILE}. Appends "<attempt> <event code> <body>\n" to FILE.
  * A body containing "c-echo-fail" fails permanently, "c-echo-retry" asks for a retry, and
  * "c-echo-drop" stops the chain; otherwise the chain goes on with the body unchanged.
+ * Destroying an instance appends "destroyed" to FILE.destroyed (tests see when the host lets go).
  */
 #include "gateway_plugin.h"
 #include <stdio.h>
@@ -71,6 +72,15 @@ static int32_t echo_handle(void *instance, const gw_event *event, const gw_outpu
 static void echo_destroy(void *instance) {
     struct echo *e = instance;
     if (!e) return;
+    size_t n = strlen(e->path);
+    char *marker = malloc(n + sizeof ".destroyed");
+    if (marker) {
+        memcpy(marker, e->path, n);
+        memcpy(marker + n, ".destroyed", sizeof ".destroyed");
+        FILE *f = fopen(marker, "a");
+        if (f) { fputs("destroyed\n", f); fclose(f); }
+        free(marker);
+    }
     pthread_mutex_destroy(&e->lock);
     free(e->path);
     free(e);

@@ -97,6 +97,6 @@ public enum Digest {
     }
 
     public static func hash(_ algorithm: DigestAlgorithm, _ bytes: [UInt8]) throws(CryptoError) -> [UInt8] {
-        try hash(algorithm, parts: [bytes])
+        try hash(algorithm) { update in bytes.withUnsafeBytes { update($0) } }
     }
 }

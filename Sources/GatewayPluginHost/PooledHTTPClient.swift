@@ -60,22 +60,10 @@ final class PooledHTTPClient: Sendable {
         return d
     }
 
-    /// The thread-specific slot; its destructor releases the cache (closing the connections)
-    /// when the thread exits.
-    private static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k) { p in
-            if let p { Unmanaged<ThreadCache>.fromOpaque(p).release() }
-        }
-        return k
-    }()
+    /// Each thread's cache, released (closing its connections) when the thread exits.
+    private static let caches = PerThread { ThreadCache() }
 
-    private var cache: ThreadCache {
-        if let p = pthread_getspecific(Self.key) { return Unmanaged<ThreadCache>.fromOpaque(p).takeUnretainedValue() }
-        let c = ThreadCache()
-        pthread_setspecific(Self.key, Unmanaged.passRetained(c).toOpaque())
-        return c
-    }
+    private var cache: ThreadCache { Self.caches.current }
 
     /// TLS client contexts by trust settings: loading a CA bundle is expensive, so once each.
     private static let tlsContexts = Locked<[String: TLSClientContext]>([:])

@@ -470,8 +470,7 @@ public final class Spool: @unchecked Sendable {
     /// were called, it would often be the last to release the request's state, and so free
     /// memory another thread allocated.
     private static func complete(_ done: consuming [(@Sendable (AcceptResult) -> Void, AcceptResult)]) {
-        done.reverse()
-        while let (c, r) = done.popLast() { c(r) }
+        done.drainInOrder { (c, r) in c(r) }
     }
 
     /// Moves everything queued into `commitQueue` and `commitBytes`, for one group commit

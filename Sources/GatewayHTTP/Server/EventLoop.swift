@@ -143,8 +143,7 @@ public final class EventLoop: @unchecked Sendable {
             // per wake-up. Each task is released right after it ran.
             tasks.withLock { q in swap(&q, &taskBatch) }
             if taskBatch.isEmpty { return }
-            taskBatch.reverse()
-            while let t = taskBatch.popLast() { t() }
+            taskBatch.drainInOrder { $0() }
         }
     }
 

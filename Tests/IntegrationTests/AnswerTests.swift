@@ -176,8 +176,10 @@ struct AnswerTests {
         }
     }
 
-    @Test func protocolErrorsAre400ThenClose() throws {
-        try withGateway { gw in
+    /// Twice: answers sent in batches through io_uring (the default where the kernel allows) and
+    /// one `send()` each (`GATEWAY_IO_URING=off`).
+    @Test(arguments: ["on", "off"]) func protocolErrorsAre400ThenClose(ioUring: String) throws {
+        try withGateway(environment: ["GATEWAY_IO_URING": ioUring]) { gw in
             let shapes = [
                 "GARBAGE\r\n\r\n",
                 "POST /webhooks/evo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -229,8 +231,11 @@ struct AnswerTests {
         }
     }
 
-    @Test func keepAlivePipeliningChunkedAndExpectContinue() throws {
-        try withGateway { gw in
+    @Test(arguments: ["on", "off"]) func keepAlivePipeliningChunkedAndExpectContinue(ioUring: String) throws {
+        try withGateway(environment: ["GATEWAY_IO_URING": ioUring]) { gw in
+            // The start line says which way answers go (this machine's kernel has io_uring).
+            let mode = "\"ioUring\":\(ioUring == "off" ? "false" : "true")"
+            #expect(gw.output.contains { $0.contains("\"gateway listening\"") && $0.contains(mode) })
             let c = try TestClient(port: gw.port)
             // Keep-alive: several requests on one connection.
             for _ in 0..<5 { #expect(try c.roundTrip(SignedRequest.payment().bytes).status == 200) }

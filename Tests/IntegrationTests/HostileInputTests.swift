@@ -121,6 +121,66 @@ struct HostileInputTests {
             #expect(timedOut == slow.count)
         }
     }
+
+    /// A client that sends many requests and reads none of the answers fills its socket: the
+    /// gateway's sends then come back short or with EAGAIN (batched through io_uring or one by
+    /// one), and the rest must wait for the socket to drain, not be lost or reordered, while
+    /// other clients are served as usual.
+    @Test(arguments: ["on", "off"]) func aClientThatStopsReadingGetsEveryAnswerInOrderLater(ioUring: String) throws {
+        try withGateway(environment: ["GATEWAY_IO_URING": ioUring]) { gw in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            // A small receive buffer, set before connecting, so the window stays small.
+            var small: Int32 = 2048
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(gw.port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0)
+            // Alternating 404 and 405 answers, so that the order can be checked.
+            let count = 20_000
+            let requests = Array((0..<count).map { $0 % 2 == 0 ? "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /webhooks/evo HTTP/1.1\r\nHost: x\r\n\r\n" }.joined().utf8)
+            var sent = 0
+            while sent < requests.count {
+                let n = requests[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                try #require(n > 0, "the gateway stopped reading requests (errno \(errno))")
+                sent += n
+            }
+            // Meanwhile another client is answered at once.
+            #expect(try TestClient(port: gw.port, timeoutMs: 3000).roundTrip(SignedRequest.payment().bytes).status == 200)
+            // Now read everything: every answer, in order.
+            var received: [UInt8] = []
+            var statuses: [Int] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let marker = Array("HTTP/1.1 ".utf8)
+            var scan = 0
+            while statuses.count < count {
+                let n = recv(fd, &buf, buf.count, 0)
+                guard n > 0 else { break }
+                received += buf[0..<n]
+                while scan + marker.count + 3 <= received.count {
+                    if received[scan..<scan + marker.count].elementsEqual(marker) {
+                        statuses.append(Int(String(decoding: received[scan + marker.count..<scan + marker.count + 3], as: UTF8.self)) ?? 0)
+                        scan += marker.count + 3
+                    } else {
+                        scan += 1
+                    }
+                }
+            }
+            #expect(statuses.count == count, "got \(statuses.count) answers of \(count)")
+            let expected = (0..<count).map { $0 % 2 == 0 ? 404 : 405 }
+            #expect(statuses == Array(expected.prefix(statuses.count)), "answers out of order")
+            #expect(received.count > 2_000_000, "the answers did not fill the socket (\(received.count) bytes)")
+        }
+    }
 }
 
 @Suite("Shell hooks as another user", .serialized)

@@ -73,4 +73,22 @@ int gw_set_thread_name(const char *name);
 int gw_mutex_init_adaptive(pthread_mutex_t *m);
 /* The calling thread's name into buf (pthread_getname_np). 0 or an errno. */
 int gw_get_thread_name(char *buf, size_t len);
+
+/* Batched sends through io_uring (raw system calls, no liburing): one io_uring_enter hands the
+ * kernel every answer an event-loop iteration produced, instead of one send() each. Why: with
+ * a client on the same cores, every send() that wakes the client ends in a context switch at its
+ * return to user space; one call for the whole batch switches once. */
+typedef struct gw_uring gw_uring;
+/* A ring of `entries` submission slots (rounded up to a power of two by the kernel). NULL with
+ * errno set when io_uring is unavailable (ENOSYS: old kernel; EPERM: disabled by sysctl or a
+ * seccomp profile): callers then send one by one. */
+gw_uring *gw_uring_create(unsigned entries);
+void gw_uring_destroy(gw_uring *ring);
+/* Sends `count` buffers, buffer i being base[offsets[i] ..< offsets[i] + lens[i]] to socket
+ * fds[i], with MSG_NOSIGNAL | MSG_DONTWAIT (a full socket answers -EAGAIN at once, never waits
+ * in the kernel). results[i] = bytes sent (maybe fewer than lens[i]) or -errno. Returns only once
+ * every submitted send has completed, so the caller may reuse the buffers. Returns 0, or -errno
+ * when the ring itself failed: then the sends not submitted have results[i] = -ECANCELED. */
+int gw_uring_send_batch(gw_uring *ring, const int32_t *fds, const uint8_t *base, const uint32_t *offsets,
+                        const uint32_t *lens, int32_t *results, uint32_t count);
 #endif

@@ -50,10 +50,15 @@ public final class EventLoop: @unchecked Sendable {
     /// The `Date` header value, refreshed once a second.
     @exclusivity(unchecked) private(set) var httpDate = ""
     @exclusivity(unchecked) private var httpDateSecond: Int64 = -1
+    /// The answers of this iteration, sent together at its end; nil when io_uring is
+    /// unavailable or turned off (each answer is then sent on its own). Loop thread only.
+    let sendBatch: SendBatch?
 
     static let sweepIntervalMs: UInt64 = 250
 
-    public init(index: Int) throws(SystemError) {
+    /// `batchSends`: send the answers of an iteration together (see `SendBatch`) when the kernel
+    /// allows; by default unless `GATEWAY_IO_URING=off` is in the environment.
+    public init(index: Int, batchSends: Bool? = nil) throws(SystemError) {
         self.index = index
         let ep = gw_epoll_create()
         guard ep >= 0 else { throw SystemError("epoll_create1") }
@@ -65,6 +70,7 @@ public final class EventLoop: @unchecked Sendable {
         epfd = ep
         wakeFD = wake
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        sendBatch = batchSends ?? SendBatch.enabledByEnvironment ? SendBatch.make() : nil
         _ = gw_epoll_ctl(epfd, gw_epoll_ctl_add(), wakeFD, GW_EPOLLIN, UInt64(wakeFD))
         refreshDate()
     }
@@ -111,8 +117,11 @@ public final class EventLoop: @unchecked Sendable {
                 sweep()
             }
             for hook in iterationHooks { hook() }
+            // Last: the hooks (the spool's group commit) release most of the answers.
+            sendBatch?.flush()
         }
         runTasks()
+        sendBatch?.flush()
     }
 
     /// Adds work to do once per iteration, after every ready descriptor, task and timer was

@@ -44,6 +44,8 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     @exclusivity(unchecked) private var output: [UInt8] = []
     @exclusivity(unchecked) private var outputOffset = 0
     @exclusivity(unchecked) private var interest: UInt32 = 0
+    /// The pending output waits in the loop's `SendBatch` for the end of the iteration.
+    @exclusivity(unchecked) private var sendQueued = false
 
     /// After the current output is written, shut down and linger.
     @exclusivity(unchecked) private var closeAfterWrite = false
@@ -280,14 +282,58 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
 
     // MARK: - Output
 
+    /// Sends the pending output: at the end of the loop's iteration with every other answer of
+    /// that iteration (`SendBatch`), or now when the loop does not batch (TLS, large output, no
+    /// io_uring).
     private func flush() {
+        if sendQueued { return }  // the batch takes whatever is pending when it runs
+        if tls == nil, pendingOutput > 0, pendingOutput <= SendBatch.maxStagedBytes, let batch = loop.sendBatch, !batch.disabled {
+            sendQueued = true
+            batch.add(self)
+            return
+        }
+        flushNow()
+    }
+
+    /// Copies the pending output to the end of `staging` for the batch; returns the byte count
+    /// (0 when closed).
+    func stagePendingOutput(into staging: inout [UInt8]) -> Int {
+        guard !closed, pendingOutput > 0 else { return 0 }
+        output.withUnsafeBufferPointer { b in
+            staging.append(contentsOf: UnsafeBufferPointer(rebasing: b[outputOffset...]))
+        }
+        return pendingOutput
+    }
+
+    /// What the batch's send did: bytes taken, or -errno, or nil when nothing was staged. The
+    /// rest (a short send, a full socket, a batch the kernel refused) goes the ordinary way.
+    func batchedSendCompleted(_ result: Int32?) {
+        sendQueued = false
+        if closed { return }
+        if let r = result {
+            if r > 0 {
+                outputOffset += Int(r)
+                lastActivity = loop.now
+            } else if r == 0 || (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR && r != -ECANCELED) {
+                close()  // EPIPE, ECONNRESET...: the peer is gone
+                return
+            }
+        }
+        flushNow()
+        if !closed { updateInterest() }
+    }
+
+    private func flushNow() {
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { buf -> Int? in
                 guard let base = buf.baseAddress else { return 0 }
                 return writeSome(UnsafeRawBufferPointer(start: base + outputOffset, count: buf.count - outputOffset))
             }
             guard let n else {
-                if writeSince == nil { writeSince = loop.now }
+                if writeSince == nil {
+                    writeSince = loop.now
+                    server.stats.writeStalls.add(1, ordering: .relaxed)
+                }
                 return
             }
             if n > 0 {
@@ -322,7 +368,7 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             want = GW_EPOLLIN
         } else {
             if wantsRead || tlsWriteWantsReadable { want |= GW_EPOLLIN }
-            if pendingOutput > 0 || tlsReadWantsWritable { want |= GW_EPOLLOUT }
+            if (pendingOutput > 0 && !sendQueued) || tlsReadWantsWritable { want |= GW_EPOLLOUT }
         }
         if want != interest {
             interest = want

@@ -78,6 +78,9 @@ public final class HTTPServerStats: Sendable {
     /// TLS handshakes that failed (wrong protocol version or ciphers, plain HTTP on a TLS port,
     /// an aborted handshake).
     public let tlsHandshakeFailures = Atomic<Int>(0)
+    /// Times a client's socket was full when an answer was sent (the rest waited for it to
+    /// drain): clients slower than the gateway, or a stalled one.
+    public let writeStalls = Atomic<Int>(0)
 
     public init() {}
 }

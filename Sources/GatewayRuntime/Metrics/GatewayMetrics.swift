@@ -93,6 +93,10 @@ public final class GatewayMetrics: Sendable {
         r.collected("gateway_http_timeouts_total", "Connections closed by a header, body, idle or write timeout.", type: "counter", labels: ["listener"]) {
             servers.map { ([$0.name], Double($0.stats.timeouts.load(ordering: .relaxed))) }
         }
+        r.collected(
+            "gateway_http_write_stalls_total", "Answers that found the client's socket full and waited for it to drain.", type: "counter",
+            labels: ["listener"]
+        ) { servers.map { ([$0.name], Double($0.stats.writeStalls.load(ordering: .relaxed))) } }
         r.collected("gateway_tls_handshake_failures_total", "TLS handshakes that failed, by listener.", type: "counter", labels: ["listener"]) {
             servers.filter(\.isTLS).map { ([$0.name], Double($0.stats.tlsHandshakeFailures.load(ordering: .relaxed))) }
         }

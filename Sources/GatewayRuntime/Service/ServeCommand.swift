@@ -155,7 +155,7 @@ public enum ServeCommand {
             [
                 ("listen", .string(publicServer.address.description)), ("tls", .bool(tls != nil)),
                 ("admin", .string(adminServer?.address.description ?? "off")),
-                ("workers", .int(workers)), ("sources", .int(config.sources.count)), ("routes", .int(config.routes.count)),
+                ("workers", .int(workers)), ("ioUring", .bool(group.batchesSends)), ("sources", .int(config.sources.count)), ("routes", .int(config.routes.count)),
                 ("openFilesLimit", .int(fdLimit)), ("config", .string(configPath)), ("pid", .int(Int(getpid()))),
                 ("spool", .string(config.spool.dir)), ("spoolRecords", .int(report.records)), ("resumed", .int(spool.recovered.count)),
             ])

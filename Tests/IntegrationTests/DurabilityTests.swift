@@ -139,6 +139,31 @@ struct DurabilityTests {
         #expect(eventually(timeout: 10) { (try? c.roundTrip(request).status) == 200 && receiver.received.count == 2 })
     }
 
+    /// `dedupWindowSeconds: 0` turns de-duplication off (and the gateway skips the digest):
+    /// every copy is stored and delivered, across a restart too.
+    @Test func withoutAWindowEveryCopyIsDelivered() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = spoolConfig(receiver: receiver.url, dedupWindowSeconds: 0)
+        let request = numbered(7).bytes
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            for _ in 0..<3 { #expect(try c.roundTrip(request).status == 200) }
+            #expect(receiver.waitFor(3).count == 3)
+            gw.stop(keepDirectory: true)
+        }
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        #expect(try TestClient(port: gw.port).roundTrip(request).status == 200)
+        #expect(receiver.waitFor(4).count == 4)
+        #expect(!gw.output.contains { $0.contains("duplicate notification acknowledged") })
+    }
+
     @Test func pendingDeliveriesAndDeadLettersSurviveARestartAndReplayDeliversThem() throws {
         let receiver = try RecordingHTTPServer(answer: .init(status: 503))
         defer { receiver.stop() }

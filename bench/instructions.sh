@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What a notification costs in user-space instructions, counted by valgrind (callgrind), for the
-# gateway with no routes (core) and with the routing-only route of bench/routes.sh (matching,
-# four transforms, a metadata-filter that stops every event, the delivery bookkeeping).
+# gateway with no routes (core), with the routing-only route of bench/routes.sh (matching, a
+# metadata-filter that stops every event, the delivery bookkeeping; its four transforms are
+# never needed, so they do not run) and with routing-file (the same four transforms, then a
+# file route: they run, the body is written; the write itself is the kernel's, not counted).
 #
 # Why: this machine is shared and noisy; req/s and CPU time of two runs a minute apart differ
 # by 20-30%. Instruction counts do not depend on what else the host is doing: the same binary
@@ -48,6 +50,12 @@ log:
   output: $WORK/$1.log
 YAML
   if [ "$1" = routing-only ]; then cat "$BENCH/peers/gateway-routes/routing-only.yaml"; fi
+  # The same four transforms with a handler that reads the body (a file route): the transforms
+  # run (routing-only's filter drops the event before anything needs them, so there they do not).
+  if [ "$1" = routing-file ]; then
+    grep -v '^#' "$BENCH/peers/gateway-routes/routing-only.yaml" | sed '/plugin: metadata-filter/,$d'
+    printf '      - plugin: file\n        with: { path: "%s/out-{route}.jsonl", fsync: false }\n' "$WORK"
+  fi
 }
 
 # Sends the first $3 requests of the file to 127.0.0.1:$2 over one connection; checks every answer.
@@ -93,7 +101,7 @@ measure() { # variant count
 
 printf '| variant | instructions per notification | vs core |\n|---|---|---|\n'
 core=""
-for v in ${VARIANTS:-core routing-only}; do
+for v in ${VARIANTS:-core routing-only routing-file}; do
   fixed=$(measure "$v" 0)
   total=$(measure "$v" "$N")
   per=$(( (total - fixed) / N ))

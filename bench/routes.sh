@@ -2,8 +2,9 @@
 # Issue 3 benchmark: the gateway with no routes (core), with a file route + a forward-http route
 # to a local nginx (routes), the same with four transforms (routes-transforms), and one route
 # with the four transforms whose only handler, a metadata-filter, stops every event
-# (routing-only: matching, transforms, a plugin call and the delivery bookkeeping, no delivery
-# I/O), all unpinned at c64, then the ratios to core.
+# (routing-only: matching, a plugin call and the delivery bookkeeping, no delivery I/O; the
+# transforms are never needed there, so they do not run), all unpinned at c64, then the ratios
+# to core.
 #
 # The variants are INTERLEAVED: ROUNDS rounds (default 3) of one 10 s run of each, so that the
 # drift of this shared machine over the minutes of a run hits every variant alike (running all

@@ -13,13 +13,14 @@ public struct HandlerCall: Sendable {
     /// The body already parsed, when the caller has it (the event as received): then a plugin
     /// asking for a value does not make the host parse the body a second time.
     public var document: JSONDocument?
-    /// The edited view `body` was written from (the route's transforms ran on the event): scalar
-    /// values are looked up there, so the transformed body is not parsed again either.
-    public var view: EditableJSON?
+    /// The route's transforms over the event, which `body` was (or will be) written from: values
+    /// are looked up there, so the transformed body is not parsed again, and a value no
+    /// transform touches does not make the transforms run at all.
+    public var view: TransformedEvent?
 
     public init(
         body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int,
-        document: JSONDocument? = nil, view: EditableJSON? = nil
+        document: JSONDocument? = nil, view: TransformedEvent? = nil
     ) {
         self.document = document
         self.view = view
@@ -99,11 +100,11 @@ final class CallContext {
     // One call's, on the calling thread: no run-time exclusivity check needed.
     let body: [UInt8]
     @exclusivity(unchecked) private var document: JSONDocument?
-    private let view: EditableJSON?
+    private let view: TransformedEvent?
     @exclusivity(unchecked) private var parsed = false
     @exclusivity(unchecked) private var values: [UnsafeMutableBufferPointer<UInt8>] = []
 
-    init(body: [UInt8], document: JSONDocument?, view: EditableJSON? = nil) {
+    init(body: [UInt8], document: JSONDocument?, view: TransformedEvent? = nil) {
         self.body = body
         self.document = document
         self.view = view
@@ -120,7 +121,7 @@ final class CallContext {
         // written from that view). Objects and arrays are re-encoded from a parse, as always.
         guard let p = JSONPath(path) else { return nil }
         if document == nil, let view {
-            guard let v = view.get(p) else { return nil }
+            guard let v = view.value(at: p) else { return nil }
             if let bytes = v.copyScalarText(allocateKept) { return bytes }
             if let s = v.scalarText { return keep(s) }
             if v.isNull { return keep("") }

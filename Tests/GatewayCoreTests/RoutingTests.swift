@@ -203,6 +203,51 @@ struct TransformTests {
         }
     }
 
+    /// Which paths a transform can change: exactly those on the way to or inside its paths
+    /// (array indices compared as numbers), and for `keep` every top-level key it does not list.
+    @Test func touchesIsTheTransformsReach() throws {
+        let t: [Transform] = [
+            .remove([path("a.b")]), .mask([path("m.0")]), .set([(path("s.t"), try Template("x"))]),
+            .rename([(path("r.from"), path("r2.to"))]), .keep(["a", "m", "s", "r", "r2", "u", "v"]),
+        ]
+        for (p, expected) in [
+            ("a", true), ("a.b", true), ("a.b.c", true), ("a.c", false), ("m.0", true), ("m.00", true), ("m.1", false),
+            ("m.0.x", true), ("s", true), ("s.t.u", true), ("s.u", false), ("r.from", true), ("r.other", false), ("r2", true),
+            ("u", false), ("u.v", false), ("w", true), ("w.x", true),
+        ] {
+            #expect(Transform.touches(t, path(p)) == expected, "\(p)")
+        }
+        #expect(!Transform.touches([], path("a")))
+    }
+
+    /// The lazy form gives, for every path, what the transformed view gives, and runs the
+    /// transforms only for a path they touch.
+    @Test func aTransformedEventAnswersLikeItsViewAndRunsOnlyWhenTouched() throws {
+        let events = [
+            #"{"a":{"b":{"c":"x\u00e9","d":[1,{"e":null}]},"f":true},"g":"4111111111111111","h":[{"i":2.50}],"k\"q":{"z":1}}"#,
+            #"[{"a":1},2]"#,
+        ]
+        let transforms: [Transform] = [
+            .remove([path("a.b.c"), path("h.0.i")]), .mask([path("g")]), .set([(path("a.b.new"), try Template("v"))]),
+            .rename([(path("a.f"), path("moved.f"))]), .keep(["a", "h", "moved", "k\"q", "0"]),
+        ]
+        let paths = ["a", "a.b", "a.b.c", "a.b.d.1.e", "a.b.new", "a.f", "g", "h.0", "h.0.i", "moved.f", "k\"q.z", "0.a", "1", "none"]
+        for text in events {
+            let d = try JSONDocument.parse(Array(text.utf8))
+            for mask in 1..<(1 << transforms.count) {
+                let chosen = transforms.indices.filter { mask & (1 << $0) != 0 }.map { transforms[$0] }
+                let eager = Transform.applyAllToView(chosen, to: d.root)
+                for p in paths {
+                    let lazy = TransformedEvent(d.root, transforms: chosen)
+                    let got = lazy.value(at: path(p)).map { $0.serialized() }
+                    #expect(got == eager.get(path(p)).map { $0.serialized() }, "\(text) \(p) with transforms \(mask)")
+                    #expect(lazy.isApplied == Transform.touches(chosen, path(p)), "\(p) with transforms \(mask)")
+                }
+                #expect(TransformedEvent(d.root, transforms: chosen).serialized() == eager.serialized())
+            }
+        }
+    }
+
     @Test func removingMissingPathsChangesNothing() {
         let text = #"{"a" : 1}"#
         #expect(String(decoding: Transform.applyAll([.remove([path("b.c"), path("a.x")])], to: doc(text)), as: UTF8.self) == text)

@@ -234,7 +234,7 @@ struct TransformedValueTests {
             .set([(JSONPath("gateway.route")!, try Template("ledger")), (JSONPath("ref")!, try Template("{{payment.status}}"))]),
             .rename([(JSONPath("metadata")!, JSONPath("meta.data")!)]),
         ]
-        let view = Transform.applyAllToView(transforms, to: doc.root)
+        let view = TransformedEvent(doc.root, transforms: transforms)
         let body = view.serialized()
         let paths = [
             "eventCode", "meta.data", "metadata", "n", "ok", "nil", "payment.status", "payment.ids.1", "payment.ids.7",
@@ -262,6 +262,16 @@ struct TransformedValueTests {
         #expect(str(viewOnly.value(at: "payment.card.holderName")) == nil)
         // Objects and arrays are re-encoded from a parse, as before.
         #expect(str(viaView.value(at: "payment.ids")) == #"["a","b"]"#)
+        // Values no transform touches come from the event as received: the transforms do not
+        // run until a value they touch (or the body) is asked for.
+        let lazy = TransformedEvent(doc.root, transforms: transforms)
+        let lazyCtx = CallContext(body: body, document: nil, view: lazy)
+        for path in ["eventCode", "n", "ok", "nil", "esc", "payment.status", "payment.ids.1", "payment.ids.7", "missing.deep", "eventCode.x"] {
+            #expect(str(lazyCtx.value(at: path)) == str(viaParse.value(at: path)), "\(path)")
+        }
+        #expect(!lazy.isApplied)
+        #expect(str(lazyCtx.value(at: "payment.card.first6No")) == "**1111")
+        #expect(lazy.isApplied)
     }
 }
 

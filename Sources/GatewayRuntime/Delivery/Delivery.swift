@@ -19,9 +19,10 @@ public final class Delivery: @unchecked Sendable {
     /// The input of `handlers[handlerIndex]`; nil until the route's transforms have run, and
     /// after that while it is only in `view` (not written out until a handler reads the body).
     @exclusivity(unchecked) public internal(set) var body: [UInt8]?
-    /// What the route's transforms made, while that is the handlers' input: `body` is written
-    /// from it (not persisted: after a restart the body is parsed when a handler reads a value).
-    @exclusivity(unchecked) var view: EditableJSON?
+    /// The route's transforms over the event, while what they make is the handlers' input: run
+    /// when a handler first needs a value they touch or the body, which is written from it
+    /// (not persisted: after a restart the body is parsed when a handler reads a value).
+    @exclusivity(unchecked) var view: TransformedEvent?
     @exclusivity(unchecked) public internal(set) var lastError: String?
     /// The current attempt began on a receiving thread (its non-blocking handlers passed it on)
     /// and continues on a worker: the worker does not count it as a new attempt.

@@ -245,7 +245,7 @@ final class RouteRunner: @unchecked Sendable {
         // The transforms run once per delivery; what they made is written out (serialized) only
         // when a handler reads the body. A filter that reads values only (GW_PLUGIN_BODY_UNUSED)
         // and drops the event never costs one; one it passes on is written for the next handler.
-        if d.body == nil && d.view == nil { d.view = route.transformedView(n) }
+        if d.body == nil && d.view == nil { d.view = route.transformed(n) }
         if d.continuesAttempt {
             d.continuesAttempt = false
         } else {
@@ -313,7 +313,7 @@ final class RouteRunner: @unchecked Sendable {
 
     /// Gives a delivery whose attempt began on a receiving thread to the workers, to continue at
     /// handler `i`.
-    private func handOver(_ d: Delivery, at i: Int, body: [UInt8]?, view: EditableJSON?) {
+    private func handOver(_ d: Delivery, at i: Int, body: [UInt8]?, view: TransformedEvent?) {
         d.handlerIndex = i
         d.body = body
         d.view = view

@@ -47,6 +47,12 @@ public final class CompiledRoute: Sendable {
     public func transformedView(_ n: GatewayEvent) -> EditableJSON? {
         transforms.isEmpty ? nil : Transform.applyAllToView(transforms, to: n.document.root)
     }
+
+    /// The transforms over `n`, to run when something needs what they make (nil without
+    /// transforms: the body as received).
+    public func transformed(_ n: GatewayEvent) -> TransformedEvent? {
+        transforms.isEmpty ? nil : TransformedEvent(n.document.root, transforms: transforms)
+    }
 }
 
 /// The routes of one configuration generation, compiled once and then only read.

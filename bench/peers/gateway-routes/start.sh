@@ -5,8 +5,8 @@
 # transforms to the forwarding route. Counting lines of out/audit.jsonl gives the file route's
 # deliveries (run.sh --count-lines out/audit.jsonl).
 # MODE=filter instead runs one route with the four transforms whose only handler is a
-# metadata-filter that stops every event: what routing, dispatch and transforms cost without
-# any delivery I/O.
+# metadata-filter that stops every event: what routing and dispatch cost without any delivery
+# I/O (the filter reads only `metadata`, which no transform touches: the transforms never run).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)

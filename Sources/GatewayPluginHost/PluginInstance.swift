@@ -62,24 +62,30 @@ public final class PluginInstance: @unchecked Sendable {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
         let context = CallContext(body: call.body, document: call.document, view: call.view)
         let collector = OutputCollector()
-        // All borrowed strings live in one buffer for the duration of the call.
-        let strings = [call.eventCode, call.source, call.route, call.msgID, call.deliveryID]
+        // All borrowed strings live in one buffer for the duration of the call (one allocation:
+        // arrays of the strings and of their ranges cost two more per call).
+        let (code, source, route, msgID, deliveryID) = (call.eventCode.utf8, call.source.utf8, call.route.utf8, call.msgID.utf8, call.deliveryID.utf8)
+        let lengths = (code.count, source.count, route.count, msgID.count, deliveryID.count)
         var arena: [UInt8] = []
-        arena.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count })
-        var ranges: [(Int, Int)] = []
-        ranges.reserveCapacity(strings.count)
-        for s in strings {
-            ranges.append((arena.count, s.utf8.count))
-            arena.append(contentsOf: s.utf8)
-        }
+        arena.reserveCapacity(lengths.0 + lengths.1 + lengths.2 + lengths.3 + lengths.4)
+        arena.append(contentsOf: code)
+        arena.append(contentsOf: source)
+        arena.append(contentsOf: route)
+        arena.append(contentsOf: msgID)
+        arena.append(contentsOf: deliveryID)
         let status: Int32 = withExtendedLifetime(context) {
             call.body.withUnsafeBufferPointer { body in
                 arena.withUnsafeBufferPointer { a in
-                    func bytes(_ i: Int) -> gw_bytes { gw_bytes(ptr: a.baseAddress.map { $0 + ranges[i].0 }, len: ranges[i].1) }
+                    var at = 0
+                    func next(_ len: Int) -> gw_bytes {
+                        defer { at += len }
+                        return gw_bytes(ptr: a.baseAddress.map { $0 + at }, len: len)
+                    }
                     var event = gw_event(
                         struct_size: UInt32(MemoryLayout<gw_event>.size), body: gw_bytes(ptr: body.baseAddress, len: body.count),
-                        event_code: bytes(0), source: bytes(1), route: bytes(2), msg_id: bytes(3), delivery_id: bytes(4),
-                        attempt: UInt32(clamping: call.attempt), host_ref: UnsafeRawPointer(Unmanaged.passUnretained(context).toOpaque()))
+                        event_code: next(lengths.0), source: next(lengths.1), route: next(lengths.2), msg_id: next(lengths.3),
+                        delivery_id: next(lengths.4), attempt: UInt32(clamping: call.attempt),
+                        host_ref: UnsafeRawPointer(Unmanaged.passUnretained(context).toOpaque()))
                     return collector.withOutput { out in handle(instance, &event, out) }
                 }
             }

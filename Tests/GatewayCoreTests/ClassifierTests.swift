@@ -83,4 +83,21 @@ struct ClassifierTests {
         let meta = String(repeating: "m", count: 800)
         _ = try c.classify(source: "s", msgID: "m", rawBody: Array("{\"eventCode\":\"Payment\",\"metadata\":\"\(meta)\"}".utf8))
     }
+
+    /// An event is a value: changing a copy (the ingress stamps the receive time and the kept
+    /// headers) never shows through another copy, though copies share one box until then.
+    @Test func copiesOfAnEventAreIndependent() throws {
+        let original = try classify(#"{"eventCode":"Refund","refund":{"status":"Success"}}"#, msgID: "m-orig")
+        var copy = original
+        copy.receivedMs = 42
+        copy.keptHeaders = [KeptHeader("DateTime", "x")]
+        copy.msgID = "m-copy"
+        copy.transaction.status = "Failed"
+        #expect(original.receivedMs == 0 && original.keptHeaders.isEmpty && original.msgID == "m-orig")
+        #expect(original.transaction.status == "Success")
+        #expect(copy.receivedMs == 42 && copy.keptHeaders.count == 1 && copy.msgID == "m-copy" && copy.transaction.status == "Failed")
+        var third = copy
+        third.receivedMs = 7
+        #expect(copy.receivedMs == 42 && third.receivedMs == 7 && third.msgID == "m-copy")
+    }
 }

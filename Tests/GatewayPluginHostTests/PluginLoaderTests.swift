@@ -10,8 +10,8 @@ import Testing
 /// The directory holding the built plugins (next to the gateway binary).
 let pluginDir = URL(fileURLWithPath: GatewayProcess.binary).deletingLastPathComponent().path
 
-func call(_ body: String, route: String = "r", attempt: Int = 1) -> HandlerCall {
-    HandlerCall(body: Array(body.utf8), eventCode: "Payment", source: "evo", route: route, msgID: "m1", deliveryID: "dl_1", attempt: attempt)
+func call(_ body: String, route: String = "r", attempt: Int = 1, eventCode: String = "Payment") -> HandlerCall {
+    HandlerCall(body: Array(body.utf8), eventCode: eventCode, source: "evo", route: route, msgID: "m1", deliveryID: "dl_1", attempt: attempt)
 }
 
 /// A private copy of a built plugin under another name or mode, in its own directory.
@@ -155,6 +155,32 @@ struct PluginLoaderTests {
             stat(path, &st)
             #expect(st.st_mode & 0o777 == 0o600)
         }
+    }
+}
+
+extension PluginLoaderTests {
+    /// `{eventCode}` and `{route}` become one safe path component each: separators and NUL
+    /// become `_`, a leading dot (`..`, hidden files) gets a `_` before it, at most 64 bytes, cut
+    /// between characters.
+    @Test func filePluginPathPlaceholdersStayInsideTheirDirectory() throws {
+        let dir = try GatewayProcess.makeTempDirectory("file")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inst = try PluginLoader.load(name: "file", searchPath: [pluginDir])
+            .makeInstance(configJSON: Array(#"{"path":"\#(dir.path)/out/{route}--{eventCode}.jsonl"}"#.utf8))
+        let long = String(repeating: "é", count: 40)  // 80 bytes: cut to 64, between two é
+        let cases: [(route: String, code: String, file: String)] = [
+            ("ledger", "Payment", "ledger--Payment.jsonl"),
+            ("a/b", "../../etc", "a_b--_.._.._etc.jsonl"),
+            (".hidden", "x\\y", "_.hidden--x_y.jsonl"),
+            ("r", long, "r--" + String(repeating: "é", count: 32) + ".jsonl"),
+            ("", "Refund", "_--Refund.jsonl"),
+        ]
+        for c in cases {
+            #expect(inst.handle(call(#"{"n":1}"#, route: c.route, eventCode: c.code)) == .proceed(newBody: nil), "\(c)")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/out").sorted()
+        #expect(files == cases.map(\.file).sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["out"])
     }
 }
 

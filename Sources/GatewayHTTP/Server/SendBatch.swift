@@ -115,5 +115,7 @@ final class SendBatch {
             }
             sending.removeAll(keepingCapacity: true)
         }
+        // A burst (thousands of answers at once) leaves no megabytes behind.
+        if staging.capacity > 1 << 20 { staging = [] }
     }
 }

@@ -314,13 +314,26 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             if r > 0 {
                 outputOffset += Int(r)
                 lastActivity = loop.now
-            } else if r == 0 || (r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR && r != -ECANCELED) {
+            } else if r == -EAGAIN || r == -EWOULDBLOCK {
+                // The socket is full: wait for EPOLLOUT (a `send()` now would only say so again).
+                noteWriteStall()
+                updateInterest()
+                return
+            } else if r == 0 || (r != -EINTR && r != -ECANCELED) {
                 close()  // EPIPE, ECONNRESET...: the peer is gone
                 return
             }
         }
         flushNow()
         if !closed { updateInterest() }
+    }
+
+    /// The client's socket is full: the write timeout runs from now, and the stall is counted.
+    private func noteWriteStall() {
+        if writeSince == nil {
+            writeSince = loop.now
+            server.stats.writeStalls.add(1, ordering: .relaxed)
+        }
     }
 
     private func flushNow() {
@@ -330,10 +343,7 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
                 return writeSome(UnsafeRawBufferPointer(start: base + outputOffset, count: buf.count - outputOffset))
             }
             guard let n else {
-                if writeSince == nil {
-                    writeSince = loop.now
-                    server.stats.writeStalls.add(1, ordering: .relaxed)
-                }
+                noteWriteStall()
                 return
             }
             if n > 0 {

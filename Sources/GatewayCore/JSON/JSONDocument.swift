@@ -23,7 +23,8 @@ public struct JSONDocument: Sendable {
         var end: Int32
         /// Index just past this node's subtree.
         var next: Int32
-        /// Containers: number of elements (members for objects).
+        /// Containers: number of elements (members for objects). Strings: number of Unicode
+        /// scalars after unescaping (what length limits such as "metadata <= 512" count).
         var count: Int32
     }
 
@@ -38,6 +39,24 @@ public struct JSONDocument: Sendable {
     }
 
     let storage: Storage
+
+    /// Bytes of `u` that continue a UTF-8 sequence (10xxxxxx), 8 at a time: one scalar starts
+    /// at every other byte.
+    static func continuationBytes(_ u: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = u.baseAddress else { return 0 }
+        var count = 0
+        var i = 0
+        while i + 8 <= u.count {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            count += (w & ~(w << 1) & SWAR.highs).nonzeroBitCount  // bit 7 set, bit 6 clear
+            i += 8
+        }
+        while i < u.count {
+            if base[i] & 0xC0 == 0x80 { count += 1 }
+            i += 1
+        }
+        return count
+    }
     public var bytes: [UInt8] { storage.bytes }
     var nodes: [Node] { storage.nodes }
 
@@ -151,47 +170,14 @@ public struct JSONRef: Sendable {
     public var scalarCount: Int? {
         let n = node
         guard n.kind == .string else { return nil }
-        let (start, end) = (Int(n.start), Int(n.end))
-        return document.bytes.withUnsafeBufferPointer { b -> Int in
-            guard let base = b.baseAddress, end > start else { return 0 }
-            // Every byte that does not continue a UTF-8 sequence (10xxxxxx) starts a scalar,
-            // counted 8 bytes at a time...
-            var count = 0
-            var i = start
-            while i + 8 <= end {
-                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                let continuation = w & ~(w << 1) & SWAR.highs  // bit 7 set, bit 6 clear
-                count += 8 - continuation.nonzeroBitCount
-                i += 8
-            }
-            while i < end {
-                if base[i] & 0xC0 != 0x80 { count += 1 }
-                i += 1
-            }
-            // ...and an escape is one scalar written with 2, 6 or 12 ASCII bytes. (Metadata is
-            // often JSON inside a string, with an escaped quote every few bytes: counting byte
-            // by byte wherever one appeared cost 7,000 instructions per notification.)
-            var j = start
-            while j < end, let p = memchr(base + j, 0x5C, end - j) {
-                let k = UnsafeRawPointer(p) - UnsafeRawPointer(base)
-                guard k + 1 < end else { break }
-                if base[k + 1] == UInt8(ascii: "u") {
-                    // A high surrogate escape is followed by its low half: one scalar for both.
-                    let isHigh = k + 3 < end && (Hex.value(of: base[k + 2]) ?? 0) == 0xD && (Hex.value(of: base[k + 3]) ?? 0) >= 0x8
-                    let length = isHigh ? 12 : 6
-                    count -= length - 1
-                    j = k + length
-                } else {
-                    count -= 1
-                    j = k + 2
-                }
-            }
-            return count
-        }
+        return Int(n.count)  // counted while parsing (see `TapeBuilder.parseString`)
     }
 
     /// Number of members or elements (0 for scalars).
-    public var count: Int { Int(node.count) }
+    public var count: Int {
+        let n = node
+        return n.kind == .object || n.kind == .array ? Int(n.count) : 0
+    }
 
     /// Calls `body` with each member of an object, in document order, keys unescaped (nothing
     /// for other kinds).
@@ -438,8 +424,8 @@ private struct TapeBuilder {
         }
     }
 
-    @inline(__always) mutating func push(_ kind: JSONDocument.Kind, flag: Bool = false, start: Int, end: Int) {
-        nodes.append(Node(kind: kind, flag: flag, start: Int32(start), end: Int32(end), next: Int32(nodes.count + 1), count: 0))
+    @inline(__always) mutating func push(_ kind: JSONDocument.Kind, flag: Bool = false, start: Int, end: Int, count: Int = 0) {
+        nodes.append(Node(kind: kind, flag: flag, start: Int32(start), end: Int32(end), next: Int32(nodes.count + 1), count: Int32(count)))
     }
 
     mutating func parseValue(depth: Int) throws(JSONParser.ParseError) {
@@ -666,6 +652,9 @@ private struct TapeBuilder {
         var i = start
         var escapes = false
         var asciiOnly = true
+        // Bytes the escapes take beyond the one scalar each stands for (`\"` 1, `\u00e9` 5, a
+        // surrogate pair 11): the string's scalar count comes out of the parse for free.
+        var escapeExtra = 0
         while true {
             // Skip plain bytes 8 at a time, landing on the first byte that needs a look
             // (quote, backslash, control or non-ASCII).
@@ -683,13 +672,15 @@ private struct TapeBuilder {
             }
             let b = base[i]
             if b == UInt8(ascii: "\"") {
+                var scalars = i - start - escapeExtra
                 if !asciiOnly {
                     guard UTF8Validation.isValid(UnsafeBufferPointer(start: base + start, count: i - start)) else {
                         index = start
                         throw fail("invalid UTF-8 in string")
                     }
+                    scalars -= JSONDocument.continuationBytes(UnsafeBufferPointer(start: base + start, count: i - start))
                 }
-                push(.string, flag: escapes, start: start, end: i)
+                push(.string, flag: escapes, start: start, end: i, count: scalars)
                 index = i + 1
                 return
             }
@@ -710,6 +701,7 @@ private struct TapeBuilder {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
+                    escapeExtra += 1
                 case UInt8(ascii: "u"):
                     index += 1
                     let scalar = try hex4()
@@ -720,8 +712,11 @@ private struct TapeBuilder {
                         index += 2
                         let low = try hex4()
                         guard low >= 0xDC00 && low <= 0xDFFF else { throw fail("unpaired surrogate escape") }
+                        escapeExtra += 11
                     } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
                         throw fail("unpaired surrogate escape")
+                    } else {
+                        escapeExtra += 5
                     }
                 default:
                     throw fail("invalid escape")

@@ -32,6 +32,21 @@ static int sys_enter(int fd, unsigned submit, unsigned min_complete, unsigned fl
 
 static unsigned reap(gw_uring *r, int32_t *results, uint32_t count);
 
+/* Fills the submission entry at ring position `pos` with a non-blocking send of buf[0..<len] to
+ * `fd`; its completion carries `user_data`. */
+static void prep_send(gw_uring *r, unsigned pos, int32_t fd, const uint8_t *buf, uint32_t len, uint64_t user_data) {
+    unsigned idx = pos & *r->sq_mask;
+    struct io_uring_sqe *sqe = &r->sqes[idx];
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = IORING_OP_SEND;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)buf;
+    sqe->len = len;
+    sqe->msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+    sqe->user_data = user_data;
+    r->sq_array[idx] = idx;
+}
+
 /* The batch relies on two behaviours a kernel may lack (IORING_OP_SEND is Linux 5.6; older
  * kernels parked a MSG_DONTWAIT send on a full socket instead of answering -EAGAIN, which would
  * hold a buffer past the call): checked once on a socket pair, before the ring is used. */
@@ -41,23 +56,10 @@ static int self_test(gw_uring *r) {
     char fill[4096];
     memset(fill, 'x', sizeof fill);
     for (int k = 0; k < 100000 && send(sv[0], fill, sizeof fill, MSG_DONTWAIT | MSG_NOSIGNAL) > 0; k++) {}
-    int32_t fds[2] = {sv[0], sv[1]};
-    uint32_t offsets[2] = {0, 0}, lens[2] = {sizeof fill, 1};
     int32_t results[2] = {1, 0};
-    unsigned first = *r->sq_tail, mask = *r->sq_mask;
-    for (unsigned i = 0; i < 2; i++) {
-        unsigned idx = (first + i) & mask;
-        struct io_uring_sqe *sqe = &r->sqes[idx];
-        memset(sqe, 0, sizeof *sqe);
-        sqe->opcode = IORING_OP_SEND;
-        sqe->fd = fds[i];
-        sqe->addr = (uint64_t)(uintptr_t)fill;
-        sqe->len = lens[i];
-        sqe->msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
-        sqe->user_data = i;
-        r->sq_array[idx] = idx;
-    }
-    (void)offsets;
+    unsigned first = *r->sq_tail;
+    prep_send(r, first, sv[0], (const uint8_t *)fill, sizeof fill, 0); /* full: must answer -EAGAIN */
+    prep_send(r, first + 1, sv[1], (const uint8_t *)fill, 1, 1);       /* empty: takes its byte */
     __atomic_store_n(r->sq_tail, first + 2, __ATOMIC_RELEASE);
     int ok = sys_enter(r->fd, 2, 0, 0) == 2 && reap(r, results, 2) == 2 && results[0] == -EAGAIN && results[1] == 1;
     close(sv[0]);
@@ -169,22 +171,12 @@ int gw_uring_send_batch(gw_uring *r, const int32_t *fds, const uint8_t *base, co
     while (done < count) {
         /* One ring-full at a time; the ring is empty between calls (everything is reaped). */
         unsigned chunk = count - done < r->sq_entries ? count - done : r->sq_entries;
-        unsigned first = *r->sq_tail, tail = first, mask = *r->sq_mask;
+        unsigned first = *r->sq_tail;
         for (unsigned k = 0; k < chunk; k++) {
             uint32_t i = done + k;
-            unsigned idx = tail & mask;
-            struct io_uring_sqe *sqe = &r->sqes[idx];
-            memset(sqe, 0, sizeof *sqe);
-            sqe->opcode = IORING_OP_SEND;
-            sqe->fd = fds[i];
-            sqe->addr = (uint64_t)(uintptr_t)(base + offsets[i]);
-            sqe->len = lens[i];
-            sqe->msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
-            sqe->user_data = i;
-            r->sq_array[idx] = idx;
-            tail++;
+            prep_send(r, first + k, fds[i], base + offsets[i], lens[i], i);
         }
-        __atomic_store_n(r->sq_tail, tail, __ATOMIC_RELEASE);
+        __atomic_store_n(r->sq_tail, first + chunk, __ATOMIC_RELEASE);
         /* Submit without waiting: with MSG_DONTWAIT a send completes during its submission (a
          * full socket with -EAGAIN), so its completion is posted before the call returns. Asking
          * the call to wait for `chunk` completions could wait forever if the kernel stopped

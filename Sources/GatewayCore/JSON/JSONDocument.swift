@@ -313,13 +313,6 @@ extension JSONDocument.Storage {
             guard i + 1 < end else { break }
             let e = src[i + 1]
             i += 2
-            // JSON inside a string (a notification's metadata) escapes a quote every few bytes:
-            // the three escapes that stand for themselves skip the switch.
-            if e == UInt8(ascii: "\"") || e == UInt8(ascii: "\\") || e == UInt8(ascii: "/") {
-                dst[o] = e
-                o += 1
-                continue
-            }
             switch e {
             case UInt8(ascii: "b"): dst[o] = 0x08; o += 1
             case UInt8(ascii: "f"): dst[o] = 0x0C; o += 1

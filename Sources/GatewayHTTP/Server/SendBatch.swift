@@ -65,8 +65,6 @@ final class SendBatch {
         gw_uring_destroy(ring)
     }
 
-    var isEmpty: Bool { pending.isEmpty }
-
     /// Queues `connection`'s pending output for the next `flush()`. Loop thread only.
     func add(_ connection: HTTPConnection) {
         pending.append(connection)

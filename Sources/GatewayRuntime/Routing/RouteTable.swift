@@ -40,12 +40,7 @@ public final class CompiledRoute: Sendable {
     /// The body the first handler receives: the event after this route's transforms. Without
     /// transforms, the raw body as received (byte for byte, no re-encoding).
     public func transformedBody(_ n: GatewayEvent) -> [UInt8] {
-        transformedView(n)?.serialized() ?? n.rawBody
-    }
-
-    /// The transforms' edits, not written out (nil without transforms: the body as received).
-    public func transformedView(_ n: GatewayEvent) -> EditableJSON? {
-        transforms.isEmpty ? nil : Transform.applyAllToView(transforms, to: n.document.root)
+        transformed(n)?.serialized() ?? n.rawBody
     }
 
     /// The transforms over `n`, to run when something needs what they make (nil without

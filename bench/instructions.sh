@@ -14,13 +14,19 @@
 #   VARIANTS=core KEEP=1 bench/instructions.sh 2000   # one variant; keep the callgrind files
 #
 # Each variant: start the gateway under callgrind (stripped copies of the binaries: valgrind
-# 3.19 cannot read swiftc's DWARF 5), send nothing and stop it (the fixed cost of start and
-# stop), then start it again, send N distinct signed notifications over one keep-alive
-# connection and stop it. (total - fixed) / N = instructions per notification.
+# 3.19 cannot read swiftc's DWARF 5), send W warm-up notifications (default 200) and stop it,
+# then start it again, send W + N distinct signed notifications over one keep-alive connection
+# and stop it. (total - warm) / N = instructions per notification in the steady state. The
+# warm-up run takes out the fixed cost of start and stop and also the one-time costs of the
+# first events: the Swift runtime's first protocol-conformance lookups after the plugins are
+# dlopen'ed scan every conformance section (about 14 million instructions once, which at
+# N=2000 would have added some 7,000 to each notification of a routed variant), first
+# allocations of the arenas, lazily built tables.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 N=${1:-3000}
+WARM=${WARM:-200}
 command -v valgrind >/dev/null || { echo "needs: apt-get install -y valgrind" >&2; exit 2; }
 swift build -c release --package-path "$ROOT" >&2
 WORK=$(mktemp -d /tmp/gw-instructions.XXXXXX)
@@ -28,7 +34,7 @@ WORK=$(mktemp -d /tmp/gw-instructions.XXXXXX)
 cp "$ROOT"/.build/release/gateway "$ROOT"/.build/release/libgwplugin-*.so "$WORK"/
 strip --strip-debug "$WORK"/gateway "$WORK"/libgwplugin-*.so
 KEY=evo-bench-sign-key-0123456789abcdef
-python3 "$BENCH/make_requests.py" -n "$N" --path /webhooks/evo --key "$KEY" --format jsonl -o "$WORK/requests.jsonl" -q
+python3 "$BENCH/make_requests.py" -n "$((N + WARM))" --path /webhooks/evo --key "$KEY" --format jsonl -o "$WORK/requests.jsonl" -q
 
 config() { # variant port
   cat <<YAML
@@ -102,8 +108,8 @@ measure() { # variant count
 printf '| variant | instructions per notification | vs core |\n|---|---|---|\n'
 core=""
 for v in ${VARIANTS:-core routing-only routing-file}; do
-  fixed=$(measure "$v" 0)
-  total=$(measure "$v" "$N")
+  fixed=$(measure "$v" "$WARM")
+  total=$(measure "$v" $((WARM + N)))
   per=$(( (total - fixed) / N ))
   [ -z "$core" ] && core=$per
   printf '| %s | %s | %s |\n' "$v" "$per" "$(python3 -c "print(f'{$per/$core:.3f}')")"

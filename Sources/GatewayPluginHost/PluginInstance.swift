@@ -60,8 +60,9 @@ public final class PluginInstance: @unchecked Sendable {
     /// Runs one attempt. Blocks as long as the plugin does.
     public func handle(_ call: HandlerCall) -> HandlerOutcome {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
+        // One object is both the plugin's view of the event and where its answer is collected.
         let context = CallContext(body: call.body, document: call.document, view: call.view)
-        let collector = OutputCollector()
+        let collector: OutputCollector = context
         // All borrowed strings live in one buffer for the duration of the call (one allocation:
         // arrays of the strings and of their ranges cost two more per call).
         let (code, source, route, msgID, deliveryID) = (call.eventCode.utf8, call.source.utf8, call.route.utf8, call.msgID.utf8, call.deliveryID.utf8)
@@ -91,7 +92,7 @@ public final class PluginInstance: @unchecked Sendable {
             }
         }
         switch status {
-        case GW_CONTINUE: return .proceed(newBody: collector.body)
+        case GW_CONTINUE: return .proceed(newBody: collector.newBody)
         case GW_DROP: return .drop
         case GW_RETRY: return .retry(reason: collector.reason ?? "the handler asked for a retry", afterMs: collector.retryAfterMs)
         case GW_FAIL: return .fail(reason: collector.reason ?? "the handler failed")
@@ -101,14 +102,18 @@ public final class PluginInstance: @unchecked Sendable {
 }
 
 /// Per-call state behind `gw_event.host_ref`: the body, parsed on demand for `event_value`, and
-/// the values handed out (kept alive until the call ends).
-final class CallContext {
+/// the values handed out (kept alive until the call ends). It collects the plugin's answer too
+/// (one allocation per call, not two).
+final class CallContext: OutputCollector {
     // One call's, on the calling thread: no run-time exclusivity check needed.
     let body: [UInt8]
     @exclusivity(unchecked) private var document: JSONDocument?
     private let view: TransformedEvent?
     @exclusivity(unchecked) private var parsed = false
-    @exclusivity(unchecked) private var values: [UnsafeMutableBufferPointer<UInt8>] = []
+    /// The values handed out: the first on its own (a filter asks for one; an array for it was
+    /// an allocation more per call), the rest in `moreValues`.
+    @exclusivity(unchecked) private var firstValue: UnsafeMutableBufferPointer<UInt8>?
+    @exclusivity(unchecked) private var moreValues: [UnsafeMutableBufferPointer<UInt8>] = []
 
     init(body: [UInt8], document: JSONDocument?, view: TransformedEvent? = nil) {
         self.body = body
@@ -118,7 +123,8 @@ final class CallContext {
     }
 
     deinit {
-        for v in values { v.deallocate() }
+        firstValue?.deallocate()
+        for v in moreValues { v.deallocate() }
     }
 
     /// The scalar text at `path`, kept alive for the rest of the call.
@@ -150,7 +156,11 @@ final class CallContext {
     /// Memory that lives until the call ends (freed with the other kept values).
     private func allocateKept(_ capacity: Int) -> UnsafeMutableBufferPointer<UInt8> {
         let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, capacity))
-        values.append(b)
+        if firstValue == nil {
+            firstValue = b
+        } else {
+            moreValues.append(b)
+        }
         return b
     }
 
@@ -161,9 +171,11 @@ final class CallContext {
     }
 }
 
-/// Collects what a plugin reports through `gw_output` (every setter copies).
-final class OutputCollector {
-    var body: [UInt8]?
+/// Collects what a plugin reports through `gw_output` (every setter copies). Not final: a call's
+/// `CallContext` is one.
+class OutputCollector {
+    /// The new body a plugin set (`out->set_body`).
+    var newBody: [UInt8]?
     var reason: String?
     var retryAfterMs: UInt32 = 0
 
@@ -173,7 +185,7 @@ final class OutputCollector {
             set_body: { ctx, bytes in
                 guard let ctx else { return }
                 let me = Unmanaged<OutputCollector>.fromOpaque(ctx).takeUnretainedValue()
-                me.body = bytes.ptr.map { Array(UnsafeBufferPointer(start: $0, count: bytes.len)) } ?? []
+                me.newBody = bytes.ptr.map { Array(UnsafeBufferPointer(start: $0, count: bytes.len)) } ?? []
             },
             set_reason: { ctx, bytes in
                 guard let ctx else { return }

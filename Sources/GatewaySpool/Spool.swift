@@ -575,10 +575,12 @@ public final class Spool: @unchecked Sendable {
                 s.live[a.id] = (s.activeSegment, a.routes)
                 s.unresolved[s.activeSegment, default: 0] += a.routes
             }
-            if let id = w.resolvedID, var l = s.live[id] {
-                l.remaining -= 1
+            // One hash of the id: found by index, changed in place or removed at that index.
+            if let id = w.resolvedID, let at = s.live.index(forKey: id) {
+                s.live.values[at].remaining -= 1
+                let l = s.live.values[at]
                 s.unresolved[l.segment, default: 1] -= 1
-                if l.remaining <= 0 { s.live[id] = nil } else { s.live[id] = l }
+                if l.remaining <= 0 { s.live.remove(at: at) }
             }
         }
     }

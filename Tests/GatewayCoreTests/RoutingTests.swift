@@ -216,8 +216,28 @@ struct TransformTests {
             ("u", false), ("u.v", false), ("w", true), ("w.x", true),
         ] {
             #expect(Transform.touches(t, path(p)) == expected, "\(p)")
+            #expect(TransformReach(t).touches(path(p)) == expected, "\(p)")
         }
         #expect(!Transform.touches([], path("a")))
+        #expect(!TransformReach([]).touches(path("a")))
+    }
+
+    /// The route's precomputed reach answers exactly what walking the transforms answers, for
+    /// every combination of transforms (first segments named by a transform or not, kept or
+    /// not, array-index-like ones such as `0` and `00`, two `keep`s).
+    @Test func aRoutesReachAnswersLikeTheTransforms() throws {
+        let transforms: [Transform] = [
+            .remove([path("a.b"), path("0.x")]), .mask([path("m.0")]), .set([(path("s.t"), try Template("x"))]),
+            .rename([(path("r.from"), path("r2.to"))]), .keep(["a", "m", "s", "r2", "u", "0"]), .keep(["a", "u", "w"]),
+        ]
+        let paths = ["a", "a.b", "a.c", "m", "m.1", "s.t", "s.u", "r", "r.x", "r2", "u", "u.v", "w", "v", "0", "00", "00.x", "1", "metadata"]
+        for mask in 0..<(1 << transforms.count) {
+            let chosen = transforms.indices.filter { mask & (1 << $0) != 0 }.map { transforms[$0] }
+            let reach = TransformReach(chosen)
+            for p in paths {
+                #expect(reach.touches(path(p)) == Transform.touches(chosen, path(p)), "\(p) with transforms \(mask)")
+            }
+        }
     }
 
     /// The lazy form gives, for every path, what the transformed view gives, and runs the

@@ -287,31 +287,39 @@ extension JSONDocument.Storage {
         // advances only past the bytes before a backslash. Safe because escapes only shrink
         // (o <= i - start), so o + 8 <= end - start <= out.count. Metadata that is JSON inside a
         // string has a backslash every few bytes: a memchr call per run cost more than the run.
+        // Offsets stay within the buffers (`&+` only skips overflow checks that cannot fire).
         let words = out.count >= end - start
         while i < end {
-            if words && i + 8 <= end {
+            if words && i &+ 8 <= end {
                 let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
                 UnsafeMutableRawPointer(dst + o).storeBytes(of: w, as: UInt64.self)
                 let m = SWAR.byteMask(w, 0x5C)
                 if m == 0 {
-                    i += 8
-                    o += 8
+                    i &+= 8
+                    o &+= 8
                     continue
                 }
-                let k = m.trailingZeroBitCount >> 3  // the lowest set bit is exact
-                i += k
-                o += k
+                let k = m.trailingZeroBitCount &>> 3  // the lowest set bit is exact
+                i &+= k
+                o &+= k
             } else {
                 // The tail: up to the next backslash in one go.
-                let run = memchr(src + i, 0x5C, end - i).map { UnsafeRawPointer($0) - UnsafeRawPointer(src + i) } ?? (end - i)
+                let run = memchr(src + i, 0x5C, end &- i).map { UnsafeRawPointer($0) - UnsafeRawPointer(src + i) } ?? (end &- i)
                 if run > 0 {
                     (dst + o).update(from: src + i, count: run)
-                    o += run
-                    i += run
+                    o &+= run
+                    i &+= run
                 }
             }
-            guard i + 1 < end else { break }
-            let e = src[i + 1]
+            guard i &+ 1 < end else { break }
+            let e = src[i &+ 1]
+            // `\"` first: JSON inside a string escapes every quote.
+            if e == UInt8(ascii: "\"") || e == UInt8(ascii: "\\") || e == UInt8(ascii: "/") {
+                dst[o] = e
+                o &+= 1
+                i &+= 2
+                continue
+            }
             i += 2
             switch e {
             case UInt8(ascii: "b"): dst[o] = 0x08; o += 1
@@ -335,7 +343,7 @@ extension JSONDocument.Storage {
                         o += 1
                     }
                 }
-            default: dst[o] = e; o += 1  // " \ /
+            default: dst[o] = e; o += 1  // not reached: the parser refuses other escapes
             }
         }
         return o

@@ -92,7 +92,17 @@ public final class Dispatcher: Sendable {
 
     /// Starts the deliveries of a stored notification.
     public func start(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) {
+        submit(prepare(n, recordID: recordID, routes: routes))
+    }
+
+    /// `start` in two steps: the deliveries are made (each holding its copy of `n`) where `n`
+    /// is at hand, and submitted later. The ingress makes them before it answers and submits
+    /// them after: a closure capturing `n` for that was one more copy of the event (a dozen
+    /// strings and arrays retained and released) per notification.
+    func prepare(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) -> [(RouteRunner, Delivery)] {
         let rs = runners
+        var prepared: [(RouteRunner, Delivery)] = []
+        prepared.reserveCapacity(routes.count)
         for route in routes {
             guard let runner = rs[route.name] else {
                 // Planned just before a reload removed the route: stored, so kept, not dropped.
@@ -102,8 +112,13 @@ public final class Dispatcher: Sendable {
                 }
                 continue
             }
-            runner.submitStored(Delivery(id: spool.deliveryID(id: recordID, route: route.name), recordID: recordID, notification: n, route: route))
+            prepared.append((runner, Delivery(id: spool.deliveryID(id: recordID, route: route.name), recordID: recordID, notification: n, route: route)))
         }
+        return prepared
+    }
+
+    func submit(_ prepared: [(RouteRunner, Delivery)]) {
+        for (runner, d) in prepared { runner.submitStored(d) }
     }
 
     /// Keeps a stored notification no route takes as a dead letter (`unmatched: deadletter`).

@@ -236,7 +236,8 @@ final class RouteRunner: @unchecked Sendable {
             }
             d.route = route
         }
-        let n = d.notification
+        // The event is read through `d` (`d.notification.x`): a local copy of it retained and
+        // released each of its dozen strings and arrays on every attempt.
         let t0 = monotonicNanoseconds()
         // An attempt handed from a receiving thread to a worker is observed once, by the worker.
         // (A local flag: once handed over, `d` belongs to the worker and is not read here.)
@@ -245,19 +246,19 @@ final class RouteRunner: @unchecked Sendable {
         // The transforms run once per delivery; what they made is written out (serialized) only
         // when a handler reads the body. A filter that reads values only (GW_PLUGIN_BODY_UNUSED)
         // and drops the event never costs one; one it passes on is written for the next handler.
-        if d.body == nil && d.view == nil { d.view = route.transformed(n) }
+        if d.body == nil && d.view == nil { d.view = route.transformed(d.notification) }
         if d.continuesAttempt {
             d.continuesAttempt = false
         } else {
             d.attempts += 1
         }
         // nil: not written out yet (the view holds the event).
-        var body: [UInt8]? = d.body ?? (d.view == nil ? n.rawBody : nil)
+        var body: [UInt8]? = d.body ?? (d.view == nil ? d.notification.rawBody : nil)
         var view = d.view
-        func written() -> [UInt8] { body ?? view?.serialized() ?? n.rawBody }
+        func written() -> [UInt8] { body ?? view?.serialized() ?? d.notification.rawBody }
         // While the body is the event as received, handlers read it through its tape; while it
         // is what the transforms made, through their edited view: no second parse either way.
-        var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? n.document : nil
+        var document: JSONDocument? = route.transforms.isEmpty && d.handlerIndex == 0 ? d.notification.document : nil
         var i = d.handlerIndex
         while i < route.handlers.count {
             if let limit, i >= limit {
@@ -267,8 +268,8 @@ final class RouteRunner: @unchecked Sendable {
             let handler = route.handlers[i]
             if body == nil && handler.plugin.readsBody { body = written() }
             let call = HandlerCall(
-                body: body ?? [], eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
-                deliveryID: d.id, attempt: d.attempts, document: document, view: view)
+                body: body ?? [], eventCode: d.notification.eventCode.rawValue, source: d.notification.source, route: route.name,
+                msgID: d.notification.msgID, deliveryID: d.id, attempt: d.attempts, document: document, view: view)
             let outcome = handler.handle(call)
             if limit != nil && !outcome.isAnsweredOnTheReceivingThread {
                 handedOver = true
@@ -375,11 +376,10 @@ final class DeliveryEvents: Sendable {
     }
 
     private func fields(_ d: Delivery, handler: Int) -> [(String, LogValue)] {
-        let n = d.notification
         let plugin = handler >= 0 && handler < d.route.handlerNames.count ? d.route.handlerNames[handler] : "-"
         return [
-            ("route", .string(d.route.name)), ("deliveryID", .string(d.id)), ("eventCode", .string(n.eventCode.rawValue)),
-            ("msgID", .string(n.msgID)), ("attempt", .int(d.attempts)), ("plugin", .string(plugin)),
+            ("route", .string(d.route.name)), ("deliveryID", .string(d.id)), ("eventCode", .string(d.notification.eventCode.rawValue)),
+            ("msgID", .string(d.notification.msgID)), ("attempt", .int(d.attempts)), ("plugin", .string(plugin)),
         ]
     }
 

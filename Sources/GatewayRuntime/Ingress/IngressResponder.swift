@@ -167,7 +167,8 @@ public final class IngressResponder: HTTPResponder {
                     // in parallel across loops, instead of on the spool's single writer thread.
                     var startDeliveries: (@Sendable () -> Void)? = nil
                     if !planned.isEmpty {
-                        startDeliveries = { dispatcher.start(n, recordID: id, routes: planned) }
+                        let deliveries = dispatcher.prepare(n, recordID: id, routes: planned)
+                        startDeliveries = { dispatcher.submit(deliveries) }
                     }
                     Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion, then: startDeliveries)
                 case .duplicate:

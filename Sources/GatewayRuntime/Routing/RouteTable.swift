@@ -6,6 +6,8 @@ import GatewayPluginHost
 public final class CompiledRoute: Sendable {
     public let rule: RouteRule
     public let transforms: [Transform]
+    /// What the transforms can change (for `TransformedEvent`), worked out once.
+    public let reach: TransformReach
     /// Plugin names, in order (for logs and the dry run).
     public let handlerNames: [String]
     /// Handler instances; empty in a dry-run table (no plugin is loaded then).
@@ -27,6 +29,7 @@ public final class CompiledRoute: Sendable {
     init(config r: RouteConfig, handlers: [PluginInstance]) {
         rule = RouteRule(name: r.name, source: r.source, events: r.events, conditions: r.when)
         transforms = r.transform
+        reach = TransformReach(r.transform)
         handlerNames = r.handlers.map(\.plugin)
         self.handlers = handlers
         retry = r.retry
@@ -46,7 +49,7 @@ public final class CompiledRoute: Sendable {
     /// The transforms over `n`, to run when something needs what they make (nil without
     /// transforms: the body as received).
     public func transformed(_ n: GatewayEvent) -> TransformedEvent? {
-        transforms.isEmpty ? nil : TransformedEvent(n.document.root, transforms: transforms)
+        transforms.isEmpty ? nil : TransformedEvent(n.document.root, reach: reach)
     }
 }
 

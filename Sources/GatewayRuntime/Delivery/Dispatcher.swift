@@ -11,7 +11,7 @@ import GatewaySpool
 /// deliveries: nothing is delivered that the spool could not bring back after a crash.
 public final class Dispatcher: Sendable {
     public enum Plan: Sendable {
-        case routes([CompiledRoute])
+        case routes([PlannedRoute])
         /// No route takes it: `unmatched: drop` or `deadletter` decides.
         case unmatched(UnmatchedAction)
         /// A route's backlog is full: the notification must be refused (503), not acknowledged.
@@ -84,27 +84,34 @@ public final class Dispatcher: Sendable {
         let (t, rs) = current.withLock { ($0.table, $0.runners) }
         let matched = t.matching(n)
         if matched.isEmpty { return .unmatched(t.unmatched) }
-        for route in matched where (rs[route.name]?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending {
-            return .backlogFull(route: route.name)
+        var planned: [PlannedRoute] = []
+        planned.reserveCapacity(matched.count)
+        for route in matched {
+            let runner = rs[route.name]
+            if (runner?.pending.load(ordering: .relaxed) ?? 0) >= route.maxPending { return .backlogFull(route: route.name) }
+            planned.append(PlannedRoute(route: route, runner: runner))
         }
-        return .routes(matched)
+        return .routes(planned)
     }
 
     /// Starts the deliveries of a stored notification.
     public func start(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) {
-        submit(prepare(n, recordID: recordID, routes: routes))
+        let rs = runners
+        submit(prepare(n, recordID: recordID, planned: routes.map { PlannedRoute(route: $0, runner: rs[$0.name]) }))
     }
 
     /// `start` in two steps: the deliveries are made (each holding its copy of `n`) where `n`
     /// is at hand, and submitted later. The ingress makes them before it answers and submits
     /// them after: a closure capturing `n` for that was one more copy of the event (a dozen
-    /// strings and arrays retained and released) per notification.
-    func prepare(_ n: GatewayEvent, recordID: UInt64, routes: [CompiledRoute]) -> [(RouteRunner, Delivery)] {
-        let rs = runners
+    /// strings and arrays retained and released) per notification. The runners are those
+    /// `plan` found (no second lookup, no lock): a runner retired by a reload since then makes
+    /// what it is given a dead letter.
+    func prepare(_ n: GatewayEvent, recordID: UInt64, planned: [PlannedRoute]) -> [(RouteRunner, Delivery)] {
         var prepared: [(RouteRunner, Delivery)] = []
-        prepared.reserveCapacity(routes.count)
-        for route in routes {
-            guard let runner = rs[route.name] else {
+        prepared.reserveCapacity(planned.count)
+        for p in planned {
+            let route = p.route
+            guard let runner = p.runner else {
                 // Planned just before a reload removed the route: stored, so kept, not dropped.
                 let id = spool.deliveryID(id: recordID, route: route.name)
                 if events.keepDeadLetter(id: id, route: route.name, n: n, attempts: 0, reason: "route '\(route.name)' was removed by configuration reload") {
@@ -208,4 +215,11 @@ public final class Dispatcher: Sendable {
             usleep(10_000)
         }
     }
+}
+
+/// A route an event matched, with the runner that delivers on it (nil when none: a reload
+/// removed the route in between; the event then becomes a dead letter there).
+public struct PlannedRoute: Sendable {
+    public let route: CompiledRoute
+    let runner: RouteRunner?
 }

@@ -18,6 +18,9 @@ final class RouteRunner: @unchecked Sendable {
     /// (the route was removed by a reload), nothing is queued any more: what arrives becomes a
     /// dead letter.
     private let queue = Locked<(items: [Delivery], head: Int, waiting: [ObjectIdentifier: Delivery], retired: String?)>(([], 0, [:], nil))
+    /// `queue.retired != nil`, readable without the lock (set under it): a delivery submitted on
+    /// a receiving thread asks this; one that is queued is checked again under the lock.
+    private let retiredFlag = Atomic<Bool>(false)
     private let available = DispatchSemaphore(value: 0)
     /// Queued + running + waiting for a retry.
     let pending = Atomic<Int>(0)
@@ -80,6 +83,7 @@ final class RouteRunner: @unchecked Sendable {
     func retire(reason: String) {
         let orphans = queue.withLock { q -> [Delivery] in
             q.retired = reason
+            retiredFlag.store(true, ordering: .releasing)
             let rest = Array(q.items[q.head...]) + Array(q.waiting.values)
             q.items.removeAll()
             q.head = 0
@@ -100,19 +104,20 @@ final class RouteRunner: @unchecked Sendable {
     /// that drops the event ends the delivery without a hand-off to a worker (a lock, a wake-up
     /// and a context switch each). What they pass on goes to the workers.
     func submitStored(_ d: Delivery) {
-        let route = self.route
-        if route.inlineHandlers > 0 && !isRetired {
+        // The route and its metrics are read once (one lock) for the whole inline attempt.
+        let current = routeAndMetrics
+        if current.route.inlineHandlers > 0 && !isRetired {
             // Counted as pending (for the backlog) but entered in the pending-since table only
             // if it is handed over (see `handOver`): most filtered events end right here.
             pending.add(1, ordering: .relaxed)
-            attempt(d, inlineUpTo: route.inlineHandlers)
+            attempt(d, inlineUpTo: current.route.inlineHandlers, current: current)
         } else {
             track(d)
             enqueue(d)
         }
     }
 
-    private var isRetired: Bool { queue.withLock { $0.retired != nil } }
+    private var isRetired: Bool { retiredFlag.load(ordering: .acquiring) }
 
     private func track(_ d: Delivery) {
         pending.add(1, ordering: .relaxed)
@@ -225,8 +230,8 @@ final class RouteRunner: @unchecked Sendable {
     /// goes to a worker, which continues the same attempt from that handler (calling it again
     /// for a retry or fail, so that dead letters and retry records are written off the
     /// receiving thread).
-    func attempt(_ d: Delivery, inlineUpTo limit: Int? = nil) {
-        let (route, metrics) = routeAndMetrics
+    func attempt(_ d: Delivery, inlineUpTo limit: Int? = nil, current: (route: CompiledRoute, metrics: RouteMetrics)? = nil) {
+        let (route, metrics) = current ?? routeAndMetrics
         if d.route !== route {
             // Reloaded since this delivery last ran: keep its place only if the chain is the same.
             if d.route.chainFingerprint != route.chainFingerprint {

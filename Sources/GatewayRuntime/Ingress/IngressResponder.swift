@@ -112,7 +112,7 @@ public final class IngressResponder: HTTPResponder {
             n.keptHeaders = [
                 KeptHeader("DateTime", String((headers.dateTime ?? "").prefix(64))), KeptHeader("SignType", signType.rawValue),
             ]
-            var routes: [CompiledRoute] = []
+            var routes: [PlannedRoute] = []
             var keepUnmatched = false
             switch dispatcher.plan(n) {
             case .backlogFull(let route):
@@ -167,7 +167,7 @@ public final class IngressResponder: HTTPResponder {
                     // in parallel across loops, instead of on the spool's single writer thread.
                     var startDeliveries: (@Sendable () -> Void)? = nil
                     if !planned.isEmpty {
-                        let deliveries = dispatcher.prepare(n, recordID: id, routes: planned)
+                        let deliveries = dispatcher.prepare(n, recordID: id, planned: planned)
                         startDeliveries = { dispatcher.submit(deliveries) }
                     }
                     Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion, then: startDeliveries)
@@ -186,7 +186,7 @@ public final class IngressResponder: HTTPResponder {
             }
             dispatcher.spool.accept(
                 source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
-                dedupWindowMs: hash == nil ? 0 : window, routes: planned.map(\.name),
+                dedupWindowMs: hash == nil ? 0 : window, routes: planned.map(\.route.name),
                 headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
             ) { result in
                 // The commit may be another loop's (or the writer's): the rest runs on this

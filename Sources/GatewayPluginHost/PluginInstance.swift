@@ -8,8 +8,20 @@ public struct HandlerCall: Sendable {
     public var source: String
     public var route: String
     public var msgID: String
-    public var deliveryID: String
+    /// The delivery id as text or as its parts (written straight into the call's buffer).
+    public var deliveryIDText: DeliveryIDText
+    public var deliveryID: String {
+        switch deliveryIDText {
+        case .text(let s): s
+        case .parts(let p): p.description
+        }
+    }
     public var attempt: Int
+
+    public enum DeliveryIDText: Sendable {
+        case text(String)
+        case parts(DeliveryID)
+    }
     /// The body already parsed, when the caller has it (the event as received): then a plugin
     /// asking for a value does not make the host parse the body a second time.
     public var document: JSONDocument?
@@ -22,6 +34,15 @@ public struct HandlerCall: Sendable {
         body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: String, attempt: Int,
         document: JSONDocument? = nil, view: TransformedEvent? = nil
     ) {
+        self.init(
+            body: body, eventCode: eventCode, source: source, route: route, msgID: msgID, deliveryID: .text(deliveryID),
+            attempt: attempt, document: document, view: view)
+    }
+
+    public init(
+        body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: DeliveryIDText,
+        attempt: Int, document: JSONDocument? = nil, view: TransformedEvent? = nil
+    ) {
         self.document = document
         self.view = view
         self.body = body
@@ -29,7 +50,7 @@ public struct HandlerCall: Sendable {
         self.source = source
         self.route = route
         self.msgID = msgID
-        self.deliveryID = deliveryID
+        self.deliveryIDText = deliveryID
         self.attempt = attempt
     }
 }
@@ -57,6 +78,14 @@ public final class PluginInstance: @unchecked Sendable {
         plugin.table.pointee.destroy?(instance)
     }
 
+    /// Copies the UTF-8 of `s` to `out`; returns its length.
+    private static func copy(_ s: String, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        s.withUTF8Bytes { u in
+            if let p = u.baseAddress { out.update(from: p, count: u.count) }
+            return u.count
+        }
+    }
+
     /// Runs one attempt. Blocks as long as the plugin does.
     public func handle(_ call: HandlerCall) -> HandlerOutcome {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
@@ -64,16 +93,26 @@ public final class PluginInstance: @unchecked Sendable {
         let context = CallContext(body: call.body, document: call.document, view: call.view)
         let collector: OutputCollector = context
         // All borrowed strings live in one buffer for the duration of the call (one allocation:
-        // arrays of the strings and of their ranges cost two more per call).
-        let (code, source, route, msgID, deliveryID) = (call.eventCode.utf8, call.source.utf8, call.route.utf8, call.msgID.utf8, call.deliveryID.utf8)
-        let lengths = (code.count, source.count, route.count, msgID.count, deliveryID.count)
-        var arena: [UInt8] = []
-        arena.reserveCapacity(lengths.0 + lengths.1 + lengths.2 + lengths.3 + lengths.4)
-        arena.append(contentsOf: code)
-        arena.append(contentsOf: source)
-        arena.append(contentsOf: route)
-        arena.append(contentsOf: msgID)
-        arena.append(contentsOf: deliveryID)
+        // arrays of the strings and of their ranges cost two more per call), copied in whole.
+        let idLength: Int
+        switch call.deliveryIDText {
+        case .text(let s): idLength = s.utf8.count
+        case .parts(let p): idLength = p.byteCount
+        }
+        let lengths = (call.eventCode.utf8.count, call.source.utf8.count, call.route.utf8.count, call.msgID.utf8.count, idLength)
+        let arena = [UInt8](unsafeUninitializedCapacity: lengths.0 + lengths.1 + lengths.2 + lengths.3 + lengths.4) { buf, count in
+            guard let base = buf.baseAddress else { return count = 0 }
+            // (A nested function capturing `at` made every use an exclusivity-checked access.)
+            var at = PluginInstance.copy(call.eventCode, to: base)
+            at += PluginInstance.copy(call.source, to: base + at)
+            at += PluginInstance.copy(call.route, to: base + at)
+            at += PluginInstance.copy(call.msgID, to: base + at)
+            switch call.deliveryIDText {
+            case .text(let s): at += PluginInstance.copy(s, to: base + at)
+            case .parts(let p): at += p.write(to: base + at)
+            }
+            count = at
+        }
         let status: Int32 = withExtendedLifetime(context) {
             call.body.withUnsafeBufferPointer { body in
                 arena.withUnsafeBufferPointer { a in

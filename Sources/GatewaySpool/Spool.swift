@@ -264,32 +264,13 @@ public final class Spool: @unchecked Sendable {
     }
 
     /// The delivery ID of (notification, route): the same every time, also after a restart.
-    ///
-    /// `SPOOLID-<id in lower-case hex>-ROUTE`, built as bytes: string interpolation cost 1,600
-    /// instructions per route and notification.
     public func deliveryID(id: UInt64, route: String) -> String {
-        route.withUTF8Bytes { r in
-            String(unsafeUninitializedCapacity: spoolIDPrefix.count + 17 + r.count) { out in
-                var n = 0
-                for b in spoolIDPrefix {
-                    out[n] = b
-                    n += 1
-                }
-                let digits = id == 0 ? 1 : (64 - id.leadingZeroBitCount + 3) / 4
-                for k in stride(from: digits - 1, through: 0, by: -1) {
-                    let d = UInt8(truncatingIfNeeded: id >> UInt64(4 * k)) & 0x0F
-                    out[n] = d < 10 ? 0x30 + d : 0x57 + d
-                    n += 1
-                }
-                out[n] = UInt8(ascii: "-")
-                n += 1
-                for b in r {
-                    out[n] = b
-                    n += 1
-                }
-                return n
-            }
-        }
+        deliveryIDParts(id: id, route: route).description
+    }
+
+    /// The same as parts, written out when read (see `DeliveryID`).
+    public func deliveryIDParts(id: UInt64, route: String) -> DeliveryID {
+        DeliveryID(prefix: spoolIDPrefix, record: id, route: route)
     }
 
     public var bytesOnDisk: Int { state.withLock { $0.bytesOnDisk } }
@@ -566,22 +547,33 @@ public final class Spool: @unchecked Sendable {
 
     /// Keeps the per-segment counts of pending deliveries (lock held).
     private func track(_ batch: [Write], _ s: inout State) {
+        // What concerns the active segment is summed over the batch and written once: two
+        // dictionary updates per notification were 300 instructions each.
+        let active = s.activeSegment
+        var expiry = s.dedupExpiry[active, default: 0]
+        var activeDelta = 0
         for w in batch {
-            if let a = w.accepted, a.expiresMs > s.dedupExpiry[s.activeSegment, default: 0] {
-                s.dedupExpiry[s.activeSegment] = a.expiresMs
-            }
-            // Only accepted records of routed notifications hold a segment.
-            if let a = w.accepted, a.routes > 0 {
-                s.live[a.id] = (s.activeSegment, a.routes)
-                s.unresolved[s.activeSegment, default: 0] += a.routes
+            if let a = w.accepted {
+                expiry = max(expiry, a.expiresMs)
+                // Only accepted records of routed notifications hold a segment.
+                if a.routes > 0 {
+                    s.live[a.id] = (active, a.routes)
+                    activeDelta += a.routes
+                }
             }
             // One hash of the id: found by index, changed in place or removed at that index.
             if let id = w.resolvedID, let at = s.live.index(forKey: id) {
                 s.live.values[at].remaining -= 1
                 let l = s.live.values[at]
-                s.unresolved[l.segment, default: 1] -= 1
+                if l.segment == active {
+                    activeDelta -= 1
+                } else {
+                    s.unresolved[l.segment, default: 1] -= 1
+                }
                 if l.remaining <= 0 { s.live.remove(at: at) }
             }
         }
+        if expiry > s.dedupExpiry[active, default: 0] { s.dedupExpiry[active] = expiry }
+        if activeDelta != 0 { s.unresolved[active, default: 0] += activeDelta }
     }
 }

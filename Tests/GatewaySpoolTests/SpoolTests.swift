@@ -278,6 +278,23 @@ struct SpoolDiskTests {
         #expect(FileManager.default.fileExists(atPath: dir + "/dedup.idx"))
     }
 
+    /// Records delivered while their segment is still the one being written are counted as
+    /// resolved there too (the active segment's count is summed per batch): once writing moves
+    /// on, that segment is deleted like the others.
+    @Test func aSegmentWhoseRecordsWereDeliveredWhileActiveIsDeletedLater() throws {
+        let dir = try tempSpoolDir()
+        var opts = Spool.Options(dir: dir)
+        opts.segmentBytes = 2048
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        for i in 0..<3 { _ = store(spool, body: #"{"early":\#(i)}"#) }
+        let first = try #require(segmentFiles(dir).sorted().first)
+        for id in 1...3 { spool.recordOutcome(id: UInt64(id), route: "r", outcome: .delivered, attempts: 1) }
+        // Unrouted notifications (nothing to resolve) fill the next segments.
+        for i in 0..<20 { _ = store(spool, body: #"{"n":\#(i),"pad":"\#(String(repeating: "y", count: 300))"}"#, routes: []) }
+        #expect(eventually { !segmentFiles(dir).contains(first) }, "segments left: \(segmentFiles(dir))")
+    }
+
     @Test func tornTailIsCutAndTheRestKept() throws {
         let dir = try tempSpoolDir()
         let opts = Spool.Options(dir: dir)

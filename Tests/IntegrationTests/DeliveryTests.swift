@@ -99,6 +99,8 @@ struct DeliveryTests {
             #expect(r.headers["X-Team"] == "pay")
             #expect(r.headers["Content-Type"] == "application/json")
             let id = try #require(r.headers["X-Gateway-Delivery-Id"])
+            // SPOOLID-<record id, hex>-ROUTE, as the plugin got it in gw_event.delivery_id.
+            #expect(id.wholeMatch(of: /[0-9a-f]{8}-[0-9a-f]+-ledger/) != nil, "\(id)")
             let body = try JSONParser.parse(r.body)
             #expect(body.value(at: "paymentMethod.card.holderName") == nil)
             #expect(body.value(at: "paymentMethod.card.first6No") == .string("**1111"))

@@ -6,7 +6,16 @@ import GatewayCrypto
 /// its `var`s skip the run-time exclusivity check (five per attempt otherwise).
 public final class Delivery: @unchecked Sendable {
     /// Stable across retries and restarts: `X-Gateway-Delivery-Id`, `GATEWAY_DELIVERY_ID`.
-    public let id: String
+    /// Written out the first time it is read (logs, dead letters); plugin calls take `idParts`.
+    public var id: String {
+        if let made = madeID { return made }
+        let made = idParts?.description ?? ""
+        madeID = made
+        return made
+    }
+    /// The id as its parts, when the delivery was made from them (not for a resumed one).
+    public let idParts: DeliveryID?
+    @exclusivity(unchecked) private var madeID: String?
     /// The spool record of the notification.
     public let recordID: UInt64
     public let notification: GatewayEvent
@@ -32,8 +41,17 @@ public final class Delivery: @unchecked Sendable {
     @exclusivity(unchecked) var inPendingSince = false
 
     init(id: String, recordID: UInt64, notification: GatewayEvent, route: CompiledRoute) {
-        self.id = id
+        self.madeID = id
+        self.idParts = nil
         self.recordID = recordID
+        self.notification = notification
+        self.route = route
+    }
+
+    init(id: DeliveryID, notification: GatewayEvent, route: CompiledRoute) {
+        self.madeID = nil
+        self.idParts = id
+        self.recordID = id.record
         self.notification = notification
         self.route = route
     }

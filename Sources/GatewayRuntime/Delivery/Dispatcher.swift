@@ -119,7 +119,7 @@ public final class Dispatcher: Sendable {
                 }
                 continue
             }
-            prepared.append((runner, Delivery(id: spool.deliveryID(id: recordID, route: route.name), recordID: recordID, notification: n, route: route)))
+            prepared.append((runner, Delivery(id: spool.deliveryIDParts(id: recordID, route: route.name), notification: n, route: route)))
         }
         return prepared
     }

@@ -274,7 +274,8 @@ final class RouteRunner: @unchecked Sendable {
             if body == nil && handler.plugin.readsBody { body = written() }
             let call = HandlerCall(
                 body: body ?? [], eventCode: d.notification.eventCode.rawValue, source: d.notification.source, route: route.name,
-                msgID: d.notification.msgID, deliveryID: d.id, attempt: d.attempts, document: document, view: view)
+                msgID: d.notification.msgID, deliveryID: d.idParts.map { HandlerCall.DeliveryIDText.parts($0) } ?? .text(d.id),
+                attempt: d.attempts, document: document, view: view)
             let outcome = handler.handle(call)
             if limit != nil && !outcome.isAnsweredOnTheReceivingThread {
                 handedOver = true

@@ -68,6 +68,25 @@ struct SpoolFormatTests {
         #expect(damage == nil)
     }
 
+    /// An outcome record's frame, byte by byte (the format segments on disk already hold):
+    /// length and CRC-32C of the payload, then type 2, the id, the route with its length, the
+    /// outcome and the attempts, little-endian. Routes of every length, ASCII and not.
+    @Test func anOutcomeRecordsFrameIsTheDocumentedOne() {
+        for route in ["", "r", "ledger", "ruté-" + String(repeating: "x", count: 300)] {
+            let record = SpoolRecord.outcome(id: 0x0102_0304_0506_0708, route: route, outcome: .dropped, attempts: 0x0A0B_0C0D)
+            var payload: [UInt8] = [2, 8, 7, 6, 5, 4, 3, 2, 1]
+            let r = Array(route.utf8)
+            payload += withUnsafeBytes(of: UInt32(r.count).littleEndian, Array.init) + r
+            payload += [SpoolRecord.Outcome.dropped.rawValue, 0x0D, 0x0C, 0x0B, 0x0A]
+            let frame = withUnsafeBytes(of: UInt32(payload.count).littleEndian, Array.init)
+                + withUnsafeBytes(of: CRC32C.checksum(payload).littleEndian, Array.init) + payload
+            #expect(record.encoded() == frame, "\(route)")
+            var buffer: [UInt8] = [9, 9, 9]
+            record.encode(into: &buffer)
+            #expect(buffer == [9, 9, 9] + frame)
+        }
+    }
+
     @Test func tornTailIsDetectedAtEveryCut() {
         let full = segment(records)
         let lastStart = full.count - records.last!.encoded().count

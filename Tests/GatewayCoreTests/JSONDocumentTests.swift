@@ -142,6 +142,22 @@ struct JSONDocumentTests {
         }
     }
 
+    /// A document with many more values than bytes / 8 (the tape's first guess): the tape grows
+    /// and keeps every node (its array, numbers, strings and objects all readable).
+    @Test func aDenseDocumentGrowsTheTape() throws {
+        let items = (0..<3000).map { i in i % 3 == 0 ? "\(i % 10)" : i % 3 == 1 ? "\"\(i % 7)\"" : "{\"k\":\(i % 5)}" }
+        let doc = try JSONDocument.parse(Array(("[" + items.joined(separator: ",") + "]").utf8))
+        #expect(doc.root.count == 3000)
+        for i in [0, 1, 2, 1499, 2997, 2998, 2999] {
+            let v = try #require(doc.root[i])
+            switch i % 3 {
+            case 0: #expect(v.scalarText == "\(i % 10)")
+            case 1: #expect(v.stringValue == "\(i % 7)")
+            default: #expect(v["k"]?.scalarText == "\(i % 5)")
+            }
+        }
+    }
+
     @Test func longPlainStringsUseTheFastScan() throws {
         // Crosses the 8-byte stride with a quote, a backslash, a control byte and non-ASCII at every offset.
         for offset in 0..<9 {

@@ -68,12 +68,12 @@ public struct JSONDocument: Sendable {
     public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
         let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> [Node] in
             var t = TapeBuilder(bytes: buf, limits: limits)
-            t.nodes.reserveCapacity(max(16, buf.count / 8))
+            defer { t.nodes.deallocate() }
             t.skipWhitespace()
             try t.parseValue(depth: 0)
             t.skipWhitespace()
             if t.index != buf.count { throw t.fail("unexpected data after the JSON value") }
-            return t.nodes
+            return t.nodes.array()
         }
         return JSONDocument(bytes: bytes, nodes: nodes)
     }
@@ -424,17 +424,68 @@ extension JSONDocument.Storage {
 }
 
 /// Single pass: validate and record the tape. No per-value allocation.
+/// The tape under construction: nodes written through a pointer, the buffer doubled when full,
+/// copied into an array of the exact size at the end. An array's `append` checked uniqueness
+/// and capacity for every node (a notification has a hundred strings); reads here check only the
+/// index.
+private struct NodeBuffer {
+    typealias Node = JSONDocument.Node
+    private var base: UnsafeMutablePointer<Node>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    @inline(__always) mutating func append(_ node: Node) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: node)
+        count += 1
+    }
+
+    private mutating func grow() {
+        let bigger = UnsafeMutablePointer<Node>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    subscript(i: Int) -> Node {
+        get {
+            precondition(i >= 0 && i < count, "tape index out of range")
+            return base[i]
+        }
+        nonmutating set {
+            precondition(i >= 0 && i < count, "tape index out of range")
+            base[i] = newValue
+        }
+    }
+
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Node>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    func array() -> [Node] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Frees the buffer (nodes are plain values: nothing to deinitialize).
+    func deallocate() { base.deallocate() }
+}
+
 private struct TapeBuilder {
     typealias Node = JSONDocument.Node
     static let smallObject: Int32 = 32
     let bytes: UnsafeBufferPointer<UInt8>
     let limits: JSONParser.Limits
     var index = 0
-    var nodes: [Node] = []
+    var nodes: NodeBuffer
 
     init(bytes: UnsafeBufferPointer<UInt8>, limits: JSONParser.Limits) {
         self.bytes = bytes
         self.limits = limits
+        nodes = NodeBuffer(capacity: max(16, bytes.count / 8))
     }
 
     func fail(_ reason: String) -> JSONParser.ParseError { JSONParser.ParseError(reason: reason, offset: index) }

@@ -166,3 +166,23 @@ struct EncodingTests {
         #expect(lf == "ts=1970-01-01T00:00:00.000Z level=info msg=\"hi there\" k=\"v w\"\n")
     }
 }
+
+@Suite("String limits")
+struct StringLimitTests {
+    /// The byte-level scalar count agrees with `unicodeScalars.count` on each side of the limit,
+    /// for ASCII, two-, three- and four-byte scalars and combining marks; the prefix agrees
+    /// with `String(prefix(n))`.
+    @Test func scalarLimitsAndPrefixesAgreeWithTheStandardLibrary() {
+        let pieces = ["a", "é", "e\u{301}", "张", "😀", "🇸🇬", "-"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var s = ""
+            for _ in 0..<Int.random(in: 0..<40, using: &rng) { s += pieces.randomElement(using: &rng) ?? "a" }
+            for limit in [0, 1, 5, 31, 32, 33, 64] {
+                #expect(s.hasMoreScalars(than: limit) == (s.unicodeScalars.count > limit), "\(s) \(limit)")
+                #expect(s.prefixCharacters(limit) == String(s.prefix(limit)), "\(s) \(limit)")
+            }
+        }
+    }
+}
+

@@ -250,6 +250,20 @@ struct HTTPRequestParserTests {
         #expect(p.phase == .failed)
     }
 
+    /// The path of each form of target: origin-form with and without a query or fragment,
+    /// absolute-form with and without a path, non-ASCII in the path.
+    @Test func thePathOfEveryFormOfTarget() {
+        for (target, path) in [
+            ("/", "/"), ("/webhooks/evo", "/webhooks/evo"), ("/webhooks/evo?a=1&b=/x", "/webhooks/evo"), ("/a#frag?x", "/a"),
+            ("/caf%C3%A9/é?q", "/caf%C3%A9/é"), ("/?", "/"), ("http://gw.example/webhooks/evo?a=1", "/webhooks/evo"),
+            ("http://gw.example", "/"), ("https://u@gw.example:8443/p/q#f", "/p/q"), ("*", "/"),
+        ] {
+            let head = HTTPRequestHead(
+                method: "POST", target: target, versionMinor: 1, headers: HTTPHeaders(), keepAlive: true, expectContinue: false)
+            #expect(head.path == Substring(path), "\(target)")
+        }
+    }
+
     @Test func absoluteFormTargetKeepsTheRawTargetAndExposesThePath() {
         let events = parse(Array("POST http://gw.example/webhooks/evo?a=1 HTTP/1.1\r\nHost: gw.example\r\n\r\n".utf8))
         guard case .request(let r) = events.first else {

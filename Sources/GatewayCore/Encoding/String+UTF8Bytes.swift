@@ -13,4 +13,22 @@ extension String {
         var copy = self
         return try copy.withUTF8(body)
     }
+
+    /// Whether the string has more than `limit` Unicode scalars, counted on its UTF-8 bytes
+    /// (bytes that do not continue a scalar), and not at all when the bytes alone are few enough:
+    /// `unicodeScalars.count` walked the scalars one by one (500 instructions per limit check).
+    public func hasMoreScalars(than limit: Int) -> Bool {
+        withUTF8Bytes { u in
+            if u.count <= limit { return false }
+            var scalars = 0
+            for b in u where b & 0xC0 != 0x80 { scalars += 1 }
+            return scalars > limit
+        }
+    }
+
+    /// `String(prefix(n))` (the first `n` characters), without the grapheme-cluster walk when
+    /// the string has no more than `n` UTF-8 bytes, and so no more than `n` characters.
+    public func prefixCharacters(_ n: Int) -> String {
+        utf8.count <= n ? self : String(prefix(n))
+    }
 }

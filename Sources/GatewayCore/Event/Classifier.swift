@@ -25,7 +25,7 @@ public struct Classifier: Sendable {
     }
 
     public func classify(source: String, msgID: String, rawBody: [UInt8]) throws(GatewayError) -> GatewayEvent {
-        if msgID.unicodeScalars.count > limits.maxMsgIDLength {
+        if msgID.hasMoreScalars(than: limits.maxMsgIDLength) {
             throw GatewayError(.badRequest, "MsgID is longer than \(limits.maxMsgIDLength) characters", reason: "msgid_too_long")
         }
         let document: JSONDocument
@@ -44,7 +44,7 @@ public struct Classifier: Sendable {
         guard let code = codeValue.stringValue else {
             throw GatewayError(.badRequest, "eventCode must be a string", reason: "invalid_event_code")
         }
-        guard !code.isEmpty, code.unicodeScalars.count <= limits.maxEventCodeLength else {
+        guard !code.isEmpty, !code.hasMoreScalars(than: limits.maxEventCodeLength) else {
             throw GatewayError(
                 .badRequest, "eventCode must have 1 to \(limits.maxEventCodeLength) characters", reason: "invalid_event_code")
         }

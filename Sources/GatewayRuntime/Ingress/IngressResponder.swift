@@ -110,7 +110,7 @@ public final class IngressResponder: HTTPResponder {
             n.receivedMs = wallClockMilliseconds()
             // Verified above, so both are present and well-formed; bounded anyway.
             n.keptHeaders = [
-                KeptHeader("DateTime", String((headers.dateTime ?? "").prefix(64))), KeptHeader("SignType", signType.rawValue),
+                KeptHeader("DateTime", (headers.dateTime ?? "").prefixCharacters(64)), KeptHeader("SignType", signType.rawValue),
             ]
             var routes: [PlannedRoute] = []
             var keepUnmatched = false
@@ -202,7 +202,7 @@ public final class IngressResponder: HTTPResponder {
                 "notification rejected",
                 [
                     ("source", .string(source.name)), ("status", .int(error.status)), ("reason", .string(error.reason)),
-                    ("error", .string(error.message)), ("msgID", .string(String((headers.msgID ?? "").prefix(64)))),
+                    ("error", .string(error.message)), ("msgID", .string((headers.msgID ?? "").prefixCharacters(64))),
                     ("remote", .string(context.remote.host)),
                 ])
             Self.answer(

@@ -492,10 +492,20 @@ struct HeadParser {
     /// is 70 to 130 bytes), is checked for control bytes 8 at a time; a word with one (a tab is
     /// allowed) and the rest go through the byte-by-byte check.
     static func validateFieldLine(_ line: UnsafeBufferPointer<UInt8>) -> GatewayError? {
-        guard let base = line.baseAddress, let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
-            return validateFieldLine(line[...])
+        guard let base = line.baseAddress else { return validateFieldLine(line[...]) }
+        // The name up to the colon, byte by byte through the pointer (the generic check over a
+        // slice cost 19 instructions a byte, and finding the colon was a pass of its own); the
+        // first fault found is the one `validateFieldLine(_: some Collection)` reports.
+        var colon = 0
+        while colon < line.count && base[colon] != UInt8(ascii: ":") {
+            let b = base[colon]
+            if b == 0x20 || b == 0x09 {
+                return GatewayError(.badRequest, colon == 0 ? "obsolete line folding is not allowed" : "whitespace before a header colon")
+            }
+            guard ASCII.isTokenChar(b) else { return GatewayError(.badRequest, "invalid character in header name") }
+            colon += 1
         }
-        if let e = validateFieldLine(UnsafeBufferPointer(rebasing: line[0...colon])[...]) { return e }
+        guard colon < line.count, colon > 0 else { return GatewayError(.badRequest, "malformed header line") }
         var j = colon + 1
         while j + 8 <= line.count {
             if SWAR.controlMask(UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self)) != 0 { break }

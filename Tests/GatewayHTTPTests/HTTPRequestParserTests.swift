@@ -250,6 +250,33 @@ struct HTTPRequestParserTests {
         #expect(p.phase == .failed)
     }
 
+    /// Parsed headers (kept as bytes until read) answer every lookup as the same fields added as
+    /// Strings do: values in order, counts, tokens, the field list; adding to them keeps the order.
+    @Test func parsedHeadersAnswerLikeTheSameFieldsAsStrings() {
+        let head = "POST /w HTTP/1.1\r\nHost: a\r\nX-Dup: one\r\nconnection: keep-alive, Upgrade\r\nx-dup:  two \t\r\nEmpty:\r\nUser-Agent: caf\u{e9}/1\r\nContent-Length: 0\r\n\r\n"
+        guard case .request(let r) = parse(Array(head.utf8)).first else {
+            Issue.record("no request")
+            return
+        }
+        let parsed = r.head.headers
+        let fields: [(String, String)] = [
+            ("Host", "a"), ("X-Dup", "one"), ("connection", "keep-alive, Upgrade"), ("x-dup", "two"), ("Empty", ""), ("User-Agent", "caf\u{e9}/1"),
+            ("Content-Length", "0"),
+        ]
+        let owned = HTTPHeaders(fields)
+        for h in [parsed, owned] {
+            #expect(h.count == 7)
+            #expect(h.fields == owned.fields)
+            #expect(h["x-DUP"] == "one" && h.values("X-Dup") == ["one", "two"] && h.count(of: "x-dup") == 2)
+            #expect(h["Empty"] == "" && h["missing"] == nil && h["User-Agent"] == "caf\u{e9}/1")
+            #expect(h.tokens("Connection") == ["keep-alive", "upgrade"] && h.hasToken("CONNECTION", "upgrade") && !h.hasToken("Connection", "close"))
+            #expect(h.map(\.name) == fields.map(\.0))
+        }
+        var added = parsed
+        added.add("X-New", "3")
+        #expect(added.fields.map(\.name) == fields.map(\.0) + ["X-New"] && added["x-new"] == "3" && added["host"] == "a")
+    }
+
     /// The header-line check on a line in memory (by pointer, the value by words) answers as the
     /// byte-by-byte check does, for random lines of token characters, spaces, tabs, colons,
     /// control and non-ASCII bytes.

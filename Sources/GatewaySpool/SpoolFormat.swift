@@ -174,59 +174,63 @@ extension SpoolRecord {
     /// by the thread that commits it (in glibc a cross-thread free of a large block takes the
     /// allocating thread's arena lock, which that thread contends for on its own next malloc).
     public func encode(into bytes: inout [UInt8]) {
-        if case .outcome(let id, let route, let outcome, let attempts) = self {
-            return Self.encodeOutcome(id: id, route: route, outcome: outcome, attempts: attempts, into: &bytes)
+        switch self {
+        case .accepted(let a):
+            let size = 96 + a.source.utf8.count + a.msgID.utf8.count + a.eventCode.utf8.count + a.body.count
+                + a.routes.reduce(0) { $0 + 4 + $1.utf8.count } + a.headers.reduce(0) { $0 + 8 + $1.name.utf8.count + $1.value.utf8.count }
+            Self.frame(into: &bytes, estimatedSize: size) { p in
+                p.u8(SpoolRecord.acceptedType)
+                p.u64(a.id)
+                p.i64(a.receivedMs)
+                p.str(a.source)
+                p.str(a.msgID)
+                p.str(a.eventCode)
+                var hash = a.dedupHash
+                if hash.count != 16 { hash = Array((hash + [UInt8](repeating: 0, count: 16)).prefix(16)) }
+                p.bytes.append(contentsOf: hash)
+                p.i64(a.dedupExpiresMs)
+                p.u16(UInt16(min(a.routes.count, Int(UInt16.max))))
+                for r in a.routes.prefix(Int(UInt16.max)) { p.str(r) }
+                p.u16(UInt16(min(a.headers.count, Int(UInt16.max))))
+                for h in a.headers.prefix(Int(UInt16.max)) {
+                    p.str(h.name)
+                    p.str(h.value)
+                }
+                p.data(a.body)
+            }
+        case .outcome(let id, let route, let outcome, let attempts):
+            Self.encodeOutcome(id: id, route: route, outcome: outcome, attempts: attempts, into: &bytes)
+        case .retry(let r):
+            Self.frame(into: &bytes, estimatedSize: 48 + r.route.utf8.count + (r.body?.count ?? 0)) { p in
+                p.u8(SpoolRecord.retryType)
+                p.u64(r.id)
+                p.str(r.route)
+                p.u32(r.attempts)
+                p.i64(r.nextAttemptMs)
+                p.u32(r.handlerIndex)
+                if let b = r.body {
+                    p.u8(1)
+                    p.data(b)
+                } else {
+                    p.u8(0)
+                }
+            }
         }
+    }
+
+    /// Appends length, CRC and the payload `write` produces to `bytes`. `estimatedSize` (an
+    /// upper bound of the framed size) makes it one allocation for the record; geometric growth
+    /// keeps a buffer of many from being copied once per record.
+    private static func frame(into bytes: inout [UInt8], estimatedSize: Int, _ write: (inout ByteWriter) -> Void) {
         let start = bytes.count
         var p = ByteWriter()
         swap(&p.bytes, &bytes)
         defer { swap(&p.bytes, &bytes) }
-        // One allocation for the record; geometric growth for a buffer of many (reserving just
-        // enough for each would copy the buffer once per record).
         let needed = start + estimatedSize
         if p.bytes.capacity < needed { p.bytes.reserveCapacity(Swift.max(needed, 2 * p.bytes.capacity)) }
         p.u32(0)  // length, then CRC: filled in below
         p.u32(0)
-        switch self {
-        case .accepted(let a):
-            p.u8(SpoolRecord.acceptedType)
-            p.u64(a.id)
-            p.i64(a.receivedMs)
-            p.str(a.source)
-            p.str(a.msgID)
-            p.str(a.eventCode)
-            var hash = a.dedupHash
-            if hash.count != 16 { hash = Array((hash + [UInt8](repeating: 0, count: 16)).prefix(16)) }
-            p.bytes.append(contentsOf: hash)
-            p.i64(a.dedupExpiresMs)
-            p.u16(UInt16(min(a.routes.count, Int(UInt16.max))))
-            for r in a.routes.prefix(Int(UInt16.max)) { p.str(r) }
-            p.u16(UInt16(min(a.headers.count, Int(UInt16.max))))
-            for h in a.headers.prefix(Int(UInt16.max)) {
-                p.str(h.name)
-                p.str(h.value)
-            }
-            p.data(a.body)
-        case .outcome(let id, let route, let outcome, let attempts):
-            p.u8(SpoolRecord.outcomeType)
-            p.u64(id)
-            p.str(route)
-            p.u8(outcome.rawValue)
-            p.u32(attempts)
-        case .retry(let r):
-            p.u8(SpoolRecord.retryType)
-            p.u64(r.id)
-            p.str(r.route)
-            p.u32(r.attempts)
-            p.i64(r.nextAttemptMs)
-            p.u32(r.handlerIndex)
-            if let b = r.body {
-                p.u8(1)
-                p.data(b)
-            } else {
-                p.u8(0)
-            }
-        }
+        write(&p)
         let length = UInt32(p.bytes.count - start - 8)
         p.bytes.withUnsafeMutableBytes { b in
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 8)...]))
@@ -237,7 +241,8 @@ extension SpoolRecord {
 
     /// An outcome record (one per delivery, 30-odd bytes) is framed in a scratch buffer on the
     /// stack and appended whole: field by field, seven appends to the queue's array cost more
-    /// than the rest of recording an outcome. Byte for byte what the general path writes.
+    /// than the rest of recording an outcome (`anOutcomeRecordsFrameIsTheDocumentedOne` pins the
+    /// frame).
     private static func encodeOutcome(id: UInt64, route: String, outcome: Outcome, attempts: UInt32, into bytes: inout [UInt8]) {
         route.withUTF8Bytes { r in
             // length u32, CRC u32 | type u8, id u64, route (u32 length, bytes), outcome u8, attempts u32
@@ -254,19 +259,6 @@ extension SpoolRecord {
                 b.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
                 bytes.append(contentsOf: UnsafeRawBufferPointer(b))
             }
-        }
-    }
-
-    /// An upper bound of the framed size, for one allocation.
-    private var estimatedSize: Int {
-        switch self {
-        case .accepted(let a):
-            return 96 + a.source.utf8.count + a.msgID.utf8.count + a.eventCode.utf8.count + a.body.count
-                + a.routes.reduce(0) { $0 + 4 + $1.utf8.count } + a.headers.reduce(0) { $0 + 8 + $1.name.utf8.count + $1.value.utf8.count }
-        case .outcome(_, let route, _, _):
-            return 32 + route.utf8.count
-        case .retry(let r):
-            return 48 + r.route.utf8.count + (r.body?.count ?? 0)
         }
     }
 }

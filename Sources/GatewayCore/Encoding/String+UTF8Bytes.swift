@@ -19,10 +19,7 @@ extension String {
     /// `unicodeScalars.count` walked the scalars one by one (500 instructions per limit check).
     public func hasMoreScalars(than limit: Int) -> Bool {
         withUTF8Bytes { u in
-            if u.count <= limit { return false }
-            var scalars = 0
-            for b in u where b & 0xC0 != 0x80 { scalars += 1 }
-            return scalars > limit
+            u.count > limit && u.count - JSONDocument.continuationBytes(u) > limit
         }
     }
 

@@ -15,8 +15,6 @@ public final class TransformedEvent: @unchecked Sendable {
     public let reach: TransformReach
     @exclusivity(unchecked) private var applied: EditableJSON?
 
-    public var transforms: [Transform] { reach.transforms }
-
     /// `reach` is the route's, made once when the route is compiled.
     public init(_ original: JSONRef, reach: TransformReach) {
         self.original = original
@@ -33,7 +31,7 @@ public final class TransformedEvent: @unchecked Sendable {
     /// The transforms' edits (made on first use).
     public var view: EditableJSON {
         if let v = applied { return v }
-        let v = Transform.applyAllToView(transforms, to: original)
+        let v = Transform.applyAllToView(reach.transforms, to: original)
         applied = v
         return v
     }

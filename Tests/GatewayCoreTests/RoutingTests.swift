@@ -268,6 +268,72 @@ struct TransformTests {
         }
     }
 
+    /// A member whose value a `set` replaces by a value of the event keeps its own key: the
+    /// key used to be copied from the source bytes before the new value's position, which is
+    /// another member's key (or no key at all, for an array element).
+    @Test func aMemberSetToAnotherValueOfTheEventKeepsItsKey() throws {
+        let text = #"{"a":1,"b":{"c":2},"l":[true,"x"]}"#
+        let out = Transform.applyAll([.set([(path("a"), try Template("{{b.c}}")), (path("b"), try Template("{{l.1}}"))])], to: doc(text))
+        #expect(String(decoding: out, as: UTF8.self) == #"{"a":2,"b":"x","l":[true,"x"]}"#)
+    }
+
+    /// The edits kept beside the original bytes write exactly what the edited tree writes, for
+    /// every combination of a set of transforms over documents with escapes, spacing, arrays
+    /// and a scalar root; and they cover the common shapes (remove, mask, set of new and
+    /// nested keys, a top-level rename, keep) instead of leaving them to the tree.
+    @Test func splicedEditsWriteWhatTheEditedTreeWrites() throws {
+        let events = [
+            #"{"a":{"b":{"c":"x\u00e9","d":[1,{"e":null}]},"f":true},"g":"4111111111111111","h":[{"i":2.50}],"k\"q":{"z":1}}"#,
+            #"{ "a" : { "b" : { "c" : 7 , "d" : [ 1 , 2 ] } } , "g" : 12345678 , "sp\u0061ce" : "v" , "del\u007f" : { "x" : 1 } }"#,
+            #"{"k\"q":1,"a":"scalar","list":[[],{}],"n":-0.0e+1,"g":false}"#,
+            #"{"g":"4111111111111111", "h":[{"i":2.50}],"k\"q":{"z":1} ,"list":[1],"n":2,"a":{"b":{}}}"#,
+            #"[{"a":1},2]"#,
+            #""just a string""#,
+        ]
+        let transforms: [Transform] = [
+            .remove([path("a.b.c"), path("h.0.i"), path("missing.x"), path("k\"q.z")]),
+            .mask([path("g"), path("a.f"), path("a.b.c"), path("gateway.route"), path("a.b.d.0")]),
+            .set([(path("a.b.new"), try Template("v")), (path("gateway.route"), try Template("r-{{g}}")), (path("ref"), try Template("{{a.b}}")), (path("a.scalar.deep"), try Template("{{g}}"))]),
+            .rename([(path("g"), path("gg")), (path("a.f"), path("moved.f")), (path("del\u{7f}"), path("a.b.del"))]),
+            .set([(path("gateway.team"), try Template("pay")), (path("a"), try Template("{{h}}")), (path("list.0"), try Template("{{n}}"))]),
+            .keep(["a", "h", "moved", "kq", "list", "gateway", "ref", "gg", "space"]),
+            .remove([path("a.b.d.0"), path("list.1")]),  // array elements: the tree's
+        ]
+        var covered = 0
+        var combinations = 0
+        var uncovered: [String] = []
+        for text in events {
+            let d = try JSONDocument.parse(Array(text.utf8))
+            for mask in 1..<(1 << transforms.count) {
+                let chosen = transforms.indices.filter { mask & (1 << $0) != 0 }.map { transforms[$0] }
+                let tree = Transform.applyAll(chosen, to: d.root)
+                let common = mask < 1 << 6  // without the array-element removal
+                if common { combinations += 1 }
+                guard let spliced = SplicedEdits.apply(chosen, to: d.root) else {
+                    if d.root.kind == .object && common && mask & (mask - 1) == 0 { uncovered.append("\(text) with transform \(mask)") }
+                    continue
+                }
+                if common { covered += 1 }
+                #expect(String(decoding: spliced, as: UTF8.self) == String(decoding: tree, as: UTF8.self), "\(text) with transforms \(mask)")
+                #expect(TransformedEvent(d.root, transforms: chosen).serialized() == tree)
+            }
+        }
+        // Over an object, each transform but the array-element removal is covered alone; most
+        // combinations of them are (the rest need the tree: see `SplicedEdits`).
+        #expect(uncovered.isEmpty, "\(uncovered)")
+        #expect(covered * 2 > combinations, "\(covered) of \(combinations)")
+        // The benchmark route's shape is covered.
+        let payment = try JSONDocument.parse(Array(#"{"eventCode":"Payment","metadata":"t=a","payment":{"id":"MT1"},"paymentMethod":{"type":"card","card":{"first6No":"411111","holderName":"A B","last4No":"1111"}},"result":{}}"#.utf8))
+        let route: [Transform] = [
+            .remove([path("paymentMethod.card.holderName")]), .mask([path("paymentMethod.card.first6No")]),
+            .set([(path("gateway.route"), try Template("ledger")), (path("ref"), try Template("{{payment.id}}"))]),
+            .rename([(path("metadata"), path("merchantMetadata"))]),
+            .keep(["eventCode", "merchantMetadata", "payment", "paymentMethod", "gateway", "ref"]),
+        ]
+        let spliced = try #require(SplicedEdits.apply(route, to: payment.root))
+        #expect(String(decoding: spliced, as: UTF8.self) == #"{"eventCode":"Payment","payment":{"id":"MT1"},"paymentMethod":{"type":"card","card":{"first6No":"**1111","last4No":"1111"}},"gateway":{"route":"ledger"},"ref":"MT1","merchantMetadata":"t=a"}"#)
+    }
+
     @Test func removingMissingPathsChangesNothing() {
         let text = #"{"a" : 1}"#
         #expect(String(decoding: Transform.applyAll([.remove([path("b.c"), path("a.x")])], to: doc(text)), as: UTF8.self) == text)

@@ -225,6 +225,9 @@ public struct EditableJSON: Sendable {
         open(&n, s)
         if var members = takeMembers(&n) {
             if let i = members.lastIndex(where: { $0.key == first }) {
+                // A new value may be another value of the event (`.original` elsewhere): the key's
+                // source bytes are no longer right before it, so the key is written from `key`.
+                if rest.isEmpty { members[i].keyIsOriginal = false }
                 set(&members[i].value, rest, newValue, s)
             } else {
                 var child = Node.value(.null)

@@ -45,8 +45,13 @@ public final class TransformedEvent: @unchecked Sendable {
         return view.get(path)
     }
 
-    /// The transformed event as JSON.
-    public func serialized() -> [UInt8] { view.serialized() }
+    /// The transformed event as JSON: written from the edits kept beside the original bytes
+    /// (`SplicedEdits`) when they cover the transforms and nothing has opened the view yet,
+    /// else from the view. Both write the same bytes.
+    public func serialized() -> [UInt8] {
+        if applied == nil, let out = SplicedEdits.apply(reach.transforms, to: original) { return out }
+        return view.serialized()
+    }
 }
 
 /// What a route's transforms can change, worked out once per route: `touches` is asked for every

@@ -95,6 +95,10 @@ public enum FuzzTargets {
             for c in rule.conditions { _ = c.holds(for: doc.root) }
             let out = Transform.applyAll(r.transform, to: doc.root)
             check((try? JSONParser.parse(out, limits: JSONParser.Limits(maxDepth: 128, maxNumberLength: 64))) != nil, "a transform produced invalid JSON")
+            // The edits kept beside the original bytes write what the edited tree writes.
+            if let spliced = SplicedEdits.apply(r.transform, to: doc.root) {
+                check(spliced == out, "spliced edits differ from the edited tree")
+            }
         }
     }
 

@@ -341,10 +341,15 @@ public struct SplicedEdits {
         var i = 1
         for _ in 0..<nodes[0].count {
             let value = i + 1
-            let listed = keys.contains { k in
+            let key = nodes[i]
+            var listed = false
+            for k in keys.indices {
                 // Lengths first: most listed keys differ from most members' in length.
-                (nodes[i].flag || k.utf8.count == Int(nodes[i].end - nodes[i].start))
-                    && k.withUTF8Bytes { storage.keyEquals(nodes[i], $0) }
+                guard key.flag || keys[k].utf8.count == Int(key.end - key.start) else { continue }
+                if keys[k].withUTF8Bytes({ storage.keyEquals(key, $0) }) {
+                    listed = true
+                    break
+                }
             }
             if !listed {
                 if let c = change(at: value) {

@@ -106,21 +106,16 @@ public final class IngressResponder: HTTPResponder {
         do {
             let signType = try source.verifier.verify(
                 method: head.method, target: head.target, headers: headers, body: request.body, now: wallClockSeconds())
-            var n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: request.body)
-            n.receivedMs = wallClockMilliseconds()
-            // Verified above, so both are present and well-formed; bounded anyway.
-            n.keptHeaders = [
-                KeptHeader("DateTime", (headers.dateTime ?? "").prefixCharacters(64)), KeptHeader("SignType", signType.rawValue),
-            ]
+            let event = try Self.event(request.body, source: source, headers: headers, signType: signType)
             var routes: [PlannedRoute] = []
             var keepUnmatched = false
-            switch dispatcher.plan(n) {
+            switch dispatcher.plan(event) {
             case .backlogFull(let route):
                 state.stats.rejected.add(1, ordering: .relaxed)
-                logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(n.msgID))])
+                logger.warning("notification refused: delivery backlog full", [("route", .string(route)), ("msgID", .string(event.msgID))])
                 return Self.answer(
                     .error(GatewayError(.unavailable, "the gateway is overloaded; retry later", reason: "backlog_full")), source: source.name,
-                    eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
+                    eventCode: event.eventCode, since: t0, metrics: metrics, series: series, completion)
             case .routes(let r): routes = r
             case .unmatched(let action): keepUnmatched = action == .deadletter
             }
@@ -130,34 +125,34 @@ public final class IngressResponder: HTTPResponder {
             // The key is the first 16 bytes of SHA-256(source, 0, body), hashed in place. A source
             // without a window (`dedupWindowSeconds: 0`) skips it: nothing would ever read it, and
             // a SHA-256 of the body is about 1.9 µs (a twentieth of a notification's CPU).
+            let fields = logger.isEnabled(.info) ? acceptedFields(event, signType: signType, remote: context.remote) : []
             let window = Int64(source.dedupWindowSeconds) * 1000
             var hash: [UInt8]? = nil
             if window > 0 {
                 hash = try? Digest.hash(.sha256) { update in
-                    n.source.withUTF8Bytes { update(UnsafeRawBufferPointer($0)) }
+                    event.source.withUTF8Bytes { update(UnsafeRawBufferPointer($0)) }
                     withUnsafeBytes(of: UInt8(0)) { update($0) }
-                    n.rawBody.withUnsafeBytes { update($0) }
+                    event.rawBody.withUnsafeBytes { update($0) }
                 }
                 if let h = hash, h.count > 16 { hash?.removeLast(h.count - 16) }
             }
-            let fields = logger.isEnabled(.info) ? acceptedFields(n, signType: signType, remote: context.remote) : []
             let ack = source.ackResponse
             let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)
             let (planned, keep) = (routes, keepUnmatched)
-            let event = n
             // One closure value, captured by reference below: the spool's completion and the hop
             // to the loop then hold one pointer each, small blocks whatever thread frees them,
             // not a copy of everything this captures (a local function's captures are copied
             // into every closure that calls it).
+            // The closure reads the event in its context, not a local copy of it: a copy retained
+            // and released each of its dozen strings and arrays again.
             let finish: @Sendable (Spool.AcceptResult) -> Void = { result in
-                let n = event
                 switch result {
                 case .stored(let id):
                     if planned.isEmpty {
                         if keep {
-                            dispatcher.keepUnmatched(n, recordID: id)
+                            dispatcher.keepUnmatched(event, recordID: id)
                         } else {
-                            logger.debug("no route takes this notification; dropped", [("msgID", .string(n.msgID))])
+                            logger.debug("no route takes this notification; dropped", [("msgID", .string(event.msgID))])
                         }
                     }
                     stats.accepted.add(1, ordering: .relaxed)
@@ -167,27 +162,27 @@ public final class IngressResponder: HTTPResponder {
                     // in parallel across loops, instead of on the spool's single writer thread.
                     var startDeliveries: (@Sendable () -> Void)? = nil
                     if !planned.isEmpty {
-                        let deliveries = dispatcher.prepare(n, recordID: id, planned: planned)
+                        let deliveries = dispatcher.prepare(event, recordID: id, planned: planned)
                         startDeliveries = { dispatcher.submit(deliveries) }
                     }
-                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion, then: startDeliveries)
+                    Self.answer(ack, source: event.source, eventCode: event.eventCode, since: t0, metrics: metrics, series: series, completion, then: startDeliveries)
                 case .duplicate:
                     stats.duplicates.add(1, ordering: .relaxed)
-                    metrics.duplicates.labels(n.source).add()
-                    logger.info("duplicate notification acknowledged, not delivered again", [("source", .string(n.source)), ("msgID", .string(n.msgID))])
-                    Self.answer(ack, source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
+                    metrics.duplicates.labels(event.source).add()
+                    logger.info("duplicate notification acknowledged, not delivered again", [("source", .string(event.source)), ("msgID", .string(event.msgID))])
+                    Self.answer(ack, source: event.source, eventCode: event.eventCode, since: t0, metrics: metrics, series: series, completion)
                 case .failed(let why):
                     stats.rejected.add(1, ordering: .relaxed)
-                    logger.error("notification refused: it could not be stored", [("msgID", .string(n.msgID)), ("error", .string(why))])
+                    logger.error("notification refused: it could not be stored", [("msgID", .string(event.msgID)), ("error", .string(why))])
                     Self.answer(
                         .error(GatewayError(.unavailable, "the gateway cannot store notifications right now; retry later", reason: "spool_unavailable")),
-                        source: n.source, eventCode: n.eventCode, since: t0, metrics: metrics, series: series, completion)
+                        source: event.source, eventCode: event.eventCode, since: t0, metrics: metrics, series: series, completion)
                 }
             }
             dispatcher.spool.accept(
-                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: hash ?? [],
+                source: event.source, msgID: event.msgID, eventCode: event.eventCode.rawValue, dedupHash: hash ?? [],
                 dedupWindowMs: hash == nil ? 0 : window, routes: planned.map(\.route.name),
-                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody, deferWake: spoolWakeAtIterationEnd
+                headers: event.keptHeaders, receivedMs: event.receivedMs, body: event.rawBody, deferWake: spoolWakeAtIterationEnd
             ) { result in
                 // The commit may be another loop's (or the writer's): the rest runs on this
                 // request's loop, where its memory was allocated. In glibc a large block freed
@@ -209,6 +204,17 @@ public final class IngressResponder: HTTPResponder {
                 .error(error, closeConnection: error.kind == .badRequest), source: source.name, eventCode: nil, since: t0, metrics: metrics, series: series,
                 completion)
         }
+    }
+
+    /// The classified event with what the spool keeps beside it.
+    private static func event(_ body: [UInt8], source: CompiledSource, headers: SignatureHeaders, signType: SignType) throws(GatewayError) -> GatewayEvent {
+        var n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: body)
+        n.receivedMs = wallClockMilliseconds()
+        // Verified above, so both are present and well-formed; bounded anyway.
+        n.keptHeaders = [
+            KeptHeader("DateTime", (headers.dateTime ?? "").prefixCharacters(64)), KeptHeader("SignType", signType.rawValue),
+        ]
+        return n
     }
 
     private func acceptedFields(_ n: GatewayEvent, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {

@@ -484,7 +484,7 @@ public struct SplicedEdits {
     }
 }
 
-extension JSONValue {
+fileprivate extension JSONValue {
     /// The value at the rest of a path (as `EditableJSON.get` reads a written value).
     func at(_ rest: ArraySlice<String>) -> JSONValue? {
         var current = self

@@ -334,6 +334,62 @@ struct TransformTests {
         #expect(String(decoding: spliced, as: UTF8.self) == #"{"eventCode":"Payment","payment":{"id":"MT1"},"paymentMethod":{"type":"card","card":{"first6No":"**1111","last4No":"1111"}},"gateway":{"route":"ledger"},"ref":"MT1","merchantMetadata":"t=a"}"#)
     }
 
+    /// The same comparison over random documents and random lists of transforms (seeded, so a
+    /// failure can be run again): keys that repeat across levels, escapes, spacing, arrays,
+    /// templates of every shape.
+    @Test func splicedEditsWriteWhatTheEditedTreeWritesForRandomInputs() throws {
+        var rng = SplitMix(seed: 0x5_91CE)
+        let keys = ["a", "b", "c", #"k\"q"#, #"sp\u0061ce"#, "0"]
+        let decodedKeys = ["a", "b", "c", "k\"q", "space", "0", "1", "new"]
+        func space() -> String { Int.random(in: 0..<6, using: &rng) == 0 ? " " : "" }
+        func value(_ depth: Int) -> String {
+            switch Int.random(in: 0..<(depth < 3 ? 9 : 6), using: &rng) {
+            case 0: return "null"
+            case 1: return Bool.random(using: &rng) ? "true" : "false"
+            case 2: return ["0", "-1.50e3", "4111111111111111", "12"][Int.random(in: 0..<4, using: &rng)]
+            case 3, 4: return ["\"x\"", "\"x\\u00e9\\n\"", "\"4111111111111111\"", "\"\""][Int.random(in: 0..<4, using: &rng)]
+            case 5: return "\"v\\\"q\""
+            case 6: return "[" + (0..<Int.random(in: 0..<3, using: &rng)).map { _ in space() + value(depth + 1) }.joined(separator: ",") + "]"
+            default: return object(depth + 1)
+            }
+        }
+        func object(_ depth: Int) -> String {
+            let chosen = keys.shuffled(using: &rng).prefix(Int.random(in: 0...4, using: &rng))
+            return "{" + chosen.map { space() + "\"\($0)\"" + space() + ":" + space() + value(depth) }.joined(separator: ",") + space() + "}"
+        }
+        func randomPath() -> JSONPath {
+            JSONPath(segments: (0..<Int.random(in: 1...3, using: &rng)).map { _ in decodedKeys[Int.random(in: 0..<decodedKeys.count, using: &rng)] })
+        }
+        func template() throws -> Template {
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: return try Template("lit")
+            case 1: return try Template("{{\(randomPath().description)}}")
+            default: return try Template("x-{{\(randomPath().description)}}")
+            }
+        }
+        func transform() throws -> Transform {
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0: return .remove([randomPath()])
+            case 1: return .mask([randomPath()])
+            case 2: return .set([(randomPath(), try template()), (randomPath(), try template())])
+            case 3: return .rename([(randomPath(), randomPath())])
+            default: return .keep(Array(decodedKeys.shuffled(using: &rng).prefix(Int.random(in: 0...5, using: &rng))))
+            }
+        }
+        var covered = 0
+        let cases = 3000
+        for n in 0..<cases {
+            let text = object(0)
+            let d = try JSONDocument.parse(Array(text.utf8))
+            let chosen = try (0..<Int.random(in: 1...4, using: &rng)).map { _ in try transform() }
+            let tree = Transform.applyAll(chosen, to: d.root)
+            guard let spliced = SplicedEdits.apply(chosen, to: d.root) else { continue }
+            covered += 1
+            #expect(spliced == tree, "case \(n): \(text) with \(chosen): \(String(decoding: spliced, as: UTF8.self)) vs \(String(decoding: tree, as: UTF8.self))")
+        }
+        #expect(covered * 2 > cases, "\(covered) of \(cases) covered")
+    }
+
     @Test func removingMissingPathsChangesNothing() {
         let text = #"{"a" : 1}"#
         #expect(String(decoding: Transform.applyAll([.remove([path("b.c"), path("a.x")])], to: doc(text)), as: UTF8.self) == text)

@@ -10,8 +10,10 @@
 /// original tape and compare keys as bytes; the output copies every subtree with no edit inside
 /// as one span and walks only the containers that hold an edit.
 ///
-/// The output is byte for byte what `EditableJSON` writes for the same transforms (tests and
-/// the routing fuzz target compare the two). Cases this form does not cover return nil from
+/// The output is byte for byte what `EditableJSON` writes for the same transforms (tests, on
+/// fixed and on random documents, and the routing fuzz target compare the two), spacing
+/// included: a container the tree opens is written compactly, so one it opens without
+/// changing anything (the root, by `keep`) is marked opened here too. Cases this form does not cover return nil from
 /// `apply`, and the caller uses `EditableJSON`: removing an array element (the later elements'
 /// indices shift), editing inside a value a transform wrote from the event by reference, moving
 /// a value with edits inside it, placing such a reference inside a new object, a `set` through
@@ -41,6 +43,10 @@ public struct SplicedEdits {
     /// In the order made (added members are written in this order). Lookups read the `at` and
     /// `isAdded` fields through a pointer, without copying (retaining) the written values.
     private var edits: [Edit] = []
+    /// Original objects written member by member although nothing in them changed: `keep`
+    /// opens the root in the edited tree even when it keeps every member, and the tree writes
+    /// an opened object compactly (a space in the source between members is not copied).
+    private var opened: [Int] = []
 
     init(_ storage: JSONDocument.Storage, capacity: Int) {
         self.storage = storage
@@ -143,6 +149,7 @@ public struct SplicedEdits {
     /// Whether the subtree at tape index `i` holds an edit (a change or an added member).
     private func holdsEdits(_ i: Int) -> Bool {
         let end = Int(storage.nodes[i].next)
+        for o in opened where o >= i && o < end { return true }
         return edits.withUnsafeBufferPointer { e in
             // A change at `i` itself is not inside; a member added to `i` is.
             for k in e.indices where e[k].at < end && (e[k].at > i || (e[k].isAdded && e[k].at == i)) { return true }
@@ -361,6 +368,7 @@ public struct SplicedEdits {
             i = Int(nodes[value].next)
         }
         edits.removeAll { $0.isAdded && $0.at == 0 && !keys.contains($0.key) }
+        if !opened.contains(0) { opened.append(0) }
         return true
     }
 

@@ -390,6 +390,20 @@ struct TransformTests {
         #expect(covered * 2 > cases, "\(covered) of \(cases) covered")
     }
 
+    /// A `keep` that drops more top-level members than the edits' bound leaves the work to the
+    /// tree (whose cost is linear in the members): the edits' lookups scan them, and a 1 MiB body
+    /// can hold a hundred thousand members. The output is the same either way.
+    @Test func manyDroppedMembersAreLeftToTheTree() throws {
+        let members = (0..<2_000).map { #""m\#($0)":\#($0)"# }.joined(separator: ",")
+        let d = try JSONDocument.parse(Array("{\"eventCode\":\"Payment\",\(members)}".utf8))
+        let transforms: [Transform] = [.keep(["eventCode"])]
+        #expect(SplicedEdits.apply(transforms, to: d.root) == nil)
+        #expect(String(decoding: TransformedEvent(d.root, transforms: transforms).serialized(), as: UTF8.self) == #"{"eventCode":"Payment"}"#)
+        // Under the bound, the edits cover it.
+        let few = try JSONDocument.parse(Array(#"{"eventCode":"Payment","a":1,"b":2}"#.utf8))
+        #expect(SplicedEdits.apply(transforms, to: few.root).map { String(decoding: $0, as: UTF8.self) } == #"{"eventCode":"Payment"}"#)
+    }
+
     @Test func removingMissingPathsChangesNothing() {
         let text = #"{"a" : 1}"#
         #expect(String(decoding: Transform.applyAll([.remove([path("b.c"), path("a.x")])], to: doc(text)), as: UTF8.self) == text)

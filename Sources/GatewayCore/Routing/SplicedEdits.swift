@@ -39,6 +39,11 @@ public struct SplicedEdits {
         var value: Written?
     }
 
+    /// At most this many edits; past it the transforms are not covered and the tree does the
+    /// work. Lookups scan the edits, so without a bound a `keep` over a body with a hundred
+    /// thousand top-level members (a 1 MiB body allows that) would cost time quadratic in them.
+    static let maxEdits = 64
+
     let storage: JSONDocument.Storage
     /// In the order made (added members are written in this order). Lookups read the `at` and
     /// `isAdded` fields through a pointer, without copying (retaining) the written values.
@@ -57,13 +62,13 @@ public struct SplicedEdits {
     /// not cover (see the type's comment).
     public static func apply(_ transforms: [Transform], to event: JSONRef) -> [UInt8]? {
         guard event.index == 0 else { return nil }
-        var edits = SplicedEdits(event.storage, capacity: 8)
+        var spliced = SplicedEdits(event.storage, capacity: 8)
         for t in transforms {
-            guard edits.apply(t, original: event) else { return nil }
+            guard spliced.apply(t, original: event), spliced.edits.count <= maxEdits else { return nil }
         }
         var out: [UInt8] = []
         out.reserveCapacity(event.storage.bytes.count + 128)
-        edits.write(to: &out)
+        spliced.write(to: &out)
         return out
     }
 
@@ -362,6 +367,7 @@ public struct SplicedEdits {
                 if let c = change(at: value) {
                     edits[c].value = nil
                 } else {
+                    guard edits.count < Self.maxEdits else { return false }
                     change(value, to: nil)
                 }
             }

@@ -94,7 +94,17 @@ public enum FuzzTargets {
             let rule = RouteRule(name: r.name, source: r.source, events: r.events, conditions: r.when)
             for c in rule.conditions { _ = c.holds(for: doc.root) }
             let out = Transform.applyAll(r.transform, to: doc.root)
-            check((try? JSONParser.parse(out, limits: JSONParser.Limits(maxDepth: 128, maxNumberLength: 64))) != nil, "a transform produced invalid JSON")
+            // A `set` nests its value as deep as its path is long, below an event nested up to 64
+            // deep: the output may be that much deeper (and is still valid JSON).
+            let deepest = r.transform.map { t -> Int in
+                switch t {
+                case .set(let a): a.map(\.path.segments.count).max() ?? 0
+                case .rename(let m): m.map(\.to.segments.count).max() ?? 0
+                default: 0
+                }
+            }.max() ?? 0
+            let limits = JSONParser.Limits(maxDepth: 64 + deepest + 1, maxNumberLength: 64)
+            check((try? JSONParser.parse(out, limits: limits)) != nil, "a transform produced invalid JSON")
             // The edits kept beside the original bytes write what the edited tree writes.
             if let spliced = SplicedEdits.apply(r.transform, to: doc.root) {
                 check(spliced == out, "spliced edits differ from the edited tree")

@@ -12,12 +12,15 @@
 ///
 /// The output is byte for byte what `EditableJSON` writes for the same transforms (tests, on
 /// fixed and on random documents, and the routing fuzz target compare the two), spacing
-/// included: a container the tree opens is written compactly, so one it opens without
-/// changing anything (the root, by `keep`) is marked opened here too. Cases this form does not cover return nil from
-/// `apply`, and the caller uses `EditableJSON`: removing an array element (the later elements'
-/// indices shift), editing inside a value a transform wrote from the event by reference, moving
-/// a value with edits inside it, placing such a reference inside a new object, a `set` through
-/// an array index that does not exist, and `keep` on a document whose root is not an object.
+/// included: a container the tree opens is written compactly, so one it opens without changing
+/// anything (the root, by `keep`) is marked opened here too.
+///
+/// Cases this form does not cover return nil from `apply`, and the caller uses `EditableJSON`:
+/// removing an array element (the later elements' indices shift), editing inside a value a
+/// transform wrote from the event by reference, moving a value with edits inside it, placing
+/// such a reference (an object, an array, a string with escapes) inside a new object, a `set`
+/// through an array index that does not exist, `keep` on a document whose root is not an
+/// object, and more than `maxEdits` edits.
 public struct SplicedEdits {
     /// A value a transform wrote: a reference to a value of the original event (a template
     /// that is exactly one placeholder, or a renamed value), or a new value.

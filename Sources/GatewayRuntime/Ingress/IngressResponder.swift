@@ -125,7 +125,6 @@ public final class IngressResponder: HTTPResponder {
             // The key is the first 16 bytes of SHA-256(source, 0, body), hashed in place. A source
             // without a window (`dedupWindowSeconds: 0`) skips it: nothing would ever read it, and
             // a SHA-256 of the body is about 1.9 µs (a twentieth of a notification's CPU).
-            let fields = logger.isEnabled(.info) ? acceptedFields(event, signType: signType, remote: context.remote) : []
             let window = Int64(source.dedupWindowSeconds) * 1000
             var hash: [UInt8]? = nil
             if window > 0 {
@@ -136,15 +135,15 @@ public final class IngressResponder: HTTPResponder {
                 }
                 if let h = hash, h.count > 16 { hash?.removeLast(h.count - 16) }
             }
+            let fields = logger.isEnabled(.info) ? acceptedFields(event, signType: signType, remote: context.remote) : []
             let ack = source.ackResponse
             let (dispatcher, logger, stats) = (self.dispatcher, self.logger, state.stats)
             let (planned, keep) = (routes, keepUnmatched)
             // One closure value, captured by reference below: the spool's completion and the hop
             // to the loop then hold one pointer each, small blocks whatever thread frees them,
             // not a copy of everything this captures (a local function's captures are copied
-            // into every closure that calls it).
-            // The closure reads the event in its context, not a local copy of it: a copy retained
-            // and released each of its dozen strings and arrays again.
+            // into every closure that calls it). It reads the event in its context, not a local
+            // copy of it: a copy retained and released each of its dozen strings and arrays again.
             let finish: @Sendable (Spool.AcceptResult) -> Void = { result in
                 switch result {
                 case .stored(let id):

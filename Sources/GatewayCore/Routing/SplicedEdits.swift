@@ -180,7 +180,7 @@ public struct SplicedEdits {
         case .set(let assignments):
             for (path, template) in assignments {
                 let w: Written
-                if template.parts.count == 1, case .path(let p) = template.parts[0] {
+                if let p = template.onlyPath {
                     w = original[path: p].map { .ref($0.index) } ?? .value(.string(""))
                 } else {
                     w = .value(.string(template.render(original)))
@@ -248,10 +248,8 @@ public struct SplicedEdits {
     private mutating func mask(_ segments: [String]) -> Bool {
         switch locate(segments) {
         case .original(let i):
-            let n = storage.nodes[i]
-            guard n.kind == .string || n.kind == .number, i != 0 else { return true }
-            let text = n.kind == .string ? storage.decodeString(n) : storage.text(n)
-            change(i, to: .value(Transform.masked(text)))
+            // Masked the way a reference to it is (a string or a number; nothing else).
+            if case .masked(let m) = Self.masked(.ref(i), [], storage) { change(i, to: m) }
             return true
         case .inWritten(let e, let rest):
             guard let w = edits[e].value else { return true }

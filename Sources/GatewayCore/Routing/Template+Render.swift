@@ -16,7 +16,7 @@ extension Template {
     /// The value to store for `set`: a template that is exactly one placeholder keeps the value's
     /// JSON type (a number stays a number); anything else renders to a string.
     public func value(_ event: JSONRef) -> JSONValue {
-        if parts.count == 1, case .path(let p) = parts[0] {
+        if let p = onlyPath {
             return event[path: p]?.materialize() ?? .string("")
         }
         return .string(render(event))

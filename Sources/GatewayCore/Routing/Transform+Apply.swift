@@ -26,7 +26,7 @@ extension Transform {
     /// A template's value: exactly one placeholder copies the value as it is (any JSON type,
     /// by reference); anything else renders to a string.
     static func value(of template: Template, from original: JSONRef) -> EditableJSON {
-        if template.parts.count == 1, case .path(let p) = template.parts[0] {
+        if let p = template.onlyPath {
             return original[path: p].map(EditableJSON.init) ?? .written(.string(""), like: original)
         }
         return .written(.string(template.render(original)), like: original)

@@ -43,6 +43,13 @@ public struct Template: Sendable, Equatable {
         self.source = text
     }
 
+    /// The path when the template is exactly one placeholder: a `set` then copies the value as
+    /// it is (any JSON type) instead of rendering text.
+    public var onlyPath: JSONPath? {
+        if parts.count == 1, case .path(let p) = parts[0] { return p }
+        return nil
+    }
+
     /// True when the template is only literal text.
     public var isLiteral: Bool { !parts.contains { if case .path = $0 { true } else { false } } }
 }

@@ -107,7 +107,7 @@ struct ConfigTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let keyFile = dir.appendingPathComponent("key")
-        try "file-key\n".write(to: keyFile, atomically: true, encoding: .utf8)
+        try Data("file-key\n".utf8).write(to: keyFile)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyFile.path)
         let text = minimal.replacing("signKey: k3y", with: "signKey: {file: \(keyFile.path)}")
         #expect(try decode(text).sources[0].signKeys[0].value == "file-key")

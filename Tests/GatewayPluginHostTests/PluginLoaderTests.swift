@@ -68,7 +68,7 @@ struct PluginLoaderTests {
         #expect(message("nosym", [noSym.path]).contains("is not a gateway plugin: it has no gw_plugin_register_v1 symbol"))
         // A file that is not a shared object at all.
         let junk = try GatewayProcess.makeTempDirectory("plug")
-        try "not elf".write(to: junk.appendingPathComponent("libgwplugin-junk.so"), atomically: true, encoding: .utf8)
+        try "not elf".writeAtomically(to: junk.appendingPathComponent("libgwplugin-junk.so").path)
         chmod(junk.appendingPathComponent("libgwplugin-junk.so").path, 0o644)
         #expect(message("junk", [junk.path]).contains("cannot load"))
         // A plugin file renamed: its own name does not match.

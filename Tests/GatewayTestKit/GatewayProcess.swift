@@ -8,6 +8,20 @@ import Synchronization
 /// within a bounded time.
 ///
 /// `SWIFT_BACKTRACE=enable=no` is set so a crash cannot leave swift-backtrace holding our pipes.
+/// The root of this process's temporary directories, created on first use and removed at exit.
+extension String {
+    /// `GatewayProcess.writeAtomically(self, to: path)`.
+    public func writeAtomically(to path: String) throws { try GatewayProcess.writeAtomically(self, to: path) }
+}
+
+private let testRoot: String = {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("gw-tests-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: root)  // a previous process with the same pid
+    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testRoot) }
+    return root
+}()
+
 public final class GatewayProcess: @unchecked Sendable {
     // Unchecked: `process` is only used from the test's thread; `lines` is behind a Mutex.
 
@@ -33,10 +47,26 @@ public final class GatewayProcess: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/gateway").path
     }
 
+    /// A fresh directory under this test process's own root (`$TMPDIR/gw-tests-PID`), which is
+    /// removed when the process exits. Tests that forget to clean up, or fail before they do,
+    /// leave nothing behind in `/tmp` (a full run used to leave some 1,000 directories there).
     public static func makeTempDirectory(_ tag: String = "gw") throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(tag)-\(UUID().uuidString.prefix(8))")
+        let dir = URL(fileURLWithPath: testRoot).appendingPathComponent("\(tag)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
+    }
+
+    /// Writes `text` to `path` through a temporary file in the same directory and a rename, so
+    /// that a reloading gateway never reads half a file. (Foundation's `atomically: true` does
+    /// the same on Linux but leaves an empty `TemporaryDirectory.*` in `/tmp` each time.)
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        let temporary = path + ".tmp-\(UUID().uuidString.prefix(8))"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename to \(path): errno \(code)"])
+        }
     }
 
     /// Writes `config` (with `@DIR@` replaced by the temp directory) and starts the gateway.
@@ -48,9 +78,9 @@ public final class GatewayProcess: @unchecked Sendable {
         directory = try reuse ?? GatewayProcess.makeTempDirectory()
         let text = config.replacing("@DIR@", with: directory.path)
         configPath = directory.appendingPathComponent("gateway.yaml").path
-        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try GatewayProcess.writeAtomically(text, to: configPath)
         for (name, content) in extraFiles {
-            try content.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            try GatewayProcess.writeAtomically(content, to: directory.appendingPathComponent(name).path)
         }
         let args = arguments ?? ["serve", "--config", configPath]
         if let shellPrefix {

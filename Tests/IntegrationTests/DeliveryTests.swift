@@ -325,9 +325,9 @@ struct DeliveryTests {
         let dir = try GatewayProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("g.yaml").path
-        try deliveryConfig(receiver: "http://127.0.0.1:9").replacing("@DIR@", with: dir.path).write(toFile: config, atomically: true, encoding: .utf8)
+        try deliveryConfig(receiver: "http://127.0.0.1:9").replacing("@DIR@", with: dir.path).writeAtomically(to: config)
         let event = dir.appendingPathComponent("event.json").path
-        try paymentBody().write(toFile: event, atomically: true, encoding: .utf8)
+        try paymentBody().writeAtomically(to: event)
         var r = try runGateway(["route", "--config", config, event])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("route 'ledger': MATCH"))
@@ -336,15 +336,15 @@ struct DeliveryTests {
         // Routes without transforms show the body exactly as received.
         #expect(r.output.contains(paymentBody()))
         #expect(r.output.contains("route 'tenant-acme': MATCH"))
-        try paymentBody(status: "Failure").write(toFile: event, atomically: true, encoding: .utf8)
+        try paymentBody(status: "Failure").writeAtomically(to: event)
         r = try runGateway(["route", "--config", config, event])
         #expect(r.status == 0)
         #expect(r.output.contains("route 'ledger': no match: condition failed: payment.status does not equal \"Success\""))
-        try #"{"eventCode":"TokenUpdate"}"#.write(toFile: event, atomically: true, encoding: .utf8)
+        try #"{"eventCode":"TokenUpdate"}"#.writeAtomically(to: event)
         r = try runGateway(["route", "--config", config, event])
         #expect(r.status == 0 && r.output.contains("route 'legacy': no match: eventCode is not one of Payment"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path), "a dry run delivers nothing")
-        try "{not json".write(toFile: event, atomically: true, encoding: .utf8)
+        try "{not json".writeAtomically(to: event)
         r = try runGateway(["route", "--config", config, event])
         #expect(r.status == 2 && r.output.contains("would be refused with 400"))
     }
@@ -364,7 +364,7 @@ struct DeliveryTests {
                     with: {url: "http://x/", retries: 3}
                   - plugin: nosuchplugin
             """
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        try text.writeAtomically(to: config)
         let r = try runGateway(["check", "--config", config])
         #expect(r.status == 1)
         #expect(r.output.contains("\(config):7:9: route 'r': handlers[0] (forward-http): unknown key 'retries' in with"))

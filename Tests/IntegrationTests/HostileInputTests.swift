@@ -210,7 +210,7 @@ struct ShellPrivilegeTests {
         let dir = try GatewayProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("g.yaml").path
-        try config("user: no-such-user-here").replacing("@DIR@", with: dir.path).write(toFile: path, atomically: true, encoding: .utf8)
+        try config("user: no-such-user-here").replacing("@DIR@", with: dir.path).writeAtomically(to: path)
         let r = try runGateway(["check", "--config", path])
         #expect(r.status != 0 && r.output.contains("no user 'no-such-user-here'"))
     }

@@ -12,7 +12,7 @@ struct LifecycleTests {
         let dir = try GatewayProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = dir.appendingPathComponent("good.yaml").path
-        try testConfig().replacing("@DIR@", with: dir.path).write(toFile: good, atomically: true, encoding: .utf8)
+        try testConfig().replacing("@DIR@", with: dir.path).writeAtomically(to: good)
         var r = try runGateway(["check", "--config", good])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("configuration OK"))
@@ -21,14 +21,14 @@ struct LifecycleTests {
 
         let bad = dir.appendingPathComponent("bad.yaml").path
         try "server:\n  listen: 127.0.0.1:0\n  maxBodyBytes: huge\nsources:\n  - name: evo\n    path: /w\n    signKey: ${NOT_SET_ANYWHERE}\n"
-            .write(toFile: bad, atomically: true, encoding: .utf8)
+            .writeAtomically(to: bad)
         r = try runGateway(["check", "--config", bad])
         #expect(r.status != 0)
         #expect(r.output.contains("\(bad):3:17: server.maxBodyBytes must be a size"))
         #expect(r.output.contains("\(bad):7:14: source 'evo': signKey: environment variable NOT_SET_ANYWHERE is not set"))
 
         let empty = dir.appendingPathComponent("empty.yaml").path
-        try "".write(toFile: empty, atomically: true, encoding: .utf8)
+        try "".writeAtomically(to: empty)
         r = try runGateway(["check", "--config", empty])
         #expect(r.status != 0 && r.output.contains("\(empty):1:1: empty configuration"))
         r = try runGateway(["serve", "--config", empty])
@@ -54,7 +54,7 @@ struct LifecycleTests {
             r = try runGateway(["send", "--url", url, "--sign-type", "SM2withSM3", "--sm2-key", sm2PrivateKeyPath])
             #expect(r.status == 0, "\(r.output)")
             let body = gw.directory.appendingPathComponent("body.json").path
-            try #"{"eventCode":"Verify","x":1}"#.write(toFile: body, atomically: true, encoding: .utf8)
+            try #"{"eventCode":"Verify","x":1}"#.writeAtomically(to: body)
             r = try runGateway(["send", "--url", url, "--sign-key", "test-sign-key", "--body", body])
             #expect(r.status == 0)
             r = try runGateway(["send", "--url", url, "--sign-key", "k", "--event-code", "Nope"])
@@ -86,12 +86,12 @@ struct LifecycleTests {
         let c = try TestClient(port: gw.port)
         #expect(try c.roundTrip(SignedRequest.payment().bytes).status == 200)
         let original = try String(contentsOfFile: gw.configPath, encoding: .utf8)
-        try original.replacing("signKey: test-sign-key", with: "signKey: rotated-key").write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try original.replacing("signKey: test-sign-key", with: "signKey: rotated-key").writeAtomically(to: gw.configPath)
         gw.signal(SIGHUP)
         #expect(gw.waitForLine { $0.contains("configuration reloaded") } != nil)
         #expect(try c.roundTrip(SignedRequest.payment().bytes).status == 401)
         #expect(try c.roundTrip(SignedRequest.payment(key: "rotated-key").bytes).status == 200)
-        try "server: [broken\n".write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try "server: [broken\n".writeAtomically(to: gw.configPath)
         gw.signal(SIGHUP)
         #expect(gw.waitForLine { $0.contains("configuration reload failed") } != nil)
         #expect(try c.roundTrip(SignedRequest.payment(key: "rotated-key").bytes).status == 200)

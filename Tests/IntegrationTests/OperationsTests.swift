@@ -128,7 +128,7 @@ struct OperationsTests {
 
         #expect(eventually { deliveredTo("/a") })
         #expect(moreAcks(200))
-        try opsConfig(url: receiver.url + "/b").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try opsConfig(url: receiver.url + "/b").replacing("@DIR@", with: gw.directory.path).writeAtomically(to: gw.configPath)
         let r1 = try admin(gw, "POST", "/admin/reload")
         #expect(r1.status == 200 && r1.bodyText.contains(#""generation":2"#))
         #expect(eventually { deliveredTo("/b") })
@@ -136,7 +136,7 @@ struct OperationsTests {
 
         // An invalid file: refused with positions, the current configuration keeps serving.
         let invalid = opsConfig(url: receiver.url + "/x").replacing("plugin: forward-http", with: "plugin: no-such-plugin")
-        try invalid.replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try invalid.replacing("@DIR@", with: gw.directory.path).writeAtomically(to: gw.configPath)
         let r2 = try admin(gw, "POST", "/admin/reload")
         #expect(r2.status == 422)
         #expect(r2.bodyText.contains("gateway.yaml:") && r2.bodyText.contains("no-such-plugin"))
@@ -153,14 +153,14 @@ struct OperationsTests {
                     with: { path: "@DIR@/out/audit.jsonl" }
             """
         try opsConfig(url: receiver.url + "/c", extraRoutes: audit).replacing("@DIR@", with: gw.directory.path)
-            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+            .writeAtomically(to: gw.configPath)
         gw.signal(SIGHUP)
         #expect(gw.waitForLine { $0.contains("configuration reloaded") && $0.contains(#""generation":3"#) } != nil)
         #expect(eventually { deliveredTo("/c") })
         #expect(moreAcks(200))
         let auditFile = gw.directory.appendingPathComponent("out/audit.jsonl").path
         #expect(eventually { ((try? String(contentsOfFile: auditFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 20 })
-        try opsConfig(url: receiver.url + "/a").replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try opsConfig(url: receiver.url + "/a").replacing("@DIR@", with: gw.directory.path).writeAtomically(to: gw.configPath)
         #expect(try admin(gw, "POST", "/admin/reload").status == 200)
         let countA = receiver.received.filter { $0.target == "/a" }.count
         #expect(eventually { receiver.received.filter { $0.target == "/a" }.count > countA })
@@ -197,7 +197,7 @@ struct OperationsTests {
         #expect(parsed.value(at: "routes")?.arrayItems?.first?["pending"]?.scalarText == "3")
 
         let next = opsConfig(url: receiver.url + "/other", routeName: "other", retry: retry)
-        try next.replacing("@DIR@", with: gw.directory.path).write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+        try next.replacing("@DIR@", with: gw.directory.path).writeAtomically(to: gw.configPath)
         let r = try admin(gw, "POST", "/admin/reload")
         #expect(r.status == 200 && r.bodyText.contains(#""removed":["flaky"]"#))
         var letters: [JSONValue] = []
@@ -222,7 +222,7 @@ struct OperationsTests {
         let good = try RecordingHTTPServer()
         defer { good.stop() }
         try opsConfig(url: good.url + "/flaky", routeName: "flaky").replacing("@DIR@", with: gw.directory.path)
-            .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+            .writeAtomically(to: gw.configPath)
         #expect(try admin(gw, "POST", "/admin/reload").status == 200)
         let replay = try admin(gw, "POST", "/admin/deadletters/replay?route=flaky")
         #expect(replay.status == 200 && replay.bodyText.contains(#""queued":3"#))
@@ -309,7 +309,7 @@ struct OperationsTests {
                 .replacing("admin:\n  listen: 127.0.0.1:0", with: "admin:\n  listen: 0.0.0.0:0")
             #expect(open.contains("listen: 0.0.0.0:0"))
             let path = dir.appendingPathComponent("open.yaml").path
-            try open.write(toFile: path, atomically: true, encoding: .utf8)
+            try open.writeAtomically(to: path)
             let check = try runGateway(["check", "--config", path])
             #expect(check.status != 0 && check.output.contains("'token' is required"))
         }
@@ -337,7 +337,7 @@ struct OperationsTests {
             let marker = echoed + ".destroyed"
             #expect(!FileManager.default.fileExists(atPath: marker))
             try opsConfig(url: receiver.url + "/in").replacing("@DIR@", with: gw.directory.path)
-                .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+                .writeAtomically(to: gw.configPath)
             #expect(try admin(gw, "POST", "/admin/reload").status == 200)
             // And with traffic going on elsewhere afterwards, or not: the instance goes at once.
             #expect(eventually { FileManager.default.fileExists(atPath: marker) }, "the removed route's c-echo instance was never destroyed")
@@ -353,7 +353,7 @@ struct OperationsTests {
             #expect(try c.roundTrip(first.bytes).status == 200)
             #expect(gw.waitForLine { $0.contains("notification accepted") && $0.contains(first.msgID) } != nil)
             try (opsConfig(url: receiver.url + "/in") + "\nlog:\n  level: warn\n").replacing("@DIR@", with: gw.directory.path)
-                .write(toFile: gw.configPath, atomically: true, encoding: .utf8)
+                .writeAtomically(to: gw.configPath)
             #expect(try admin(gw, "POST", "/admin/reload").status == 200)
             let second = numbered(2)
             #expect(try c.roundTrip(second.bytes).status == 200)

@@ -132,7 +132,7 @@ struct TLSTests {
         // The connection opened before the reload keeps working.
         #expect(try before.roundTrip(SignedRequest.payment().bytes).status == 200)
         // A broken key on reload: refused, the current certificate keeps serving.
-        try "not a key".write(toFile: gw.directory.appendingPathComponent("server.key").path, atomically: true, encoding: .utf8)
+        try "not a key".writeAtomically(to: gw.directory.appendingPathComponent("server.key").path)
         chmod(gw.directory.appendingPathComponent("server.key").path, 0o600)
         gw.signal(SIGHUP)
         #expect(gw.waitForLine { $0.contains("configuration reload failed") && $0.contains("server.tls") } != nil)
@@ -145,7 +145,7 @@ struct TLSTests {
         let (_, key) = try installCertificate("server", into: dir)
         chmod(key, 0o644)
         let path = dir.appendingPathComponent("gateway.yaml").path
-        try tlsConfig().replacing("@DIR@", with: dir.path).write(toFile: path, atomically: true, encoding: .utf8)
+        try tlsConfig().replacing("@DIR@", with: dir.path).writeAtomically(to: path)
         let r = try runGateway(["check", "--config", path])
         #expect(r.status != 0 && r.output.contains("readable by other users"))
         chmod(key, 0o600)

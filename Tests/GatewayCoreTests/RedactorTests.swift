@@ -124,4 +124,37 @@ struct RedactorTests {
         #expect(r.scrub("retry in 5s: status=503 reason=timeout") == "retry in 5s: status=503 reason=timeout")
         #expect(r.scrub("the token: expired") == "the token: expired")
     }
+
+    /// The quick pass may only skip text that none of the rules touch: on 20,000 seeded random
+    /// strings, whenever the exact scan finds a card-like run, a URL or a keyed value, the quick
+    /// pass must have asked for it. The strings are mostly digits and separators, so runs of
+    /// exactly 13 digits (the boundary) come up often.
+    @Test func quickPassNeverSkipsWhatTheExactScanFinds() {
+        let alphabet = Array("0123456789012345678901234567890123456789  --aZ=:/\"".utf8)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        var found = 0, skipped = 0, thirteen = 0
+        for _ in 0..<20_000 {
+            let bytes = (0..<(next() % 40)).map { _ in alphabet[next() % alphabet.count] }
+            bytes.withUnsafeBufferPointer { u in
+                let exact = Redactor.exactScan(u)
+                let needed = Redactor.needsExactScan(u)
+                if exact.cardLike || exact.url || exact.keyed {
+                    found += 1
+                    #expect(needed, "skipped: \(String(decoding: bytes, as: UTF8.self))")
+                }
+                if !needed { skipped += 1 }
+            }
+            // A run of exactly 13 digits on its own: the boundary of the card rule.
+            var maxRun = 0, run = 0
+            for b in bytes { run = b >= 0x30 && b <= 0x39 ? run + 1 : 0; maxRun = max(maxRun, run) }
+            if maxRun == 13 { thirteen += 1 }
+        }
+        #expect(found > 2_000)
+        #expect(skipped > 2_000)
+        #expect(thirteen > 20)
+    }
 }

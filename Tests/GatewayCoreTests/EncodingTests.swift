@@ -153,6 +153,49 @@ struct EncodingTests {
         #expect(String(decoding: LogFormatter.json(ints), as: UTF8.self).hasSuffix(#""min":-9223372036854775808,"max":9223372036854775807,"zero":0}"# + "\n"))
     }
 
+    /// The one-pass path (no redaction needed) writes exactly what redacting and then
+    /// formatting writes, and gives way whenever the redactor has something to do. Seeded
+    /// random records mix plain identifiers with card numbers, secrets, sensitive field names,
+    /// URLs with credentials, `key=value` text and characters that need escapes.
+    @Test func theCleanLinePathWritesWhatRedactingThenFormattingWrites() {
+        let secret = "s3cr3t-sign-key-0123"
+        let redactor = Redactor(secrets: [secret])
+        let pieces = [
+            "a", "Payment", "0123456789abcdef", "MT7F3A1C000000000042", "4111 1111 1111 1111", "4111111111111111",
+            "4222222222222", "123456789012", "1", " ", "-", "=", ":", "://", "http://u:p@h/x", "\"", "\\", "\n", "é", secret, "token",
+        ]
+        let names = ["source", "msgID", "route", "holderName", "token", "amount", "n", "note:x"]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33) % n
+        }
+        func text() -> String { (0..<next(6)).map { _ in pieces[next(pieces.count)] }.joined() }
+        var clean = 0, redacted = 0
+        for _ in 0..<5_000 {
+            var fields: [(String, LogValue)] = []
+            for i in 0..<next(8) {
+                let key = names[next(names.count)] + (i == 0 ? "" : "\(i)")
+                switch next(5) {
+                case 0: fields.append((key, .int(next(1_000_000) - 500_000)))
+                case 1: fields.append((key, .bool(next(2) == 0)))
+                default: fields.append((key, .string(text())))
+                }
+            }
+            let r = LogRecord(epochMillis: 1_795_312_800_123, level: .info, message: text(), fields: fields)
+            var expected = r
+            redactor.redact(&expected)
+            if let line = LogFormatter.jsonIfClean(r, redactor: redactor) {
+                clean += 1
+                #expect(line == LogFormatter.format(expected, as: .json))
+            } else {
+                redacted += 1
+            }
+        }
+        #expect(clean > 300)
+        #expect(redacted > 500)
+    }
+
     @Test func logLinesAreValidJSON() throws {
         let line = LogFormatter.format(
             LogRecord(epochMillis: 0, level: .warning, message: "a \"quoted\"\nline", fields: [("n", 1), ("b", true), ("s", "x")]),

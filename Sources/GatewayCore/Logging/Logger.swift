@@ -59,6 +59,10 @@ public struct Logger: Sendable {
         clock_gettime(CLOCK_REALTIME, &ts)
         let now = Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
         var record = LogRecord(epochMillis: now, level: l, message: message, fields: baseFields.isEmpty ? fields : baseFields + fields)
+        if format == .json, let line = control.cleanLine(record) {
+            sink.write(line)
+            return
+        }
         control.redact(&record)
         sink.write(LogFormatter.format(record, as: format))
     }
@@ -94,6 +98,12 @@ public final class LogControl: Sendable {
     /// Redacts with the redactor in force.
     public func redact(_ record: inout LogRecord) {
         current.value.redactor.redact(&record)
+    }
+
+    /// The JSON line of a record the redactor in force would not change, or nil (see
+    /// `LogFormatter.jsonIfClean`).
+    func cleanLine(_ record: LogRecord) -> [UInt8]? {
+        LogFormatter.jsonIfClean(record, redactor: current.value.redactor)
     }
 
     public func update(level: LogLevel, redactor: Redactor) {

@@ -89,13 +89,7 @@ public struct Redactor: Sendable {
     /// `scrub`, or nil when there is nothing to scrub (the common case, decided in one pass).
     public func scrubbed(_ text: String) -> String? {
         let (secretFound, cardLike, url, keyed) = text.withUTF8Bytes { u -> (Bool, Bool, Bool, Bool) in
-            var secretFound = false
-            for sb in secretBytes where sb.count <= u.count {
-                if sb.withUnsafeBufferPointer({ ByteSearch.firstOffset(of: $0, in: u) }) != nil {
-                    secretFound = true
-                    break
-                }
-            }
+            let secretFound = containsSecret(u)
             // Most values need none of the rules: one branch-free pass says so. Identifiers mix
             // letters and digits at random (hex IDs), and the exact loop below, a branch per
             // byte class, was mispredicted about every other byte (some 2.5 ns a byte).
@@ -147,16 +141,30 @@ public struct Redactor: Sendable {
     }
 
     /// Per byte: 1 for what may sit inside a card number (a digit, a space, a dash), 2 for
-    /// what starts the other rules (`=`, `:`).
-    private static let scanClasses: [UInt8] = {
+    /// what starts the other rules (`=`, `:`), 4 for what a JSON string must escape (controls,
+    /// quote, backslash, DEL).
+    static let scanClasses: [UInt8] = {
         var t = [UInt8](repeating: 0, count: 256)
         for d in 0x30...0x39 { t[d] = 1 }
         t[0x20] = 1
         t[0x2D] = 1
         t[0x3D] = 2
         t[0x3A] = 2
+        for c in 0..<0x20 { t[c] = 4 }
+        t[0x22] = 4
+        t[0x5C] = 4
+        t[0x7F] = 4
         return t
     }()
+
+    /// Whether one of the configured secret values occurs in `u` (memchr-driven per secret).
+    @inline(__always)
+    func containsSecret(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        for sb in secretBytes where sb.count <= u.count {
+            if sb.withUnsafeBufferPointer({ ByteSearch.firstOffset(of: $0, in: u) }) != nil { return true }
+        }
+        return false
+    }
 
     /// One branch-free pass: whether the exact loop in `scrubbed` is needed at all. A card
     /// number of 13 digits spans at least 13 bytes of digits, spaces and dashes in a row; with

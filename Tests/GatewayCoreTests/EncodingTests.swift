@@ -162,7 +162,7 @@ struct EncodingTests {
         let redactor = Redactor(secrets: [secret])
         let pieces = [
             "a", "Payment", "0123456789abcdef", "MT7F3A1C000000000042", "4111 1111 1111 1111", "4111111111111111",
-            "4222222222222", "123456789012", "1", " ", "-", "=", ":", "://", "http://u:p@h/x", "\"", "\\", "\n", "é", secret, "token",
+            "4222222222222", "ORD0000000000000042", "2026-11-22T09:50:13+08:00", "123456789012", "1", " ", "-", "=", ":", "://", "http://u:p@h/x", "\"", "\\", "\n", "é", secret, "token",
         ]
         let names = ["source", "msgID", "route", "holderName", "token", "amount", "n", "note:x"]
         var state: UInt64 = 0x2545_F491_4F6C_DD1D

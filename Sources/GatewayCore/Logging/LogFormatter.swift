@@ -232,8 +232,14 @@ struct LineWriter {
                 longest = Swift.max(longest, run)
                 seen |= c
             }
-            // The same decision as `Redactor.needsExactScan`, plus escapes.
-            guard longest < 13, seen & 6 == 0 else { return fits = false }
+            guard seen & 4 == 0 else { return fits = false }  // escapes: the growing path
+            // The same decision as `Redactor.needsExactScan`. Values that need the exact rules
+            // are mostly left alone by them (a numeric order ID glued to its prefix, a time with
+            // colons): only when a rule applies does the whole line go the long way.
+            if longest >= 13 || seen & 2 != 0 {
+                let (cardLike, url, keyed) = Redactor.exactScan(u)
+                guard !cardLike, !url, !keyed else { return fits = false }
+            }
             dst[o] = 0x22
             pos = o + 1
         }

@@ -24,7 +24,11 @@ public struct Classifier: Sendable {
         self.limits = limits
     }
 
-    public func classify(source: String, msgID: String, rawBody: [UInt8]) throws(GatewayError) -> GatewayEvent {
+    /// `receivedMs` and `keptHeaders` are carried with the event (see `GatewayEvent`): the
+    /// ingress stamps a new notification, recovery and replay pass the stored ones.
+    public func classify(
+        source: String, msgID: String, rawBody: [UInt8], receivedMs: Int64 = 0, keptHeaders: [KeptHeader] = []
+    ) throws(GatewayError) -> GatewayEvent {
         if msgID.hasMoreScalars(than: limits.maxMsgIDLength) {
             throw GatewayError(.badRequest, "MsgID is longer than \(limits.maxMsgIDLength) characters", reason: "msgid_too_long")
         }
@@ -72,7 +76,7 @@ public struct Classifier: Sendable {
         let eventCode = EventCode(code)
         return GatewayEvent(
             source: source, eventCode: eventCode, msgID: msgID, transaction: Classifier.summarize(object, eventCode: eventCode),
-            document: document)
+            document: document, receivedMs: receivedMs, keptHeaders: keptHeaders)
     }
 
     /// Extracts the transaction facts from the first section that exists for this code.

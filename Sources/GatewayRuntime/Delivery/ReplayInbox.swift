@@ -32,20 +32,18 @@ final class ReplayInbox: Sendable {
                 continue
             }
             guard let source = state.sources.sources.first(where: { $0.name == entry.source }),
-                var n = try? source.classifier.classify(source: entry.source, msgID: entry.msgID, rawBody: entry.body)
+                // Still the notification the provider sent: its original receive time and headers.
+                let event = try? source.classifier.classify(
+                    source: entry.source, msgID: entry.msgID, rawBody: entry.body, receivedMs: entry.receivedMs, keptHeaders: entry.headers)
             else {
                 files.returnToDead(path: path, entry: entry, reason: "cannot replay: the notification no longer passes its source's rules")
                 inFlight.withLock { _ = $0.remove(path) }
                 continue
             }
-            // Still the notification the provider sent: its original receive time and headers.
-            n.receivedMs = entry.receivedMs
-            n.keptHeaders = entry.headers
-            let event = n
             let (dispatcher, logger, inFlight) = (self.dispatcher, self.logger, self.inFlight)
             dispatcher.spool.accept(
-                source: n.source, msgID: n.msgID, eventCode: n.eventCode.rawValue, dedupHash: [], dedupWindowMs: 0, routes: [route.name],
-                headers: n.keptHeaders, receivedMs: n.receivedMs, body: n.rawBody
+                source: event.source, msgID: event.msgID, eventCode: event.eventCode.rawValue, dedupHash: [], dedupWindowMs: 0, routes: [route.name],
+                headers: event.keptHeaders, receivedMs: event.receivedMs, body: event.rawBody
             ) { result in
                 let n = event
                 defer { inFlight.withLock { _ = $0.remove(path) } }

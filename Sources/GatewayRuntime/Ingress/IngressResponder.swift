@@ -207,13 +207,10 @@ public final class IngressResponder: HTTPResponder {
 
     /// The classified event with what the spool keeps beside it.
     private static func event(_ body: [UInt8], source: CompiledSource, headers: SignatureHeaders, signType: SignType) throws(GatewayError) -> GatewayEvent {
-        var n = try source.classifier.classify(source: source.name, msgID: headers.msgID ?? "", rawBody: body)
-        n.receivedMs = wallClockMilliseconds()
-        // Verified above, so both are present and well-formed; bounded anyway.
-        n.keptHeaders = [
-            KeptHeader("DateTime", (headers.dateTime ?? "").prefixCharacters(64)), KeptHeader("SignType", signType.rawValue),
-        ]
-        return n
+        // Verified above, so both headers are present and well-formed; bounded anyway.
+        try source.classifier.classify(
+            source: source.name, msgID: headers.msgID ?? "", rawBody: body, receivedMs: wallClockMilliseconds(),
+            keptHeaders: [KeptHeader("DateTime", (headers.dateTime ?? "").prefixCharacters(64)), KeptHeader("SignType", signType.rawValue)])
     }
 
     private func acceptedFields(_ n: GatewayEvent, signType: SignType, remote: SocketAddress) -> [(String, LogValue)] {

@@ -132,10 +132,8 @@ public enum ServeCommand {
 
         dispatcher.resume(spool.recovered) { record in
             guard let src = state.sources.sources.first(where: { $0.name == record.source }) else { return nil }
-            guard var n = try? src.classifier.classify(source: record.source, msgID: record.msgID, rawBody: record.body) else { return nil }
-            n.receivedMs = record.receivedMs
-            n.keptHeaders = record.headers
-            return n
+            return try? src.classifier.classify(
+                source: record.source, msgID: record.msgID, rawBody: record.body, receivedMs: record.receivedMs, keptHeaders: record.headers)
         }
         let replays = ReplayInbox(dispatcher: dispatcher, state: state, logger: logger)
         replays.poll()

@@ -12,32 +12,7 @@ public enum LogFormatter {
     static func json(_ r: LogRecord) -> [UInt8] {
         // Fast path: the line written with plain stores into a buffer sized up front. A value
         // that needs escapes (rare in log fields) sends the line to the growing path below.
-        var fits = false
-        let line = [UInt8](unsafeUninitializedCapacity: estimatedSize(r)) { buf, count in
-            var w = LineWriter(buf)
-            w.raw("{\"ts\":\"")
-            var ts = CivilTime.iso8601Bytes(epochMillis: r.epochMillis)
-            withUnsafeBytes(of: &ts) { w.bytes($0) }
-            w.raw("\",\"level\":\"")
-            w.plain(r.level.name)
-            w.raw("\",\"msg\":")
-            w.string(r.message)
-            for i in r.fields.indices {  // by index: no copy of each field
-                w.byte(UInt8(ascii: ","))
-                w.string(r.fields[i].0)
-                w.byte(UInt8(ascii: ":"))
-                switch r.fields[i].1 {
-                case .string(let s): w.string(s)
-                case .int(let i): w.decimal(i)
-                case .bool(let b): b ? w.raw("true") : w.raw("false")
-                case .double(let d): w.plain(d.isFinite ? String(d) : "null")
-                }
-            }
-            w.raw("}\n")
-            fits = w.fits
-            count = w.fits ? w.pos : 0
-        }
-        return fits ? line : jsonGrowing(r)
+        preallocated(r, checkingWith: nil) ?? jsonGrowing(r)
     }
 
     /// The JSON line of a record the redactor would leave as it is, written in one pass per
@@ -48,24 +23,33 @@ public enum LogFormatter {
     /// Why: redacting first walked every string once, and formatting walked it again (the
     /// escape check, then the copy); the accepted line of every notification paid for both.
     static func jsonIfClean(_ r: LogRecord, redactor: Redactor) -> [UInt8]? {
+        preallocated(r, checkingWith: redactor)
+    }
+
+    /// The line written with plain stores into a buffer sized up front, or nil when a string
+    /// needs escapes or, given a redactor, when it would change something.
+    private static func preallocated(_ r: LogRecord, checkingWith redactor: Redactor?) -> [UInt8]? {
         var fits = false
         let line = Redactor.scanClasses.withUnsafeBufferPointer { table in
             [UInt8](unsafeUninitializedCapacity: estimatedSize(r)) { buf, count in
                 var w = LineWriter(buf)
+                func value(_ s: String) {
+                    if let redactor { w.cleanString(s, table: table, redactor: redactor) } else { w.string(s) }
+                }
                 w.raw("{\"ts\":\"")
                 var ts = CivilTime.iso8601Bytes(epochMillis: r.epochMillis)
                 withUnsafeBytes(of: &ts) { w.bytes($0) }
                 w.raw("\",\"level\":\"")
                 w.plain(r.level.name)
                 w.raw("\",\"msg\":")
-                w.cleanString(r.message, table: table, redactor: redactor)
-                for i in r.fields.indices where w.fits {
+                value(r.message)
+                for i in r.fields.indices where w.fits {  // by index: no copy of each field
                     w.byte(UInt8(ascii: ","))
-                    if redactor.isSensitive(r.fields[i].0) { w.fits = false }
+                    if let redactor, redactor.isSensitive(r.fields[i].0) { w.fits = false }
                     w.string(r.fields[i].0)
                     w.byte(UInt8(ascii: ":"))
                     switch r.fields[i].1 {
-                    case .string(let s): w.cleanString(s, table: table, redactor: redactor)
+                    case .string(let s): value(s)
                     case .int(let i): w.decimal(i)
                     case .bool(let b): b ? w.raw("true") : w.raw("false")
                     case .double(let d): w.plain(d.isFinite ? String(d) : "null")

@@ -84,6 +84,25 @@ struct ClassifierTests {
         _ = try c.classify(source: "s", msgID: "m", rawBody: Array("{\"eventCode\":\"Payment\",\"metadata\":\"\(meta)\"}".utf8))
     }
 
+    /// Every documented code is known and has its own sections; any other code is unknown
+    /// and searched in the fallback sections (the index taken when a code is made must agree
+    /// with the table it stands for).
+    @Test func documentedCodesAndTheirSectionsAgree() {
+        #expect(Set(EventCode.documented) == Set(EventCode.transactionSections.keys))
+        #expect(EventCode.documented.count == Set(EventCode.documented).count)
+        for code in EventCode.documented {
+            let c = EventCode(code)
+            #expect(c.isKnown, "\(code)")
+            #expect(c.transactionSections == EventCode.transactionSections[code], "\(code)")
+            #expect(c.transactionSectionPaths.map(\.name) == EventCode.transactionSections[code], "\(code)")
+        }
+        for code in ["Chargeback", "payment", "", "Payment "] {
+            let c = EventCode(code)
+            #expect(!c.isKnown && c.transactionSections == EventCode.fallbackSections, "\(code)")
+            #expect(c.transactionSectionPaths.map(\.name) == EventCode.fallbackSections)
+        }
+    }
+
     /// The receive time and the kept headers travel with the event from the classifier (an
     /// event is never changed after it is made); without them they are empty.
     @Test func theStampIsCarriedFromTheClassifier() throws {

@@ -5,14 +5,19 @@
 /// known ones rather than a closed enum.
 public struct EventCode: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
-    /// Whether the provider documents this code. Decided once (logs, metrics and routing ask
-    /// several times per notification, and each lookup hashes the code).
-    public let isKnown: Bool
+    /// The code's place in `documented`, or -1 for a code the provider does not document.
+    /// Looked up once, when the code is made: logs, metrics, classification and routing ask
+    /// about it several times per notification, and each dictionary lookup hashes the code
+    /// (some 350 instructions).
+    let documentedIndex: Int
 
     public init(_ rawValue: String) {
         self.rawValue = rawValue
-        self.isKnown = EventCode.transactionSections[rawValue] != nil
+        self.documentedIndex = EventCode.indexByCode[rawValue] ?? -1
     }
+
+    /// Whether the provider documents this code.
+    public var isKnown: Bool { documentedIndex >= 0 }
 
     public var description: String { rawValue }
 
@@ -20,19 +25,21 @@ public struct EventCode: Sendable, Hashable, CustomStringConvertible {
     /// transaction (merchantTransInfo, evoTransInfo, status, amounts). Unknown codes are searched
     /// in `fallbackSections`.
     public var transactionSections: [String] {
-        EventCode.transactionSections[rawValue] ?? EventCode.fallbackSections
+        isKnown ? EventCode.transactionSections[EventCode.documented[documentedIndex]] ?? [] : EventCode.fallbackSections
     }
 
     /// `transactionSections` as parsed paths (parsed once per process, not per event).
     var transactionSectionPaths: [(name: String, path: JSONPath)] {
-        EventCode.sectionPaths[rawValue] ?? EventCode.fallbackSectionPaths
+        isKnown ? EventCode.sectionPathsByIndex[documentedIndex] : EventCode.fallbackSectionPaths
     }
 
     private static func paths(_ names: [String]) -> [(name: String, path: JSONPath)] {
         names.compactMap { n in JSONPath(n).map { (n, $0) } }
     }
 
-    private static let sectionPaths: [String: [(name: String, path: JSONPath)]] = transactionSections.mapValues(paths)
+    private static let indexByCode: [String: Int] = Dictionary(
+        documented.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+    private static let sectionPathsByIndex: [[(name: String, path: JSONPath)]] = documented.map { paths(transactionSections[$0] ?? []) }
     private static let fallbackSectionPaths = paths(fallbackSections)
 
     /// Documented codes. Payment's follow-ups (Capture, Cancel, Refund, MerchandiseCredit) are

@@ -91,8 +91,8 @@ public struct Redactor: Sendable {
         let (secretFound, cardLike, url, keyed) = text.withUTF8Bytes { u -> (Bool, Bool, Bool, Bool) in
             let secretFound = containsSecret(u)
             // Most values need none of the rules: one branch-free pass says so. Identifiers mix
-            // letters and digits at random (hex IDs), and the exact loop below, a branch per
-            // byte class, was mispredicted about every other byte (some 2.5 ns a byte).
+            // letters and digits at random (hex IDs), and `exactScan`, a branch per byte class,
+            // was mispredicted about every other byte on them (some 2.5 ns a byte).
             guard Redactor.needsExactScan(u) else { return (secretFound, false, false, false) }
             let (cardLike, url, keyed) = Redactor.exactScan(u)
             return (secretFound, cardLike, url, keyed)
@@ -166,7 +166,7 @@ public struct Redactor: Sendable {
         return false
     }
 
-    /// One branch-free pass: whether the exact loop in `scrubbed` is needed at all. A card
+    /// One branch-free pass: whether `exactScan` is needed at all. A card
     /// number of 13 digits spans at least 13 bytes of digits, spaces and dashes in a row; with
     /// no such stretch, and no `=` or `:`, none of the rules can apply.
     @inline(__always)

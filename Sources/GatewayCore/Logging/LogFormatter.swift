@@ -205,22 +205,17 @@ struct LineWriter {
             guard u.count + 2 <= buf.count - pos, let dst = buf.baseAddress, !redactor.containsSecret(u) else { return fits = false }
             dst[pos] = 0x22
             var o = pos + 1
-            var run = 0
-            var longest = 0
-            var seen: UInt8 = 0
+            var scan = Redactor.QuickScan()
             for b in u {
                 dst[o] = b
                 o &+= 1
-                let c = table[Int(b)]
-                run = (run &+ 1) & -Int(c & 1)
-                longest = Swift.max(longest, run)
-                seen |= c
+                scan.add(table[Int(b)])
             }
-            guard seen & 4 == 0 else { return fits = false }  // escapes: the growing path
-            // The same decision as `Redactor.needsExactScan`. Values that need the exact rules
-            // are mostly left alone by them (a numeric order ID glued to its prefix, a time with
-            // colons): only when a rule applies does the whole line go the long way.
-            if longest >= 13 || seen & 2 != 0 {
+            guard !scan.needsEscape else { return fits = false }  // escapes: the growing path
+            // Values that need the exact rules are mostly left alone by them (a numeric order
+            // ID glued to its prefix, a time with colons): only when a rule applies does the
+            // whole line go the long way.
+            if scan.needsExactScan {
                 let (cardLike, url, keyed) = Redactor.exactScan(u)
                 guard !cardLike, !url, !keyed else { return fits = false }
             }

@@ -166,23 +166,35 @@ public struct Redactor: Sendable {
         return false
     }
 
-    /// One branch-free pass: whether `exactScan` is needed at all. A card
-    /// number of 13 digits spans at least 13 bytes of digits, spaces and dashes in a row; with
-    /// no such stretch, and no `=` or `:`, none of the rules can apply.
+    /// One branch-free pass: whether `exactScan` is needed at all.
     @inline(__always)
     static func needsExactScan(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
         scanClasses.withUnsafeBufferPointer { table in
-            var run = 0
-            var longest = 0
-            var seen: UInt8 = 0
-            for b in u {
-                let c = table[Int(b)]
-                run = (run &+ 1) & -Int(c & 1)
-                longest = Swift.max(longest, run)
-                seen |= c
-            }
-            return longest >= 13 || seen & 2 != 0
+            var scan = QuickScan()
+            for b in u { scan.add(table[Int(b)]) }
+            return scan.needsExactScan
         }
+    }
+
+    /// The state of the branch-free pass over a value's byte classes (`scanClasses`), fed one
+    /// class at a time: by `needsExactScan`, and by the log line's one-pass writer, which
+    /// copies the bytes in the same loop.
+    struct QuickScan {
+        private var run = 0
+        private var longest = 0
+        private(set) var seen: UInt8 = 0
+
+        @inline(__always) mutating func add(_ c: UInt8) {
+            run = (run &+ 1) & -Int(c & 1)
+            longest = Swift.max(longest, run)
+            seen |= c
+        }
+
+        /// A card number of 13 digits spans at least 13 bytes of digits, spaces and dashes in
+        /// a row; with no such stretch, and no `=` or `:`, none of the exact rules can apply.
+        var needsExactScan: Bool { longest >= 13 || seen & 2 != 0 }
+        /// Whether a byte needs a JSON escape.
+        var needsEscape: Bool { seen & 4 != 0 }
     }
 
     /// Hides the value following a sensitive key in text: `"name" : <JSON value>` (a string, or

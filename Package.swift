@@ -2,7 +2,7 @@
 //
 // The webhook gateway. Modules are layered by dependency direction; nothing depends upwards:
 //
-//   C (CYAML, COpenSSL, COpenSSLShims, CSystem, CChecksum)
+//   C (CYAML, COpenSSL, COpenSSLShims, CSystem, CChecksum, CByteScan)
 //     -> GatewayCore          pure domain: JSON, events, classification, errors, logging API (no I/O)
 //     -> GatewayConfig        YAML (libyaml) -> typed, validated configuration
 //     -> GatewayCrypto        OpenSSL facade: digests, HMAC, SM2/SM3, constant-time compare
@@ -51,11 +51,13 @@ let package = Package(
         .target(name: "CSystem"),
         // CRC-32C with the SSE4.2 instruction when present (spool record checksums).
         .target(name: "CChecksum"),
+        // Sixteen-byte scans (SSE2) for the JSON string scanner, inlined into GatewayCore.
+        .target(name: "CByteScan"),
         // The plugin ABI: one C header (include/gateway_plugin.h), shared by host and plugins.
         .target(name: "CGatewayPluginABI"),
 
         // MARK: Swift modules, bottom-up
-        .target(name: "GatewayCore", dependencies: ["CChecksum", "CSystem"], swiftSettings: settings),
+        .target(name: "GatewayCore", dependencies: ["CByteScan", "CChecksum", "CSystem"], swiftSettings: settings),
         .target(name: "GatewayConfig", dependencies: ["GatewayCore", "CYAML"], swiftSettings: settings),
         .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
                 swiftSettings: settings),
@@ -102,7 +104,7 @@ let package = Package(
             path: "Tests/GatewayTestKit",
             swiftSettings: settings
         ),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: settings),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "CByteScan"], swiftSettings: settings),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"],
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewaySignatureTests", dependencies: ["GatewaySignature", "GatewayCrypto"],

@@ -1,3 +1,4 @@
+import CByteScan
 import Foundation
 import Testing
 
@@ -159,8 +160,9 @@ struct JSONDocumentTests {
     }
 
     @Test func longPlainStringsUseTheFastScan() throws {
-        // Crosses the 8-byte stride with a quote, a backslash, a control byte and non-ASCII at every offset.
-        for offset in 0..<9 {
+        // Crosses the 16-byte and the 8-byte strides with a quote, a backslash, a control byte
+        // and non-ASCII at every offset.
+        for offset in 0..<34 {
             let pad = String(repeating: "a", count: offset)
             _ = try JSONDocument.parse(Array("[\"\(pad)\\\"\(pad)\"]".utf8))
             _ = try JSONDocument.parse(Array("[\"\(pad)é\(pad)\"]".utf8))
@@ -193,5 +195,61 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite("JSON string scan, 16 bytes at a time")
+struct StringScanTests {
+    /// The SSE2 mask equals the byte-by-byte one for blocks of every byte value, mixed so that
+    /// each class (quote, backslash, control, DEL, 0x1F/0x20 and 0x7F/0x80 edges, non-ASCII,
+    /// plain) lands at every position.
+    @Test func vectorMasksEqualTheBytewiseOnes() {
+        var rng = SplitMix(seed: 0x5ca1_ab1e)
+        let edges: [UInt8] = [0x00, 0x1F, 0x20, 0x21, 0x22, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xFF, 0x61]
+        var checked = 0
+        for round in 0..<20_000 {
+            var block = [UInt8](repeating: 0, count: 16)
+            for k in 0..<16 {
+                block[k] = round % 2 == 0 ? edges[Int(rng.next() % UInt64(edges.count))] : UInt8(truncatingIfNeeded: rng.next())
+            }
+            let vector = block.withUnsafeBufferPointer { gw_json_string_attention16($0.baseAddress!) }
+            let bytewise = block.withUnsafeBufferPointer { gw_json_string_attention16_portable($0.baseAddress!) }
+            #expect(vector == bytewise, "\(block)")
+            if vector != bytewise { break }
+            checked += 1
+        }
+        #expect(checked == 20_000)
+    }
+
+    /// Random strings of plain runs, escapes, raw control bytes and non-ASCII text (valid and
+    /// not), placed so that every stop falls at every offset of a 16-byte block: the tape's
+    /// verdict (accepted or not), decoded value and scalar count agree with Foundation's.
+    @Test func randomStringsParseLikeFoundation() throws {
+        var rng = SplitMix(seed: 0xfeed_0016)
+        let pieces: [[UInt8]] = [
+            Array("a".utf8), Array("xyz".utf8), Array("0123456789abcdef".utf8), Array(#"\""#.utf8), Array(#"\\"#.utf8),
+            Array(#"\n"#.utf8), Array(#"\u00e9"#.utf8), Array(#"\ud83d\ude00"#.utf8), Array("é".utf8), Array("张".utf8),
+            Array("😀".utf8), [0x01], [0x1F], [0x7F], [0xC3], [0xFF],
+        ]
+        var agreed = 0
+        for _ in 0..<4000 {
+            var content: [UInt8] = []
+            for _ in 0..<Int(rng.next() % 10) {
+                let p = pieces[Int(rng.next() % UInt64(pieces.count))]
+                // Mostly plain and valid, so that most strings are accepted.
+                if p.count == 1 && (p[0] < 0x20 || p[0] >= 0x80) && rng.next() % 4 != 0 { continue }
+                content += p
+            }
+            let json: [UInt8] = Array(#"{"s":""#.utf8) + content + Array(#""}"#.utf8)
+            let expected = foundationString(json)
+            let doc = try? JSONDocument.parse(json)
+            let s = doc?.root["s"]
+            #expect(s?.stringValue == expected, "\(content)")
+            if let s, let expected {
+                #expect(s.scalarCount == expected.unicodeScalars.count, "\(content)")
+            }
+            if s?.stringValue == expected { agreed += 1 }
+        }
+        #expect(agreed == 4000)
     }
 }

@@ -1,0 +1,39 @@
+#ifndef GW_CBYTESCAN_H
+#define GW_CBYTESCAN_H
+/* Sixteen bytes at a time for the JSON string scanner (GatewayCore's TapeBuilder.parseString).
+ *
+ * Why C: Swift has no portable way to turn a vector comparison into a bit mask (SSE2's
+ * pmovmskb). One load answers for a whole key of up to 15 bytes, where the 8-byte SWAR scan
+ * took one or two rounds with a data-dependent exit each. Measured on the benchmark body
+ * (`gateway-microbench 300000 JSONDocument.parse`, interleaved, pinned): about 5% off a parse.
+ * `static inline`, so the Swift caller inlines it (no call). SSE2 is part of x86-64; other
+ * targets get the same answer byte by byte. */
+#include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Bit k set when byte k of the 16 at `p` (all readable) needs the scanner's look: a quote, a
+ * backslash, a control byte (below 0x20) or a non-ASCII byte (at or above 0x80; one signed
+ * comparison catches both of the last). Exact: no bit for any other byte. */
+static inline uint32_t gw_json_string_attention16(const uint8_t *p) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low));
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++) {
+        uint8_t b = p[k];
+        if (b == '"' || b == '\\' || b < 0x20 || b >= 0x80) m |= 1u << k;
+    }
+    return m;
+#endif
+}
+
+/* The same mask computed byte by byte on every target: what the tests compare the vector form
+ * with. */
+uint32_t gw_json_string_attention16_portable(const uint8_t *p);
+#endif

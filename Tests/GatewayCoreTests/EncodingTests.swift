@@ -123,6 +123,21 @@ struct EncodingTests {
             CivilTime.writeISO8601(epochMillis: ms, into: &out)
             #expect(out == [0x3C] + Array(text.utf8), "\(ms)")
         }
+        // Against Foundation's formatter (another independent implementation), at 3,000 seeded
+        // instants from 1970 to 9999: every field's two-digit halves, and the milliseconds.
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var rng = SplitMix(seed: 0x1508_601)
+        var agreed = 0
+        for _ in 0..<3000 {
+            let ms = Int64(rng.next() % 253_402_300_800_000)
+            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(ms / 1000)).addingTimeInterval(Double(ms % 1000) / 1000 + 0.0001))
+            let ours = CivilTime.iso8601(epochMillis: ms)
+            #expect(ours == expected, "\(ms)")
+            if ours == expected { agreed += 1 }
+        }
+        #expect(agreed == 3000)
         #expect(CivilTime.httpDate(epochSeconds: 1_795_312_800) == "Sun, 22 Nov 2026 02:00:00 GMT")
     }
 

@@ -107,15 +107,35 @@ public struct JSONRef: Sendable {
         guard n.kind == .object else { return nil }
         var i = index + 1
         let end = Int(n.next)
-        return key.withUTF8Bytes { keyBytes -> JSONRef? in
-            while i < end {
-                let keyNode = document.nodes[i]
-                let valueIndex = i + 1
-                if document.keyEquals(keyNode, keyBytes) { return JSONRef(storage: storage, index: valueIndex) }
-                i = Int(document.nodes[valueIndex].next)
+        let s = storage
+        // The tape and the bytes through pointers, taken once per lookup: reading the arrays
+        // through the storage object on every member retained and released them each time
+        // (a dozen lookups per notification). Keys without escapes of another length are
+        // passed over without a call.
+        let found = key.withUTF8Bytes { keyBytes -> Int? in
+            s.nodes.withUnsafeBufferPointer { nodes -> Int? in
+                s.bytes.withUnsafeBufferPointer { bytes -> Int? in
+                    while i < end {
+                        let k = nodes[i]
+                        if k.flag {
+                            if s.keyEquals(k, keyBytes) { return i + 1 }
+                        } else if Int(k.end &- k.start) == keyBytes.count && JSONRef.equal(bytes, at: Int(k.start), keyBytes) {
+                            return i + 1
+                        }
+                        i = Int(nodes[i + 1].next)
+                    }
+                    return nil
+                }
             }
-            return nil
         }
+        return found.map { JSONRef(storage: s, index: $0) }
+    }
+
+    /// Whether `bytes[at..<at + key.count]` (in range) equals `key`.
+    @inline(__always)
+    static func equal(_ bytes: UnsafeBufferPointer<UInt8>, at: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let b = bytes.baseAddress, let k = key.baseAddress else { return key.isEmpty }
+        return memcmp(b + at, k, key.count) == 0
     }
 
     /// Element lookup for arrays.

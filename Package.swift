@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "CSystem"),
         // CRC-32C with the SSE4.2 instruction when present (spool record checksums).
         .target(name: "CChecksum"),
-        // Sixteen-byte scans (SSE2) for the JSON string scanner, inlined into GatewayCore.
+        // Sixteen-byte scans (SSE2) for the JSON string scanner and the HTTP head checks, inlined.
         .target(name: "CByteScan"),
         // The plugin ABI: one C header (include/gateway_plugin.h), shared by host and plugins.
         .target(name: "CGatewayPluginABI"),
@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "GatewayCrypto", dependencies: ["GatewayCore", "COpenSSL", "COpenSSLShims"],
                 swiftSettings: settings),
         .target(name: "GatewaySignature", dependencies: ["GatewayCore", "GatewayCrypto"], swiftSettings: settings),
-        .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "GatewayCrypto", "CSystem"], swiftSettings: settings),
+        .target(name: "GatewayHTTP", dependencies: ["GatewayCore", "GatewayCrypto", "CByteScan", "CSystem"], swiftSettings: settings),
         .target(name: "GatewaySpool", dependencies: ["GatewayCore"], swiftSettings: settings),
         .target(
             name: "GatewayPluginHost",
@@ -109,7 +109,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: settings),
         .testTarget(name: "GatewaySignatureTests", dependencies: ["GatewaySignature", "GatewayCrypto"],
                     resources: [.copy("Fixtures")], swiftSettings: settings),
-        .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP"], swiftSettings: settings),
+        .testTarget(name: "GatewayHTTPTests", dependencies: ["GatewayHTTP", "CByteScan"], swiftSettings: settings),
         .testTarget(name: "GatewaySpoolTests", dependencies: ["GatewaySpool", "GatewayTestKit"], swiftSettings: settings),
         .testTarget(name: "GatewayPluginHostTests", dependencies: ["GatewayPluginHost", "GatewayTestKit", "CGatewayPluginABI"], swiftSettings: settings),
         // Fuzz targets (Tests/Fuzz): shared by the libFuzzer driver (`make fuzz`) and the tests that

@@ -1,3 +1,4 @@
+import CByteScan
 import GatewayCore
 import Testing
 
@@ -283,8 +284,13 @@ struct HTTPRequestParserTests {
     @Test func theFieldLineCheckAnswersLikeTheByteByByteOne() {
         let alphabet: [UInt8] = Array("aZ0-!~".utf8) + [0x20, 0x09, 0x3A, 0x3A, 0x00, 0x0D, 0x7F, 0x80, 0xC3, 0xA9, 0x22, 0x2C]
         var rng = SystemRandomNumberGenerator()
-        for _ in 0..<20000 {
-            let line = (0..<Int.random(in: 0..<30, using: &rng)).map { _ in alphabet.randomElement(using: &rng) ?? 0x61 }
+        for round in 0..<20000 {
+            // Half short and dense in faults; half up to 60 bytes and mostly plain, so that values
+            // pass the 16-byte check with a fault at every position of a block, or none.
+            let long = round % 2 == 1
+            let line = (0..<Int.random(in: 0..<(long ? 60 : 30), using: &rng)).map { _ in
+                long && Int.random(in: 0..<8, using: &rng) != 0 ? UInt8(ascii: "v") : alphabet.randomElement(using: &rng) ?? 0x61
+            }
             let fast = line.withUnsafeBufferPointer { HeadParser.validateFieldLine($0)?.message }
             let slow = HeadParser.validateFieldLine(line[...])?.message
             // Both refuse the same lines. The reason may differ when a line has two faults (the
@@ -292,6 +298,26 @@ struct HTTPRequestParserTests {
             #expect((fast == nil) == (slow == nil), "\(line)")
             if !line.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) { #expect(fast == slow, "\(line)") }
         }
+    }
+
+    /// The 16-byte masks (SSE2) that the head scan and the field-value check use flag exactly
+    /// the bytes the parser's byte predicates refuse: every byte value at every position.
+    @Test func theSixteenByteMasksFlagExactlyTheRefusedBytes() {
+        var checked = 0
+        for value in 0...255 {
+            for position in 0..<16 {
+                var block = [UInt8](repeating: UInt8(ascii: "a"), count: 16)
+                block[position] = UInt8(value)
+                let b = UInt8(value)
+                let head = block.withUnsafeBufferPointer { gw_http_head_forbidden16($0.baseAddress!) }
+                let field = block.withUnsafeBufferPointer { gw_http_value_forbidden16($0.baseAddress!) }
+                let headRefuses = (b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F
+                #expect(head == (headRefuses ? 1 << position : 0), "head mask, byte \(value) at \(position)")
+                #expect(field == (ASCII.isControlInFieldValue(b) ? 1 << position : 0), "value mask, byte \(value) at \(position)")
+                if head == (headRefuses ? 1 << position : 0) && field == (ASCII.isControlInFieldValue(b) ? 1 << position : 0) { checked += 1 }
+            }
+        }
+        #expect(checked == 256 * 16)
     }
 
     /// The path of each form of target: origin-form with and without a query or fragment,

@@ -1,6 +1,7 @@
 #ifndef GW_CBYTESCAN_H
 #define GW_CBYTESCAN_H
-/* Sixteen bytes at a time for the JSON string scanner (GatewayCore's TapeBuilder.parseString).
+/* Sixteen bytes at a time for the JSON string scanner (GatewayCore's TapeBuilder.parseString)
+ * and the HTTP head checks (GatewayHTTP's HTTPRequestParser and HeadParser).
  *
  * Why C: Swift has no portable way to turn a vector comparison into a bit mask (SSE2's
  * pmovmskb). One load answers for a whole key of up to 15 bytes, where the 8-byte SWAR scan
@@ -36,4 +37,44 @@ static inline uint32_t gw_json_string_attention16(const uint8_t *p) {
 /* The same mask computed byte by byte on every target: what the tests compare the vector form
  * with. */
 uint32_t gw_json_string_attention16_portable(const uint8_t *p);
+
+/* Bit k set when byte k of the 16 at `p` may not appear in a request head: a control byte other
+ * than tab, CR and LF, or DEL. Exact, so a line end in a block costs nothing more (an 8-byte
+ * SWAR test flagged every word holding a CRLF and checked it byte by byte). */
+static inline uint32_t gw_http_head_forbidden16(const uint8_t *p) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v); /* v <= 0x1F */
+    __m128i allowed = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x09)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0D))),
+                                   _mm_cmpeq_epi8(v, _mm_set1_epi8(0x0A)));
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, control), del));
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++) {
+        uint8_t b = p[k];
+        if ((b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F) m |= 1u << k;
+    }
+    return m;
+#endif
+}
+
+/* Bit k set when byte k of the 16 at `p` may not appear in a header field value: a control
+ * byte other than tab, or DEL (RFC 9110 5.5; obs-text, 0x80 and above, is allowed). Exact. */
+static inline uint32_t gw_http_value_forbidden16(const uint8_t *p) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    __m128i tab = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x09));
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(tab, control), del));
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++) {
+        uint8_t b = p[k];
+        if ((b < 0x20 && b != 0x09) || b == 0x7F) m |= 1u << k;
+    }
+    return m;
+#endif
+}
 #endif

@@ -28,6 +28,14 @@ public struct CanonicalMessage: Sendable {
     /// The message as byte chunks whose concatenation is the string to sign, so the body is never
     /// copied. `key` is nil for SM2withSM3.
     public func parts(key: String?) -> [[UInt8]] {
+        let head = self.head(key: key)
+        return body.isEmpty ? [head] : [head, body]
+    }
+
+    /// Everything before the body (with the line break before it when there is a body): the
+    /// body is then fed to a digest as it is, without an array of the two parts (an allocation
+    /// per verification).
+    public func head(key: String?) -> [UInt8] {
         var head: [UInt8] = []
         head.reserveCapacity(method.utf8.count + target.utf8.count + dateTime.utf8.count + (key?.utf8.count ?? 0) + msgID.utf8.count + 5)
         for b in method.utf8 { head.append(b >= 0x61 && b <= 0x7A ? b - 0x20 : b) }  // ASCII upper case
@@ -41,9 +49,8 @@ public struct CanonicalMessage: Sendable {
             head.append(0x0A)
         }
         head.append(contentsOf: msgID.utf8)
-        if body.isEmpty { return [head] }
-        head.append(0x0A)
-        return [head, body]
+        if !body.isEmpty { head.append(0x0A) }
+        return head
     }
 
     /// The whole string to sign (for tests and debugging tools; never logged: it contains the key).

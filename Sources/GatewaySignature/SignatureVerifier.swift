@@ -89,7 +89,11 @@ public struct SignatureVerifier: Sendable {
                 let expected: [UInt8]?
                 switch type {
                 case .sha256, .sha512:
-                    expected = try? Digest.hash(algorithm, parts: message.parts(key: key.text))
+                    let head = message.head(key: key.text)
+                    expected = try? Digest.hash(algorithm) { update in
+                        head.withUnsafeBytes { update($0) }
+                        message.body.withUnsafeBytes { update($0) }
+                    }
                 default:
                     expected = try? HMAC.authenticate(algorithm, key: key.bytes, parts: message.parts(key: key.text))
                 }

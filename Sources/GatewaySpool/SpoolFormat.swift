@@ -185,9 +185,11 @@ extension SpoolRecord {
                 p.str(a.source)
                 p.str(a.msgID)
                 p.str(a.eventCode)
-                var hash = a.dedupHash
-                if hash.count != 16 { hash = Array((hash + [UInt8](repeating: 0, count: 16)).prefix(16)) }
-                p.bytes.append(contentsOf: hash)
+                // Always 16 bytes: the first 16 of the hash, zeros after a shorter one (none
+                // when the source has no window), without a padded copy.
+                let hashBytes = min(16, a.dedupHash.count)
+                p.bytes.append(contentsOf: a.dedupHash[..<hashBytes])
+                for _ in hashBytes..<16 { p.bytes.append(0) }
                 p.i64(a.dedupExpiresMs)
                 p.u16(UInt16(min(a.routes.count, Int(UInt16.max))))
                 for r in a.routes.prefix(Int(UInt16.max)) { p.str(r) }

@@ -29,14 +29,45 @@ public struct JSONDocument: Sendable {
         var count: Int32
     }
 
-    /// One reference-counted box for both arrays: a `JSONRef` is then one retain to copy, not two.
+    /// One reference-counted box for the bytes and the tape: a `JSONRef` is then one retain to
+    /// copy. The tape is the parser's own buffer, owned here and freed with the box: copying it
+    /// into an array cost an allocation and a copy of some 5 KB per notification, and every
+    /// lookup through an array property retained and released the array.
     final class Storage: Sendable {
         let bytes: [UInt8]
-        let nodes: [Node]
-        init(bytes: [UInt8], nodes: [Node]) {
+        let nodes: Tape
+        init(bytes: [UInt8], nodes: Tape) {
             self.bytes = bytes
             self.nodes = nodes
         }
+        deinit { nodes.deallocate() }
+    }
+
+    /// The nodes of a tape, in memory the `Storage` holding them owns: a pointer and a count,
+    /// copied without reference counting; reads check the index, as an array's do.
+    struct Tape: @unchecked Sendable {
+        // Unchecked: the nodes are written once, by the parser, before the tape is shared.
+        private let base: UnsafeMutablePointer<Node>
+        let count: Int
+
+        /// Takes over `count` nodes at `base` (allocated with `UnsafeMutablePointer.allocate`).
+        fileprivate init(adopting base: UnsafeMutablePointer<Node>, count: Int) {
+            self.base = base
+            self.count = count
+        }
+
+        @inline(__always)
+        subscript(i: Int) -> Node {
+            precondition(i >= 0 && i < count, "tape index out of range")
+            return base[i]
+        }
+
+        func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Node>) throws(E) -> R) throws(E) -> R {
+            try body(UnsafeBufferPointer(start: base, count: count))
+        }
+
+        /// Nodes are plain values: nothing to deinitialize.
+        fileprivate func deallocate() { base.deallocate() }
     }
 
     let storage: Storage
@@ -59,22 +90,26 @@ public struct JSONDocument: Sendable {
         return count
     }
     public var bytes: [UInt8] { storage.bytes }
-    var nodes: [Node] { storage.nodes }
+    var nodes: Tape { storage.nodes }
 
-    init(bytes: [UInt8], nodes: [Node]) {
+    init(bytes: [UInt8], nodes: Tape) {
         storage = Storage(bytes: bytes, nodes: nodes)
     }
 
     /// Parses and validates `bytes` under `limits` (same rules and errors as `JSONParser`).
     public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
-        let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> [Node] in
+        let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> Tape in
             var t = TapeBuilder(bytes: buf, limits: limits)
-            defer { t.nodes.deallocate() }
-            t.skipWhitespace()
-            try t.parseValue(depth: 0)
-            t.skipWhitespace()
-            if t.index != buf.count { throw t.fail("unexpected data after the JSON value") }
-            return t.nodes.array()
+            do throws(JSONParser.ParseError) {
+                t.skipWhitespace()
+                try t.parseValue(depth: 0)
+                t.skipWhitespace()
+                if t.index != buf.count { throw t.fail("unexpected data after the JSON value") }
+            } catch {
+                t.nodes.deallocate()
+                throw error
+            }
+            return t.nodes.tape()
         }
         return JSONDocument(bytes: bytes, nodes: nodes)
     }
@@ -446,7 +481,7 @@ extension JSONDocument.Storage {
 
 /// Single pass: validate and record the tape. No per-value allocation.
 /// The tape under construction: nodes written through a pointer, the buffer doubled when full,
-/// copied into an array of the exact size at the end. An array's `append` checked uniqueness
+/// handed to the document's storage at the end. An array's `append` checked uniqueness
 /// and capacity for every node (a notification has a hundred strings); reads here check only the
 /// index.
 private struct NodeBuffer {
@@ -489,7 +524,8 @@ private struct NodeBuffer {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
 
-    func array() -> [Node] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    /// The nodes as a tape that owns this buffer (which must not be used or freed here after).
+    func tape() -> JSONDocument.Tape { JSONDocument.Tape(adopting: base, count: count) }
 
     /// Frees the buffer (nodes are plain values: nothing to deinitialize).
     func deallocate() { base.deallocate() }

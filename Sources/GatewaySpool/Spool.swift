@@ -310,15 +310,15 @@ public final class Spool: @unchecked Sendable {
             }
             let id = s.nextID
             s.nextID += 1
-            let record = AcceptedRecord(
+            let expiresMs = now + dedupWindowMs
+            if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: expiresMs, windowMs: dedupWindowMs) }
+            // The caller's hash bytes when they encode the same hash (16 bytes, or none:
+            // zeros), so that storing a notification does not allocate a copy of them.
+            SpoolRecord.encodeAccepted(
                 id: id, receivedMs: now, source: source, msgID: msgID, eventCode: eventCode,
-                // The caller's bytes when they encode the same hash (16 bytes, or none: zeros),
-                // so that storing a notification does not allocate a copy of them.
-                dedupHash: dedupHash.count == 16 || dedupHash.isEmpty ? dedupHash : hash.bytes,
-                dedupExpiresMs: now + dedupWindowMs, routes: routes, headers: headers, body: body)
-            if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: now + dedupWindowMs, windowMs: dedupWindowMs) }
-            SpoolRecord.accepted(record).encode(into: &s.pending)
-            s.queue.append(Write(accepted: (id, hash, record.dedupExpiresMs, routes.count, completion), resolvedID: nil))
+                dedupHash: dedupHash.count == 16 || dedupHash.isEmpty ? dedupHash : hash.bytes, dedupExpiresMs: expiresMs,
+                routes: routes, headers: headers, body: body, into: &s.pending)
+            s.queue.append(Write(accepted: (id, hash, expiresMs, routes.count, completion), resolvedID: nil))
             return nil
         }
         if let immediate {

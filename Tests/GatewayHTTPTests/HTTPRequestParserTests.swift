@@ -300,6 +300,33 @@ struct HTTPRequestParserTests {
         }
     }
 
+    /// Header names keep the bytes sent, whether they are given as literals (the usual
+    /// spellings) or made from the bytes: each usual name, its lower-case form, the same length
+    /// with one byte changed, and one byte shorter.
+    @Test func headerNamesKeepTheirBytes() {
+        let usual = [
+            "Host", "MsgID", "Accept", "Expect", "DateTime", "SignType", "Connection", "User-Agent", "Content-Type", "Authorization",
+            "Content-Length", "Accept-Encoding", "Transfer-Encoding",
+        ]
+        var names: [String] = []
+        // (Framing, connection and Host headers change what is parsed: they stay as sent below.)
+        for n in usual where !["Host", "Content-Length", "Transfer-Encoding", "Expect", "Connection"].contains(n) {
+            names += [n, n.lowercased(), "X" + n.dropFirst(), String(n.dropLast())]
+        }
+        var checked = 0
+        for name in names {
+            let head = "POST /w HTTP/1.1\r\nHost: a\r\n\(name): v\r\nContent-Length: 0\r\n\r\n"
+            guard case .request(let r) = parse(Array(head.utf8)).first else {
+                Issue.record("no request for \(name)")
+                continue
+            }
+            #expect(r.head.headers.fields.map(\.name) == ["Host", name, "Content-Length"], "\(name)")
+            #expect(r.head.headers[name] == "v", "\(name)")
+            if r.head.headers.fields.map(\.name) == ["Host", name, "Content-Length"] { checked += 1 }
+        }
+        #expect(checked == names.count)
+    }
+
     /// The 16-byte masks (SSE2) that the head scan and the field-value check use flag exactly
     /// the bytes the parser's byte predicates refuse: every byte value at every position.
     @Test func theSixteenByteMasksFlagExactlyTheRefusedBytes() {

@@ -549,10 +549,34 @@ struct HeadParser {
         while vs < ve, line[vs] == 0x20 || line[vs] == 0x09 { vs += 1 }
         while ve > vs, line[ve - 1] == 0x20 || line[ve - 1] == 0x09 { ve -= 1 }
         let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
-        let name = String(decoding: nameBytes, as: UTF8.self)
+        let name = HeadParser.knownName(nameBytes) ?? String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: UnsafeBufferPointer(rebasing: line[vs..<ve]), as: UTF8.self)
         framing.note(FramingHeaders.Known(nameBytes), value)
         return .success((name, value))
+    }
+
+    /// A header name as clients usually spell it (the provider's, curl's, the benchmark's) is
+    /// given as a literal: no allocation, validation or reference counting, where making each
+    /// name a String cost some 130 instructions. Chosen by length, then compared whole. Other
+    /// names (and other spellings) are made as usual; lookups ignore case either way.
+    static func knownName(_ name: UnsafeBufferPointer<UInt8>) -> String? {
+        @inline(__always) func isName(_ literal: StaticString) -> Bool {
+            guard let n = name.baseAddress else { return false }
+            return memcmp(literal.utf8Start, n, name.count) == 0
+        }
+        switch name.count {
+        case 4: return isName("Host") ? "Host" : nil
+        case 5: return isName("MsgID") ? "MsgID" : nil
+        case 6: return isName("Accept") ? "Accept" : isName("Expect") ? "Expect" : nil
+        case 8: return isName("DateTime") ? "DateTime" : isName("SignType") ? "SignType" : nil
+        case 10: return isName("Connection") ? "Connection" : isName("User-Agent") ? "User-Agent" : nil
+        case 12: return isName("Content-Type") ? "Content-Type" : nil
+        case 13: return isName("Authorization") ? "Authorization" : nil
+        case 14: return isName("Content-Length") ? "Content-Length" : nil
+        case 15: return isName("Accept-Encoding") ? "Accept-Encoding" : nil
+        case 17: return isName("Transfer-Encoding") ? "Transfer-Encoding" : nil
+        default: return nil
+        }
     }
 
     private func frame(

@@ -49,6 +49,14 @@ ROUTES='routes:
 if [ "${MODE:-}" = filter ]; then
   ROUTES=$(grep -v '^#' "$HERE/routing-only.yaml")
 fi
+# routing-transforms: the same route and transforms with a file handler writing to /dev/null
+# (the transforms run and the body is written; the delivery's I/O costs next to nothing): what
+# routing and transforms cost in throughput, without a delivery's work (bench/instructions.sh's
+# routing-file, in requests/s).
+if [ "${MODE:-}" = transform-devnull ]; then
+  ROUTES=$(grep -v '^#' "$HERE/routing-only.yaml" | sed '/plugin: metadata-filter/,$d'
+    printf '      - plugin: file\n        with: { path: "/dev/null", fsync: false }\n')
+fi
 cat > "$RUNDIR/gateway.yaml" <<YAML
 server:
   listen: 127.0.0.1:${EVO_PORT:?}

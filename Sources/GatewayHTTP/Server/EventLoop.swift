@@ -29,9 +29,6 @@ public final class EventLoop: @unchecked Sendable {
     public let index: Int
     let epfd: Int32
     private let wakeFD: Int32
-    /// Connections served by this loop (every listener's), counted when one is assigned here
-    /// and when it closes: a new connection goes to the loop with the fewest (see `Listener`).
-    let connections = Atomic<Int>(0)
     /// Handlers by descriptor number. Loop thread only.
     @exclusivity(unchecked) private var handlers: [(any EventHandler)?] = []
     /// Tasks from other threads.

@@ -451,7 +451,6 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
         output = []
         queue = []
         server.stats.open.subtract(1, ordering: .relaxed)
-        loop.connections.subtract(1, ordering: .relaxed)
         server.connectionClosed()
     }
 }

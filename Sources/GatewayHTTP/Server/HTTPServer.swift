@@ -109,16 +109,8 @@ extension HTTPConnection {
     func serverIs(_ s: HTTPServer) -> Bool { server === s }
 }
 
-/// A TLS session on its way to the loop that will serve its connection: created on the
-/// accepting loop, used only by the other after the hand-over (never by two threads at once).
-private struct TLSHandOver: @unchecked Sendable {
-    let session: TLSSession?
-    init(_ s: TLSSession?) { session = s }
-}
-
-/// Accepts connections for one server on one loop, and gives each to the loop serving the fewest
-/// connections. The listening socket is shared by every loop (registered with EPOLLEXCLUSIVE,
-/// so one wake-up does not stampede all threads).
+/// Accepts connections for one server on one loop. The listening socket is shared by every loop
+/// (registered with EPOLLEXCLUSIVE, so one wake-up does not stampede all threads).
 final class Listener: EventHandler {
     let server: HTTPServer
     unowned let loop: EventLoop
@@ -184,45 +176,13 @@ final class Listener: EventHandler {
                 }
                 tls = session
             }
+            let conn = HTTPConnection(fd: fd, loop: loop, server: server, remote: SocketAddress.from(storage), tls: tls)
             server.stats.open.add(1, ordering: .relaxed)
-            let remote = SocketAddress.from(storage)
-            let target = leastBusyLoop()
-            target.connections.add(1, ordering: .relaxed)
-            if target === loop {
-                Listener.serve(fd: fd, on: loop, server: server, remote: remote, tls: tls)
-            } else {
-                // Made and registered on its own loop's thread (a connection's state is that
-                // loop's alone); counted there already, so the next accept sees it.
-                let server = self.server
-                let handOver = TLSHandOver(tls)
-                target.execute { Listener.serve(fd: fd, on: target, server: server, remote: remote, tls: handOver.session) }
+            do {
+                try conn.start()
+            } catch {
+                conn.close()
             }
-        }
-    }
-
-    /// The loop serving the fewest connections (this one on a tie). Whichever loop wakes for a
-    /// burst of connections accepts them all (up to 64 a wake-up): a client opening its 64
-    /// connections at once had them all served by one loop, on one core, about half the time,
-    /// while the other loop idled.
-    private func leastBusyLoop() -> EventLoop {
-        var best = loop
-        var fewest = loop.connections.load(ordering: .relaxed)
-        for l in server.group.loops where l !== loop {
-            let n = l.connections.load(ordering: .relaxed)
-            if n < fewest {
-                best = l
-                fewest = n
-            }
-        }
-        return best
-    }
-
-    private static func serve(fd: Int32, on loop: EventLoop, server: HTTPServer, remote: SocketAddress, tls: TLSSession?) {
-        let conn = HTTPConnection(fd: fd, loop: loop, server: server, remote: remote, tls: tls)
-        do {
-            try conn.start()
-        } catch {
-            conn.close()
         }
     }
 

@@ -14,6 +14,21 @@
 #include <emmintrin.h>
 #endif
 
+/* The bytes each mask below flags, one at a time: the definitions the vector forms must match
+ * (the tests compare them), and the forms used on targets without SSE2. */
+static inline int gw_json_string_needs_look(uint8_t b) { return b == '"' || b == '\\' || b < 0x20 || b >= 0x80; }
+static inline int gw_http_head_forbidden(uint8_t b) { return (b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F; }
+static inline int gw_http_value_forbidden(uint8_t b) { return (b < 0x20 && b != 0x09) || b == 0x7F; }
+
+/* Bit k set when `flag(p[k])`, for the 16 bytes at `p`. */
+static inline uint32_t gw_bytewise_mask16(const uint8_t *p, int (*flag)(uint8_t)) {
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++) {
+        if (flag(p[k])) m |= 1u << k;
+    }
+    return m;
+}
+
 /* Bit k set when byte k of the 16 at `p` (all readable) needs the scanner's look: a quote, a
  * backslash, a control byte (below 0x20) or a non-ASCII byte (at or above 0x80; one signed
  * comparison catches both of the last). Exact: no bit for any other byte. */
@@ -25,17 +40,12 @@ static inline uint32_t gw_json_string_attention16(const uint8_t *p) {
     __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
     return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low));
 #else
-    uint32_t m = 0;
-    for (int k = 0; k < 16; k++) {
-        uint8_t b = p[k];
-        if (b == '"' || b == '\\' || b < 0x20 || b >= 0x80) m |= 1u << k;
-    }
-    return m;
+    return gw_bytewise_mask16(p, gw_json_string_needs_look);
 #endif
 }
 
-/* The same mask computed byte by byte on every target: what the tests compare the vector form
- * with. */
+/* `gw_json_string_attention16` computed byte by byte on every target, as a real function: what
+ * the tests compare the vector form with. */
 uint32_t gw_json_string_attention16_portable(const uint8_t *p);
 
 /* Bit k set when byte k of the 16 at `p` may not appear in a request head: a control byte other
@@ -50,12 +60,7 @@ static inline uint32_t gw_http_head_forbidden16(const uint8_t *p) {
     __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
     return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(allowed, control), del));
 #else
-    uint32_t m = 0;
-    for (int k = 0; k < 16; k++) {
-        uint8_t b = p[k];
-        if ((b < 0x20 && b != 0x09 && b != 0x0D && b != 0x0A) || b == 0x7F) m |= 1u << k;
-    }
-    return m;
+    return gw_bytewise_mask16(p, gw_http_head_forbidden);
 #endif
 }
 
@@ -69,12 +74,7 @@ static inline uint32_t gw_http_value_forbidden16(const uint8_t *p) {
     __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
     return (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(tab, control), del));
 #else
-    uint32_t m = 0;
-    for (int k = 0; k < 16; k++) {
-        uint8_t b = p[k];
-        if ((b < 0x20 && b != 0x09) || b == 0x7F) m |= 1u << k;
-    }
-    return m;
+    return gw_bytewise_mask16(p, gw_http_value_forbidden);
 #endif
 }
 #endif

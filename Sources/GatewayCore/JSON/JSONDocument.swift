@@ -143,34 +143,15 @@ public struct JSONRef: Sendable {
         var i = index + 1
         let end = Int(n.next)
         let s = storage
-        // The tape and the bytes through pointers, taken once per lookup: reading the arrays
-        // through the storage object on every member retained and released them each time
-        // (a dozen lookups per notification). Keys without escapes of another length are
-        // passed over without a call.
+        let nodes = s.nodes
         let found = key.withUTF8Bytes { keyBytes -> Int? in
-            s.nodes.withUnsafeBufferPointer { nodes -> Int? in
-                s.bytes.withUnsafeBufferPointer { bytes -> Int? in
-                    while i < end {
-                        let k = nodes[i]
-                        if k.flag {
-                            if s.keyEquals(k, keyBytes) { return i + 1 }
-                        } else if Int(k.end &- k.start) == keyBytes.count && JSONRef.equal(bytes, at: Int(k.start), keyBytes) {
-                            return i + 1
-                        }
-                        i = Int(nodes[i + 1].next)
-                    }
-                    return nil
-                }
+            while i < end {
+                if s.keyEquals(nodes[i], keyBytes) { return i + 1 }
+                i = Int(nodes[i + 1].next)
             }
+            return nil
         }
         return found.map { JSONRef(storage: s, index: $0) }
-    }
-
-    /// Whether `bytes[at..<at + key.count]` (in range) equals `key`.
-    @inline(__always)
-    static func equal(_ bytes: UnsafeBufferPointer<UInt8>, at: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let b = bytes.baseAddress, let k = key.baseAddress else { return key.isEmpty }
-        return memcmp(b + at, k, key.count) == 0
     }
 
     /// Element lookup for arrays.
@@ -429,18 +410,15 @@ extension JSONDocument.Storage {
     }
 
     /// Whether a key node equals `key` (UTF-8), unescaping only when the key has escapes.
+    /// Inlined: most keys a lookup passes differ in length, and are passed over without a call
+    /// (lookups, the transforms' path walks and `keep` call this for every member).
+    @inline(__always)
     func keyEquals(_ n: Node, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         if n.flag { return unescaped(n).elementsEqual(key) }
-        let len = Int(n.end - n.start)
-        guard len == key.count else { return false }
+        guard Int(n.end &- n.start) == key.count else { return false }
         return bytes.withUnsafeBufferPointer { b in
-            var i = 0
-            let s = Int(n.start)
-            while i < len {
-                if b[s + i] != key[i] { return false }
-                i += 1
-            }
-            return true
+            guard let base = b.baseAddress, let k = key.baseAddress else { return key.isEmpty }
+            return memcmp(base + Int(n.start), k, key.count) == 0
         }
     }
 

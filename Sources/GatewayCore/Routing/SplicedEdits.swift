@@ -123,9 +123,7 @@ public struct SplicedEdits {
                 seg.withUTF8Bytes { key in
                     var i = current + 1
                     for _ in 0..<n.count {
-                        // Lengths first: a key without escapes of another length cannot match.
-                        let k = nodes[i]
-                        if (k.flag || Int(k.end &- k.start) == key.count) && storage.keyEquals(k, key) {
+                        if storage.keyEquals(nodes[i], key) {
                             found = i + 1
                             return
                         }

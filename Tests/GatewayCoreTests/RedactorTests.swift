@@ -157,4 +157,108 @@ struct RedactorTests {
         #expect(skipped > 2_000)
         #expect(thirteen > 20)
     }
+    /// `maskCardNumbers` and `hasCardNumber` (one scanner, with the Luhn sums kept both ways on
+    /// the fly) agree with the rule written out plainly (the digit positions collected, Luhn
+    /// computed on them) on 20,000 seeded strings: digit runs of 11 to 21 with spaces and dashes,
+    /// letters before and after, and runs made Luhn-valid on purpose.
+    @Test func cardNumberScanAgreesWithThePlainRule() {
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) }
+        func luhn(_ d: [UInt8]) -> Bool {
+            var sum = 0
+            for (k, c) in d.reversed().enumerated() {
+                var v = Int(c - 0x30)
+                if k % 2 == 1 { v = v * 2 > 9 ? v * 2 - 9 : v * 2 }
+                sum += v
+            }
+            return sum % 10 == 0
+        }
+        func reference(_ s: String) -> String {
+            var b = Array(s.utf8)
+            var i = 0
+            while i < b.count {
+                guard isDigit(b[i]) else { i += 1; continue }
+                if i > 0 && isAlnum(b[i - 1]) {
+                    while i < b.count && isDigit(b[i]) { i += 1 }
+                    continue
+                }
+                var pos: [Int] = []
+                var j = i
+                while j < b.count {
+                    if isDigit(b[j]) {
+                        pos.append(j)
+                        j += 1
+                    } else if (b[j] == 0x20 || b[j] == 0x2D), j + 1 < b.count, isDigit(b[j + 1]), !pos.isEmpty {
+                        j += 1
+                    } else {
+                        break
+                    }
+                }
+                let glued = j < b.count && isAlnum(b[j])
+                if !glued, (13...19).contains(pos.count), luhn(pos.map { b[$0] }) {
+                    for p in pos.dropLast(4) { b[p] = UInt8(ascii: "*") }
+                }
+                i = max(j, i + 1)
+            }
+            return String(decoding: b, as: UTF8.self)
+        }
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33) % n
+        }
+        func digits(_ count: Int, luhnValid: Bool) -> [UInt8] {
+            var d = (0..<count).map { _ in UInt8(0x30 + next(10)) }
+            if luhnValid {
+                // Fix the last digit so that the whole run passes.
+                for c in 0..<10 {
+                    d[count - 1] = UInt8(0x30 + c)
+                    if luhn(d) { break }
+                }
+            }
+            return d
+        }
+        var masked = 0, plain = 0
+        for _ in 0..<20_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<(1 + next(3)) {
+                switch next(4) {
+                case 0: bytes += Array(["x", "MT", " ", "-", "ab", ":", "9"][next(7)].utf8)
+                default:
+                    var run = digits(11 + next(11), luhnValid: next(2) == 0)
+                    if next(3) == 0, run.count > 8 {
+                        run.insert(next(2) == 0 ? 0x20 : 0x2D, at: 4 + next(4))  // a separator inside
+                    }
+                    bytes += run
+                }
+            }
+            let s = String(decoding: bytes, as: UTF8.self)
+            let expected = reference(s)
+            #expect(Redactor.maskCardNumbers(s) == expected, "\(s)")
+            let has = bytes.withUnsafeBufferPointer { Redactor.hasCardNumber($0) }
+            #expect(has == (expected != s), "\(s)")
+            if expected != s { masked += 1 } else { plain += 1 }
+        }
+        #expect(masked > 2_000)
+        #expect(plain > 2_000)
+    }
+
+    /// Identifiers that only look like card numbers to the quick passes (13 digits or more in a
+    /// row) keep the log line on its one-pass path, unchanged: a numeric message ID too long to
+    /// be a card, hex IDs whose digits run on into letters, a run failing Luhn. A real card
+    /// number still sends the line the long way, and is masked there.
+    @Test func identifiersThatOnlyLookLikeCardNumbersKeepTheFastPath() {
+        let redactor = Redactor()
+        for id in ["12345678000000000000000000001234", "23973397697605c6f4d5e08387d8bec5", "4111111111111112", "2026-11-22 1234567"] {
+            let r = LogRecord(epochMillis: 0, level: .info, message: "delivered", fields: [("msgID", .string(id)), ("attempt", .int(1))])
+            let line = LogFormatter.jsonIfClean(r, redactor: redactor)
+            #expect(line != nil, "\(id)")
+            #expect(line.map { String(decoding: $0, as: UTF8.self).contains(id) } == true)
+        }
+        let card = LogRecord(epochMillis: 0, level: .info, message: "m", fields: [("note", .string("paid with 4111111111111111"))])
+        #expect(LogFormatter.jsonIfClean(card, redactor: redactor) == nil)
+        var masked = card
+        redactor.redact(&masked)
+        #expect(String(decoding: LogFormatter.format(masked, as: .json), as: UTF8.self).contains("************1111"))
+    }
 }

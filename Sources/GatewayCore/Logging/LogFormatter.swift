@@ -213,11 +213,12 @@ struct LineWriter {
             }
             guard !scan.needsEscape else { return fits = false }  // escapes: the growing path
             // Values that need the exact rules are mostly left alone by them (a numeric order
-            // ID glued to its prefix, a time with colons): only when a rule applies does the
-            // whole line go the long way.
+            // ID glued to its prefix, a time with colons, a long numeric message ID): only when
+            // a rule applies (a card number the masking rule would mask, not just 13 digits in
+            // a row) does the whole line go the long way.
             if scan.needsExactScan {
                 let (cardLike, url, keyed) = Redactor.exactScan(u)
-                guard !cardLike, !url, !keyed else { return fits = false }
+                guard !url, !keyed, !(cardLike && Redactor.hasCardNumber(u)) else { return fits = false }
             }
             dst[o] = 0x22
             pos = o + 1

@@ -88,33 +88,47 @@ public final class PluginInstance: @unchecked Sendable {
 
     /// Runs one attempt. Blocks as long as the plugin does.
     public func handle(_ call: HandlerCall) -> HandlerOutcome {
+        handle(
+            body: call.body, eventCode: call.eventCode, source: call.source, route: call.route, msgID: call.msgID,
+            deliveryID: call.deliveryIDText, attempt: call.attempt, document: call.document, view: call.view)
+    }
+
+    /// `handle(_:)` with the call's parts as arguments. The route runner calls this: building
+    /// a `HandlerCall` retained each of its strings and arrays into the struct and released
+    /// them after (about 25 reference-count operations per call), on strings both event loops
+    /// share (the route's and the source's names), whose counts then move between the cores.
+    /// Arguments are borrowed.
+    public func handle(
+        body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: HandlerCall.DeliveryIDText,
+        attempt: Int, document: JSONDocument?, view: TransformedEvent?
+    ) -> HandlerOutcome {
         guard let handle = plugin.table.pointee.handle else { return .fail(reason: "plugin has no handle function") }
         // One object is both the plugin's view of the event and where its answer is collected.
-        let context = CallContext(body: call.body, document: call.document, view: call.view)
+        let context = CallContext(body: body, document: document, view: view)
         let collector: OutputCollector = context
         // All borrowed strings live in one buffer for the duration of the call (one allocation:
         // arrays of the strings and of their ranges cost two more per call), copied in whole.
         let idLength: Int
-        switch call.deliveryIDText {
+        switch deliveryID {
         case .text(let s): idLength = s.utf8.count
         case .parts(let p): idLength = p.byteCount
         }
-        let lengths = (call.eventCode.utf8.count, call.source.utf8.count, call.route.utf8.count, call.msgID.utf8.count, idLength)
+        let lengths = (eventCode.utf8.count, source.utf8.count, route.utf8.count, msgID.utf8.count, idLength)
         let arena = [UInt8](unsafeUninitializedCapacity: lengths.0 + lengths.1 + lengths.2 + lengths.3 + lengths.4) { buf, count in
             guard let base = buf.baseAddress else { return count = 0 }
             // (A nested function capturing `at` made every use an exclusivity-checked access.)
-            var at = PluginInstance.copy(call.eventCode, to: base)
-            at += PluginInstance.copy(call.source, to: base + at)
-            at += PluginInstance.copy(call.route, to: base + at)
-            at += PluginInstance.copy(call.msgID, to: base + at)
-            switch call.deliveryIDText {
+            var at = PluginInstance.copy(eventCode, to: base)
+            at += PluginInstance.copy(source, to: base + at)
+            at += PluginInstance.copy(route, to: base + at)
+            at += PluginInstance.copy(msgID, to: base + at)
+            switch deliveryID {
             case .text(let s): at += PluginInstance.copy(s, to: base + at)
             case .parts(let p): at += p.write(to: base + at)
             }
             count = at
         }
         let status: Int32 = withExtendedLifetime(context) {
-            call.body.withUnsafeBufferPointer { body in
+            body.withUnsafeBufferPointer { body in
                 arena.withUnsafeBufferPointer { a in
                     var at = 0
                     func next(_ len: Int) -> gw_bytes {
@@ -124,7 +138,7 @@ public final class PluginInstance: @unchecked Sendable {
                     var event = gw_event(
                         struct_size: UInt32(MemoryLayout<gw_event>.size), body: gw_bytes(ptr: body.baseAddress, len: body.count),
                         event_code: next(lengths.0), source: next(lengths.1), route: next(lengths.2), msg_id: next(lengths.3),
-                        delivery_id: next(lengths.4), attempt: UInt32(clamping: call.attempt),
+                        delivery_id: next(lengths.4), attempt: UInt32(clamping: attempt),
                         host_ref: UnsafeRawPointer(Unmanaged.passUnretained(context).toOpaque()))
                     return collector.withOutput { out in handle(instance, &event, out) }
                 }

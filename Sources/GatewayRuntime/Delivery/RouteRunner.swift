@@ -272,11 +272,10 @@ final class RouteRunner: @unchecked Sendable {
             }
             let handler = route.handlers[i]
             if body == nil && handler.plugin.readsBody { body = written() }
-            let call = HandlerCall(
+            let outcome = handler.handle(
                 body: body ?? [], eventCode: d.notification.eventCode.rawValue, source: d.notification.source, route: route.name,
                 msgID: d.notification.msgID, deliveryID: d.idParts.map { HandlerCall.DeliveryIDText.parts($0) } ?? .text(d.id),
                 attempt: d.attempts, document: document, view: view)
-            let outcome = handler.handle(call)
             if limit != nil && !outcome.isAnsweredOnTheReceivingThread {
                 handedOver = true
                 return handOver(d, at: i, body: body, view: view)

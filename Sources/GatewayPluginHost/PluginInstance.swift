@@ -93,11 +93,10 @@ public final class PluginInstance: @unchecked Sendable {
             deliveryID: call.deliveryIDText, attempt: call.attempt, document: call.document, view: call.view)
     }
 
-    /// `handle(_:)` with the call's parts as arguments. The route runner calls this: building
-    /// a `HandlerCall` retained each of its strings and arrays into the struct and released
-    /// them after (about 25 reference-count operations per call), on strings both event loops
-    /// share (the route's and the source's names), whose counts then move between the cores.
-    /// Arguments are borrowed.
+    /// `handle(_:)` with the call's parts as arguments, borrowed. The route runner calls this:
+    /// building a `HandlerCall` retained each of its strings and arrays (the body, the event's
+    /// strings, the delivery ID's parts, the document and the view) into the struct and
+    /// released them after, about 25 reference-count operations per call.
     public func handle(
         body: [UInt8], eventCode: String, source: String, route: String, msgID: String, deliveryID: HandlerCall.DeliveryIDText,
         attempt: Int, document: JSONDocument?, view: TransformedEvent?

@@ -333,10 +333,9 @@ public struct Redactor: Sendable {
 
     /// Whether `u` holds a card number that `maskCardNumbers` would mask. The quick passes flag
     /// any 13 digits in a row that are not glued to a word before them; this asks the whole
-    /// rule, so a value that only looks like one (an ID whose digits run on into letters, 20
-    /// digits or more, a failed Luhn check) keeps the log line on its fast path. Numeric message
-    /// IDs sent every line of a run down the slow path (6% of the CPU in one benchmark run),
-    /// which changed nothing in the end.
+    /// rule, so a value that only looks like one (a hex ID whose first 13 characters are digits,
+    /// 20 digits or more, a failed Luhn check) keeps the log line on its one-pass path instead
+    /// of sending it through redact-then-format to change nothing.
     static func hasCardNumber(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
         var any = false
         forEachCardNumber(u) { _, _ in

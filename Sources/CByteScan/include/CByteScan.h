@@ -77,4 +77,20 @@ static inline uint32_t gw_http_value_forbidden16(const uint8_t *p) {
     return gw_bytewise_mask16(p, gw_http_value_forbidden);
 #endif
 }
+/* Bit k set when byte k of the 16 at `p` (all readable) equals `c`. Exact. For the unescape of
+ * a JSON string's content (GatewayCore's JSONDocument.Storage.unescape), which looks for the
+ * next backslash: metadata that is JSON inside a string has one every few bytes. */
+static inline uint32_t gw_byte_mask16(const uint8_t *p, uint8_t c) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)c)));
+#else
+    uint32_t m = 0;
+    for (int k = 0; k < 16; k++) {
+        if (p[k] == c) m |= 1u << k;
+    }
+    return m;
+#endif
+}
+
 #endif

@@ -13,7 +13,15 @@ public struct EventCode: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ rawValue: String) {
         self.rawValue = rawValue
-        self.documentedIndex = EventCode.indexByCode[rawValue] ?? -1
+        // Compared in turn, not hashed: the codes are small strings (up to 15 bytes, kept in
+        // the string itself), so each comparison is two words; a dictionary lookup hashed the
+        // code first (some 350 instructions per notification).
+        var index = -1
+        for (i, code) in EventCode.documented.enumerated() where code == rawValue {
+            index = i
+            break
+        }
+        self.documentedIndex = index
     }
 
     /// Whether the provider documents this code.
@@ -37,8 +45,6 @@ public struct EventCode: Sendable, Hashable, CustomStringConvertible {
         names.compactMap { n in JSONPath(n).map { (n, $0) } }
     }
 
-    private static let indexByCode: [String: Int] = Dictionary(
-        documented.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
     private static let sectionPathsByIndex: [[(name: String, path: JSONPath)]] = documented.map { paths(transactionSections[$0] ?? []) }
     private static let fallbackSectionPaths = paths(fallbackSections)
 

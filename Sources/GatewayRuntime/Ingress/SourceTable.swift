@@ -87,7 +87,18 @@ public struct SourceTable: Sendable {
         byPath = Dictionary(compiled.enumerated().map { ($0.element.path, $0.offset) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// The source at `path`. A few sources are compared in turn: a path as short as the usual
+    /// ones is a small string, compared in two words, where the dictionary hashed it first
+    /// (some 350 instructions per request). Many sources go through the dictionary.
     public func source(forPath path: Substring) -> CompiledSource? {
-        byPath[String(path)].map { sources[$0] }
+        let key = String(path)
+        if sources.count <= Self.scannedSources {
+            for s in sources where s.path == key { return s }
+            return nil
+        }
+        return byPath[key].map { sources[$0] }
     }
+
+    /// Up to this many sources, `source(forPath:)` compares paths in turn.
+    static let scannedSources = 8
 }

@@ -58,10 +58,32 @@ public enum HostServices {
     static func eventValue(_ event: UnsafePointer<gw_event>?, _ path: gw_bytes, _ out: UnsafeMutablePointer<gw_bytes>?) -> Int32 {
         guard let event, let out, let ref = event.pointee.host_ref else { return 0 }
         let ctx = Unmanaged<CallContext>.fromOpaque(UnsafeMutableRawPointer(mutating: ref)).takeUnretainedValue()
-        guard let value = ctx.value(at: text(path)) else { return 0 }
+        guard let parsed = lastPaths.current.path(for: path), let value = ctx.value(at: parsed) else { return 0 }
         out.pointee = gw_bytes(ptr: value.baseAddress, len: value.count)
         return 1
     }
+
+    /// The path a thread's plugins asked for last, parsed. A handler asks for the same paths on
+    /// every call (a filter for `metadata`); making a String of the bytes and parsing it into
+    /// segments (an array allocated each time) cost some 600 instructions a lookup.
+    final class LastPath {
+        // One thread's (see `lastPaths`): no run-time exclusivity check needed.
+        @exclusivity(unchecked) private var bytes: [UInt8] = []
+        @exclusivity(unchecked) private var parsed: JSONPath?
+
+        /// `path` parsed (nil when it is not a dotted path), from the last call when the bytes
+        /// are the same.
+        func path(for path: gw_bytes) -> JSONPath? {
+            let given = UnsafeBufferPointer(start: path.ptr, count: path.ptr == nil ? 0 : path.len)
+            if let last = parsed, bytes.elementsEqual(given) { return last }
+            let p = JSONPath(text(path))
+            bytes = Array(given)
+            parsed = p
+            return p
+        }
+    }
+
+    private static let lastPaths = PerThread { LastPath() }
 
     static func hmac(_ key: gw_bytes, _ data: gw_bytes, _ out: UnsafeMutablePointer<UInt8>?) {
         guard let out else { return }

@@ -181,9 +181,12 @@ final class CallContext: OutputCollector {
 
     /// The scalar text at `path`, kept alive for the rest of the call.
     func value(at path: String) -> UnsafeBufferPointer<UInt8>? {
+        JSONPath(path).flatMap { value(at: $0) }
+    }
+
+    func value(at p: JSONPath) -> UnsafeBufferPointer<UInt8>? {
         // Scalars and null read from the edited view are what parsing `body` would give (it was
         // written from that view). Objects and arrays are re-encoded from a parse, as always.
-        guard let p = JSONPath(path) else { return nil }
         if document == nil, let view {
             guard let v = view.value(at: p) else { return nil }
             if let bytes = v.copyScalarText(allocateKept) { return bytes }

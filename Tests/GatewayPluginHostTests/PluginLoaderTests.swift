@@ -186,6 +186,24 @@ extension PluginLoaderTests {
 
 @Suite("Host services")
 struct HostServicesTests {
+    /// A thread's last parsed path is reused only for the same bytes: another path of the same
+    /// length, a shorter one, one that is not a path, then the first again.
+    @Test func theLastPathIsReusedOnlyForTheSameBytes() {
+        let cache = HostServices.LastPath()
+        func parse(_ s: String) -> [String]? {
+            let b = Array(s.utf8)
+            return b.withUnsafeBufferPointer { cache.path(for: gw_bytes(ptr: $0.baseAddress, len: $0.count)) }?.segments
+        }
+        #expect(parse("a.b") == ["a", "b"])
+        #expect(parse("a.b") == ["a", "b"])
+        #expect(parse("a.c") == ["a", "c"])
+        #expect(parse("a") == ["a"])
+        #expect(parse("a.") == nil)
+        #expect(parse("a.") == nil)
+        #expect(parse("") == nil)
+        #expect(parse("a.b") == ["a", "b"])
+    }
+
     /// A plugin built before the TLS fields were appended passes a shorter request: the host
     /// must read only `struct_size` bytes (here the bytes after it are garbage that would
     /// otherwise be taken as a CA file pointer).

@@ -77,14 +77,15 @@ struct DedupIndex {
 
     /// Its write was synced: it now counts as stored.
     mutating func confirm(_ h: Hash) {
-        guard let u = unsynced.removeValue(forKey: h), live.insert(h).inserted else { return }
+        // Nothing unsynced (sources without a window): no key to hash.
+        guard !unsynced.isEmpty, let u = unsynced.removeValue(forKey: h), live.insert(h).inserted else { return }
         queues[u.windowMs, default: ExpiryQueue()].append(Item(hash: h, expiresMs: u.expiresMs))
         nextExpiryMs = min(nextExpiryMs, u.expiresMs)
     }
 
     /// Its write failed: nothing was stored, a copy is not a duplicate.
     mutating func discard(_ h: Hash) {
-        unsynced[h] = nil
+        if !unsynced.isEmpty { unsynced[h] = nil }
     }
 
     /// Adds the entries read back from disk at start (any order, repeats allowed; expired ones are

@@ -531,7 +531,9 @@ public final class Spool: @unchecked Sendable {
             s.segments[s.activeSegment]?.bytes = activeSize
             for w in commitQueue {
                 if let a = w.accepted {
-                    let waiters = s.dedupWaiters.removeValue(forKey: a.hash) ?? []
+                    // Checked for emptiness first: hashing the key costs more than the check, and
+                    // copies waiting for their original are rare.
+                    let waiters = s.dedupWaiters.isEmpty ? [] : s.dedupWaiters.removeValue(forKey: a.hash) ?? []
                     if let failure {
                         s.dedup.discard(a.hash)
                         done.append((a.completion, .failed(failure)))

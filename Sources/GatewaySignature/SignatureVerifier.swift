@@ -9,6 +9,9 @@ public import GatewayCrypto
 public struct SignatureVerifier: Sendable {
     public let keys: [Secret]
     public let allowed: Set<SignType>
+    /// `allowed` as one bit per type: the check on every request tests a bit instead of hashing
+    /// the type into the set (about 100 instructions).
+    private let allowedBits: UInt8
     public let sm2PublicKey: SM2PublicKey?
     public let maxSkewSeconds: Int
 
@@ -26,6 +29,7 @@ public struct SignatureVerifier: Sendable {
     public init(keys: [String], allowed: [SignType], sm2PublicKey: SM2PublicKey?, maxSkewSeconds: Int) {
         self.keys = keys.map(Secret.init)
         self.allowed = Set(allowed)
+        self.allowedBits = allowed.reduce(0) { $0 | $1.bit }
         self.sm2PublicKey = sm2PublicKey
         self.maxSkewSeconds = maxSkewSeconds
     }
@@ -52,7 +56,7 @@ public struct SignatureVerifier: Sendable {
         guard let type = SignType(name: typeName) else {
             throw Self.refuse("unsupported SignType", "unsupported_sign_type")
         }
-        guard allowed.contains(type) else {
+        guard allowedBits & type.bit != 0 else {
             throw Self.refuse("SignType \(type.rawValue) is not allowed for this source", "sign_type_not_allowed")
         }
         guard let dateTime = headers.dateTime, !dateTime.isEmpty else {
@@ -118,5 +122,18 @@ public struct SignatureVerifier: Sendable {
         if Hex.isHex(text), let h = Hex.decode(text) { out.append(h) }
         if let b = Base64.decode(text), !b.isEmpty { out.append(b) }
         return out
+    }
+}
+
+extension SignType {
+    /// This type's bit in `SignatureVerifier.allowedBits`.
+    fileprivate var bit: UInt8 {
+        switch self {
+        case .sha256: 1
+        case .sha512: 2
+        case .hmacSHA256: 4
+        case .hmacSHA512: 8
+        case .sm2WithSM3: 16
+        }
     }
 }

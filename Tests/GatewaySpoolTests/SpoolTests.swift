@@ -71,6 +71,42 @@ struct SpoolFormatTests {
     /// An outcome record's frame, byte by byte (the format segments on disk already hold):
     /// length and CRC-32C of the payload, then type 2, the id, the route with its length, the
     /// outcome and the attempts, little-endian. Routes of every length, ASCII and not.
+    /// An accepted record's frame, written out field by field as the format documents it:
+    /// length u32, CRC u32 | type u8, id u64, receivedMs i64, source, msgID, eventCode (u32
+    /// length + UTF-8 each), the dedup hash as 16 bytes (shorter: zero-padded; longer: its first
+    /// 16), dedupExpiresMs i64, routes (u16 count, strings), headers (u16 count, name and value
+    /// strings), body (u32 length, bytes). Appended after what the buffer already holds.
+    @Test func anAcceptedRecordsFrameIsTheDocumentedOne() {
+        func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func str(_ s: String) -> [UInt8] { le(UInt32(s.utf8.count)) + Array(s.utf8) }
+        let cases: [(hash: [UInt8], routes: [String], headers: [KeptHeader], body: [UInt8])] = [
+            ([], [], [], []),
+            (Array(1...16), ["ledger"], [KeptHeader("DateTime", "2026-11-22T10:00:00+08:00")], Array("{}".utf8)),
+            (Array(1...32), ["a", "ruté", String(repeating: "r", count: 300)], [KeptHeader("SignType", "SHA256"), KeptHeader("X", "")],
+             Array(repeating: 0x41, count: 5000)),
+            ([7, 8, 9], [""], [], [0]),
+        ]
+        for c in cases {
+            let record = SpoolRecord.accepted(
+                AcceptedRecord(
+                    id: 0x0102_0304_0506_0708, receivedMs: -5, source: "evo", msgID: "mé", eventCode: "Payment", dedupHash: c.hash,
+                    dedupExpiresMs: 1_795_000_000_000, routes: c.routes, headers: c.headers, body: c.body))
+            var payload: [UInt8] = [SpoolRecord.acceptedType] + le(UInt64(0x0102_0304_0506_0708)) + le(Int64(-5))
+            payload += str("evo") + str("mé") + str("Payment")
+            payload += Array(c.hash.prefix(16)) + [UInt8](repeating: 0, count: max(0, 16 - c.hash.count))
+            payload += le(Int64(1_795_000_000_000)) + le(UInt16(c.routes.count))
+            for r in c.routes { payload += str(r) }
+            payload += le(UInt16(c.headers.count))
+            for h in c.headers { payload += str(h.name) + str(h.value) }
+            payload += le(UInt32(c.body.count)) + c.body
+            let frame = le(UInt32(payload.count)) + le(CRC32C.checksum(payload)) + payload
+            var buffer: [UInt8] = [9, 9, 9]
+            record.encode(into: &buffer)
+            #expect(buffer == [9, 9, 9] + frame, "\(c.routes)")
+            #expect(record.encoded() == frame)
+        }
+    }
+
     @Test func anOutcomeRecordsFrameIsTheDocumentedOne() {
         for route in ["", "r", "ledger", "ruté-" + String(repeating: "x", count: 300)] {
             let record = SpoolRecord.outcome(id: 0x0102_0304_0506_0708, route: route, outcome: .dropped, attempts: 0x0A0B_0C0D)

@@ -255,8 +255,14 @@ extension SpoolRecord {
         p.u32(0)  // length, then CRC: filled in below
         p.u32(0)
         write(&p)
-        let length = UInt32(p.bytes.count - start - 8)
-        p.bytes.withUnsafeMutableBytes { b in
+        seal(&p.bytes, recordAt: start)
+    }
+
+    /// Fills in the length and CRC of the record that starts at `start` and runs to the end of
+    /// `bytes` (its first 8 bytes are their place).
+    private static func seal(_ bytes: inout [UInt8], recordAt start: Int) {
+        let length = UInt32(bytes.count - start - 8)
+        bytes.withUnsafeMutableBytes { b in
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 8)...]))
             b.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self)
             b.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
@@ -284,9 +290,7 @@ extension SpoolRecord {
         let start = bytes.count
         let needed = start + fixed + body.count
         if bytes.capacity < needed { bytes.reserveCapacity(Swift.max(needed, 2 * bytes.capacity)) }
-        withUnsafeTemporaryAllocation(byteCount: fixed, alignment: 8) { b in
-            b.storeBytes(of: UInt64(0), toByteOffset: 0, as: UInt64.self)  // length and CRC: filled in below
-            var w = ScratchWriter(b, at: 8)
+        appendHead(into: &bytes, size: fixed) { w in
             w.u8(SpoolRecord.acceptedType)
             w.u64(id)
             w.u64(UInt64(bitPattern: receivedMs))
@@ -307,16 +311,9 @@ extension SpoolRecord {
                 w.str(h.value)
             }
             w.u32(UInt32(body.count))
-            assert(w.at == fixed, "the accepted record's fields must fill the scratch buffer exactly")
-            bytes.append(contentsOf: UnsafeRawBufferPointer(b))
         }
         bytes.append(contentsOf: body)
-        let length = UInt32(bytes.count - start - 8)
-        bytes.withUnsafeMutableBytes { b in
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 8)...]))
-            b.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self)
-            b.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
-        }
+        seal(&bytes, recordAt: start)
     }
 
     /// An outcome record (one per delivery, 30-odd bytes) is framed in a scratch buffer on the
@@ -324,21 +321,28 @@ extension SpoolRecord {
     /// than the rest of recording an outcome (`anOutcomeRecordsFrameIsTheDocumentedOne` pins the
     /// frame).
     private static func encodeOutcome(id: UInt64, route: String, outcome: Outcome, attempts: UInt32, into bytes: inout [UInt8]) {
-        route.withUTF8Bytes { r in
-            // length u32, CRC u32 | type u8, id u64, route (u32 length, bytes), outcome u8, attempts u32
-            let size = 26 + r.count
-            withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { b in
-                b.storeBytes(of: UInt32(size - 8).littleEndian, toByteOffset: 0, as: UInt32.self)
-                b.storeBytes(of: outcomeType, toByteOffset: 8, as: UInt8.self)
-                b.storeBytes(of: id.littleEndian, toByteOffset: 9, as: UInt64.self)
-                b.storeBytes(of: UInt32(r.count).littleEndian, toByteOffset: 17, as: UInt32.self)
-                if let src = r.baseAddress, let dst = b.baseAddress { (dst + 21).copyMemory(from: src, byteCount: r.count) }
-                b.storeBytes(of: outcome.rawValue, toByteOffset: 21 + r.count, as: UInt8.self)
-                b.storeBytes(of: attempts.littleEndian, toByteOffset: 22 + r.count, as: UInt32.self)
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[8..<size]))
-                b.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
-                bytes.append(contentsOf: UnsafeRawBufferPointer(b))
-            }
+        // length u32, CRC u32 | type u8, id u64, route (u32 length, bytes), outcome u8, attempts u32
+        let size = 26 + route.utf8.count
+        let start = bytes.count
+        appendHead(into: &bytes, size: size) { w in
+            w.u8(outcomeType)
+            w.u64(id)
+            w.str(route)
+            w.u8(outcome.rawValue)
+            w.u32(attempts)
+        }
+        seal(&bytes, recordAt: start)
+    }
+
+    /// Appends `size` bytes that `write` fills after the 8 of the length and CRC (zeros until
+    /// `seal`), framed in a scratch buffer on the stack and appended whole.
+    private static func appendHead(into bytes: inout [UInt8], size: Int, _ write: (inout ScratchWriter) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { b in
+            b.storeBytes(of: UInt64(0), toByteOffset: 0, as: UInt64.self)
+            var w = ScratchWriter(b, at: 8)
+            write(&w)
+            assert(w.at == size, "a record's fields must fill the scratch buffer exactly")
+            bytes.append(contentsOf: UnsafeRawBufferPointer(b))
         }
     }
 }

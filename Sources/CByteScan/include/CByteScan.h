@@ -77,6 +77,7 @@ static inline uint32_t gw_http_value_forbidden16(const uint8_t *p) {
     return gw_bytewise_mask16(p, gw_http_value_forbidden);
 #endif
 }
+
 /* Bit k set when byte k of the 16 at `p` (all readable) equals `c`. Exact. For the unescape of
  * a JSON string's content (GatewayCore's JSONDocument.Storage.unescape), which looks for the
  * next backslash: metadata that is JSON inside a string has one every few bytes. */

@@ -16,12 +16,7 @@ public struct EventCode: Sendable, Hashable, CustomStringConvertible {
         // Compared in turn, not hashed: the codes are small strings (up to 15 bytes, kept in
         // the string itself), so each comparison is two words; a dictionary lookup hashed the
         // code first (some 350 instructions per notification).
-        var index = -1
-        for (i, code) in EventCode.documented.enumerated() where code == rawValue {
-            index = i
-            break
-        }
-        self.documentedIndex = index
+        self.documentedIndex = EventCode.documented.firstIndex(of: rawValue) ?? -1
     }
 
     /// Whether the provider documents this code.

@@ -40,40 +40,38 @@ public final class IngressResponder: HTTPResponder {
             let eventCode: String
         }
         // One thread's (see `series`): no run-time exclusivity check needed.
-        @exclusivity(unchecked) var requests: [Key: Counter] = [:]
-        @exclusivity(unchecked) var seconds: [String: Histogram] = [:]
-        /// The series used last: most requests repeat the labels of the one before (one source,
-        /// 200, one event code), and comparing small strings costs less than hashing them for
-        /// the dictionary (some 350 instructions per lookup).
-        @exclusivity(unchecked) private var lastRequests: (key: Key, counter: Counter)?
-        @exclusivity(unchecked) private var lastSeconds: (source: String, histogram: Histogram)?
+        @exclusivity(unchecked) private var requests = Lookup<Key, Counter>()
+        @exclusivity(unchecked) private var seconds = Lookup<String, Histogram>()
+
+        /// Series by labels, the one used last checked first: most requests repeat the labels
+        /// of the one before (one source, 200, one event code), and comparing small strings
+        /// costs less than hashing them for the dictionary (some 350 instructions per lookup).
+        struct Lookup<Labels: Hashable, Series> {
+            private var all: [Labels: Series] = [:]
+            private var last: (labels: Labels, series: Series)?
+
+            mutating func series(_ labels: Labels, make: () -> Series) -> Series {
+                if let last, last.labels == labels { return last.series }
+                let s: Series
+                if let found = all[labels] {
+                    s = found
+                } else {
+                    s = make()
+                    all[labels] = s
+                }
+                last = (labels, s)
+                return s
+            }
+        }
 
         func count(_ metrics: GatewayMetrics, source: String, status: Int, eventCode: String) {
-            let key = Key(source: source, status: status, eventCode: eventCode)
-            // The synthesized `==`: every label compared.
-            if let last = lastRequests, last.key == key { return last.counter.add() }
-            let c: Counter
-            if let found = requests[key] {
-                c = found
-            } else {
-                c = metrics.requests.labels(source, String(status), eventCode)
-                requests[key] = c
-            }
-            lastRequests = (key, c)
-            c.add()
+            requests.series(Key(source: source, status: status, eventCode: eventCode)) {
+                metrics.requests.labels(source, String(status), eventCode)
+            }.add()
         }
 
         func latency(_ metrics: GatewayMetrics, source: String) -> Histogram {
-            if let last = lastSeconds, last.source == source { return last.histogram }
-            let h: Histogram
-            if let found = seconds[source] {
-                h = found
-            } else {
-                h = metrics.requestSeconds.labels(source)
-                seconds[source] = h
-            }
-            lastSeconds = (source, h)
-            return h
+            seconds.series(source) { metrics.requestSeconds.labels(source) }
         }
     }
 

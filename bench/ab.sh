@@ -8,6 +8,8 @@
 #   git worktree add /dev/shm/base HEAD && (cd /dev/shm/base && swift build -c release)
 #   bench/ab.sh /dev/shm/base/.build/release/gateway .build/release/gateway
 #   ROUNDS=5 SPOOL_DIR=/dev/shm/gw-ab bench/ab.sh A B     # spool on tmpfs (default)
+#   PEER=gateway-routes bench/ab.sh A B                  # issue 3's routes (file + forward-http)
+#   PEER=gateway-routes MODE=transform-devnull bench/ab.sh A B   # a routes.sh variant
 #
 # Output: bench/results/ab-<time>/ratios.md (medians, ratios to A and to nginx).
 set -euo pipefail
@@ -19,6 +21,9 @@ OUT=${OUT:-$BENCH/results/ab-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 export BENCH_CACHE=${BENCH_CACHE:-/dev/shm/gateway-bench-cache}
 ROUNDS=${ROUNDS:-3}
+# The start script under bench/peers/ (gateway: the core config; gateway-routes: bench/routes.sh's,
+# with MODE picking its variant).
+PEER=${PEER:-gateway}
 SPOOL_BASE=${SPOOL_DIR:-/dev/shm/gw-ab}
 { echo "A: $A ($(stat -c %y "$A"))"; echo "B: $B ($(stat -c %y "$B"))"; } > "$OUT/binaries.txt"
 
@@ -34,7 +39,7 @@ run_side() { # side round dir
   export SPOOL_DIR="$SPOOL_BASE-$side-$round"
   rm -rf "$SPOOL_DIR"
   GATEWAY_BIN=$bin "$BENCH/run.sh" "${common[@]}" "${EXTRA[@]}" --name "$side" --url http://127.0.0.1:18090/webhooks/evo \
-    --start "exec '$BENCH/peers/gateway/start.sh'"
+    --start "MODE='${MODE:-}' exec '$BENCH/peers/$PEER/start.sh'"
   rm -rf "$SPOOL_DIR"
 }
 

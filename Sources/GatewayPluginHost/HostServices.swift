@@ -102,20 +102,14 @@ public enum HostServices {
         var r = gw_http_request()
         let size = min(Int(UnsafeRawPointer(req).load(as: UInt32.self)), MemoryLayout<gw_http_request>.size)
         withUnsafeMutableBytes(of: &r) { $0.copyMemory(from: UnsafeRawBufferPointer(start: req, count: size)) }
-        var headers: [(String, String)] = []
-        if let hs = r.headers {
-            for i in 0..<r.header_count { headers.append((text(hs[i].name), text(hs[i].value))) }
-        }
-        let body = r.body.ptr.map { Array(UnsafeBufferPointer(start: $0, count: r.body.len)) } ?? []
-        // TLS options: zero (system trust store, verification on) for plugins built before them.
-        let caFile: String?
-        let verify: Bool
-        let ca = text(r.ca_file)
-        caFile = ca.isEmpty ? nil : ca
-        verify = r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0
+        func bytes(_ b: gw_bytes) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: b.len > 0 ? b.ptr : nil, count: b.ptr == nil ? 0 : b.len) }
+        // Borrowed as the plugin passed them (see `PooledHTTPClient.send`). TLS options: zero
+        // (system trust store, verification on) for plugins built before them.
         let result = http.send(
-            method: text(r.method), url: text(r.url), headers: headers, body: body, timeoutMs: Int(max(1, r.timeout_ms)),
-            caFile: caFile, verify: verify)
+            method: bytes(r.method), url: bytes(r.url),
+            headers: UnsafeBufferPointer(start: r.header_count > 0 ? r.headers : nil, count: r.headers == nil ? 0 : r.header_count),
+            body: UnsafeRawBufferPointer(bytes(r.body)), timeoutMs: Int(max(1, r.timeout_ms)), caFile: bytes(r.ca_file),
+            verify: r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0)
         resp.pointee.status = Int32(result.status)
         resp.pointee.retry_after_ms = result.retryAfterMs
         let message = result.error

@@ -262,6 +262,51 @@ struct PooledHTTPClientTests {
         #expect(receiver.waitFor(1).count == 1)
         #expect(receiver.received.count == 1)
     }
+
+    /// The method goes into the request line as the plugin gives it: one that is not a token
+    /// (a space, CR LF) is refused before anything is sent.
+    @Test func aMethodThatIsNotATokenIsRefusedUnsent() throws {
+        let receiver = try RecordingHTTPServer()
+        defer { receiver.stop() }
+        let client = PooledHTTPClient()
+        for m in ["POST /x HTTP/1.1\r\nX-Injected: 1\r\n\r\nPOST", "PO ST", "", "POST\n"] {
+            let r = client.send(method: m, url: receiver.url + "/in", headers: [], body: Array("{}".utf8), timeoutMs: 2000)
+            #expect(r.status == 0 && "\(r.error)".contains("invalid method"), "\(m)")
+        }
+        let ok = client.send(method: "PUT", url: receiver.url + "/in", headers: [], body: [], timeoutMs: 2000)
+        #expect(ok.status == 200)
+        #expect(receiver.waitFor(1).count == 1)
+        #expect(receiver.received.map(\.method) == ["PUT"])
+    }
+
+    /// The request is written from the caller's bytes: what arrives is the method, the URL's
+    /// target, the headers in order and the body, with a Content-Length the gateway adds; the
+    /// destination is found again by its bytes (a second URL on the same server, then the
+    /// first again, each to its own target).
+    @Test func whatArrivesIsWhatWasPassed() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 503, headers: [("Retry-After", "3")]))
+        defer { receiver.stop() }
+        let client = PooledHTTPClient()
+        let body = Array(#"{"eventCode":"Payment","n":"\u00e9"}"#.utf8)
+        let targets = ["/a?x=1", "/b", "/a?x=1"]
+        for (i, t) in targets.enumerated() {
+            let r = client.send(
+                method: "POST", url: receiver.url + t, headers: [("X-Gateway-Attempt", "\(i + 1)"), ("X-Team", "pay\tments")], body: body,
+                timeoutMs: 2000)
+            #expect(r.status == 503)
+            #expect(r.retryAfterMs == 3000)
+        }
+        let got = receiver.waitFor(3)
+        #expect(got.map(\.target) == targets)
+        for (i, g) in got.enumerated() {
+            #expect(g.method == "POST")
+            #expect(g.body == body)
+            #expect(g.headers["Content-Length"] == "\(body.count)")
+            #expect(g.headers.fields.map(\.name).prefix(3) == ["Host", "X-Gateway-Attempt", "X-Team"])
+            #expect(g.headers["X-Gateway-Attempt"] == "\(i + 1)")
+            #expect(g.headers["X-Team"] == "pay\tments")
+        }
+    }
 }
 
 @Suite("Event values after transforms")

@@ -222,12 +222,18 @@ public final class HTTPClientConnection: @unchecked Sendable {
         return n == 0 || (n < 0 && errno != EAGAIN)
     }
 
-    private func readLine() throws(HTTPClientError) -> String {
+    /// The next line's bytes in `buffer` (without its CR LF, or a bare LF), reading more as
+    /// needed; the range is valid until the next read.
+    private func nextLine() throws(HTTPClientError) -> Range<Int> {
         var scanned = start
         while true {
-            if let lf = buffer[scanned...].firstIndex(of: 0x0A) {
+            let lf = buffer.withUnsafeBufferPointer { b -> Int? in
+                guard scanned < b.count, let base = b.baseAddress, let p = memchr(base + scanned, 0x0A, b.count - scanned) else { return nil }
+                return base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+            }
+            if let lf {
                 let end = lf > start && buffer[lf - 1] == 0x0D ? lf - 1 : lf
-                let line = buffer.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
+                let line = start..<end
                 start = lf + 1
                 return line
             }
@@ -237,6 +243,42 @@ public final class HTTPClientConnection: @unchecked Sendable {
             guard try fill() else { throw HTTPClientError("connection closed before a complete answer") }
             scanned -= before - start  // fill() may have dropped consumed bytes
         }
+    }
+
+    private func readLine() throws(HTTPClientError) -> String {
+        let r = try nextLine()
+        return buffer.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[r]), as: UTF8.self) }
+    }
+
+    /// The status of a status line (`HTTP/1.x <status> ...`), or nil when it is not one.
+    static func status(ofLine l: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard l.count >= 8, l.starts(with: "HTTP/1.".utf8) else { return nil }
+        var i = 0
+        while i < l.count && l[i] != 0x20 { i += 1 }
+        while i < l.count && l[i] == 0x20 { i += 1 }
+        var status = 0
+        var digits = 0
+        while i < l.count && l[i] != 0x20 {
+            guard l[i] &- 0x30 < 10, digits < 9 else { return nil }
+            status = status * 10 + Int(l[i] &- 0x30)
+            digits += 1
+            i += 1
+        }
+        return digits > 0 ? status : nil
+    }
+
+    /// Adds a `name: value` answer line to `headers` (the value without the spaces and tabs
+    /// around it); false when the line has no colon.
+    static func addField(_ l: UnsafeBufferPointer<UInt8>, to headers: inout HTTPHeaders) -> Bool {
+        guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        var vs = colon + 1
+        var ve = l.count
+        while vs < ve && (l[vs] == 0x20 || l[vs] == 0x09) { vs += 1 }
+        while ve > vs && (l[ve - 1] == 0x20 || l[ve - 1] == 0x09) { ve -= 1 }
+        headers.add(
+            String(decoding: UnsafeBufferPointer(rebasing: l[0..<colon]), as: UTF8.self),
+            String(decoding: UnsafeBufferPointer(rebasing: l[vs..<ve]), as: UTF8.self))
+        return true
     }
 
     /// Reads exactly `n` raw bytes (for tests of interim answers and framing).
@@ -252,17 +294,19 @@ public final class HTTPClientConnection: @unchecked Sendable {
     /// Reads one answer (skipping 1xx interim answers). `headRequest` answers have no body.
     public func readResponse(headRequest: Bool = false, maxBody: Int = 64 << 20) throws(HTTPClientError) -> HTTPClientResponse {
         while true {
-            let statusLine = try readLine()
-            let parts = statusLine.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
+            // The head is read as bytes: each line's String, split and trimmed as Characters,
+            // cost more than the rest of a forwarded delivery's user-space work.
+            let statusLine = try nextLine()
+            guard let status = buffer.withUnsafeBufferPointer({ Self.status(ofLine: UnsafeBufferPointer(rebasing: $0[statusLine])) }) else {
                 throw HTTPClientError("malformed status line")
             }
-            var headers = HTTPHeaders()
+            var headers = HTTPHeaders(capacity: 8)
             while true {
-                let line = try readLine()
+                let line = try nextLine()
                 if line.isEmpty { break }
-                guard let colon = line.firstIndex(of: ":") else { throw HTTPClientError("malformed header line") }
-                headers.add(String(line[..<colon]), line[line.index(after: colon)...].trimmingASCIISpaces())
+                guard buffer.withUnsafeBufferPointer({ Self.addField(UnsafeBufferPointer(rebasing: $0[line]), to: &headers) }) else {
+                    throw HTTPClientError("malformed header line")
+                }
             }
             if status >= 100 && status < 200 { continue }
             var body: [UInt8] = []

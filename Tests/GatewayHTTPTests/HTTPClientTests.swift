@@ -65,6 +65,25 @@ struct HTTPClientAnswerTests {
         #expect(second.bodyText == "xyz!!")
         #expect(throws: HTTPClientError.self) { try conn.readResponse() }
     }
+
+    /// A server that takes the request and never answers: the wait ends at the connection's
+    /// deadline (the receive timeout of its blocking socket), with the timeout named.
+    @Test func anAnswerThatNeverComesTimesOut() throws {
+        let server = try CannedServer(answer: [], keepOpen: true)
+        defer { server.stop() }
+        do {
+            let conn = try HTTPClientConnection(host: "127.0.0.1", port: server.port, timeoutMs: 200)
+            try conn.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let start = Date()
+            #expect {
+                try conn.readResponse()
+            } throws: { error in
+                (error as? HTTPClientError)?.message.contains("timed out") ?? false
+            }
+            let waited = Date().timeIntervalSince(start)
+            #expect(waited >= 0.15 && waited < 5, "waited \(waited) s")
+        }
+    }
 }
 
 /// A loopback server that answers the first request of its one connection with fixed bytes,
@@ -74,7 +93,8 @@ private final class CannedServer: @unchecked Sendable {
     let port: Int
     private let done = DispatchSemaphore(value: 0)
 
-    init(answer: [UInt8]) throws {
+    /// `keepOpen`: after the answer, hold the connection until the client closes it.
+    init(answer: [UInt8], keepOpen: Bool = false) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket") }
         var addr = sockaddr_in()
@@ -111,6 +131,7 @@ private final class CannedServer: @unchecked Sendable {
             // All of it, then the close (the request was read whole: the close sends a FIN, not
             // a reset, and the client still reads everything before it).
             _ = answer.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if keepOpen { _ = recv(c, &buf, buf.count, 0) }  // the client's close, or the bound
         }
     }
 

@@ -38,6 +38,11 @@ public final class HTTPClientConnection: @unchecked Sendable {
     /// and cost one system call more per exchange (three instead of two).
     private var sentSinceRead = false
     private var tls: TLSSession?
+    /// A plain connection is switched to blocking mode, with the deadline as the socket's send
+    /// and receive timeouts, before its first request: a blocking `recv` waits for the answer
+    /// in one system call where `poll` then `recv` took two (an outbound delivery is a `send`
+    /// and a `recv`). TLS connections stay non-blocking (OpenSSL's calls wait through `poll`).
+    private var blocking = false
 
     /// Connects to `host:port` (names resolved with getaddrinfo) within `timeoutMs`, then, with
     /// `tls`, completes a TLS handshake (SNI and certificate checked against `host`).
@@ -124,9 +129,25 @@ public final class HTTPClientConnection: @unchecked Sendable {
         }
     }
 
+    /// See `blocking`.
+    private func makeBlocking() {
+        blocking = true
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else { return blocking = false }
+        var t = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
+        if t.tv_sec == 0 && t.tv_usec == 0 { t.tv_usec = 1000 }  // 0 would mean "no timeout"
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, size) == 0, setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, size) == 0 else {
+            // Without the timeouts a blocking socket could wait forever: back to poll.
+            _ = fcntl(fd, F_SETFL, flags)
+            return blocking = false
+        }
+    }
+
     /// Writes all of `bytes` within the deadline.
     public func write(_ bytes: [UInt8]) throws(HTTPClientError) {
         if let tls { return try tlsWrite(tls, bytes) }
+        if !blocking { makeBlocking() }
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { b -> Int in
@@ -135,8 +156,11 @@ public final class HTTPClientConnection: @unchecked Sendable {
             }
             if n > 0 {
                 off += n
-            } else if n < 0 && (errno == EAGAIN || errno == EINTR) {
-                guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else {
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && errno == EAGAIN {
+                // Blocking: the send timeout passed.
+                guard !blocking, HTTPClientConnection.wait(fd: fd, events: Int16(POLLOUT), timeoutMs: timeoutMs) else {
                     throw HTTPClientError("write timed out")
                 }
             } else {
@@ -189,7 +213,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
                 }
             }
         }
-        if sentSinceRead {
+        if sentSinceRead && !blocking {
             sentSinceRead = false
             guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
                 throw HTTPClientError("timed out waiting for the answer")
@@ -204,7 +228,8 @@ public final class HTTPClientConnection: @unchecked Sendable {
             if n == 0 { return false }
             if errno == EINTR { continue }
             if errno == EAGAIN {
-                guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
+                // Blocking: the receive timeout passed.
+                guard !blocking, HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: timeoutMs) else {
                     throw HTTPClientError("timed out waiting for the answer")
                 }
                 continue
@@ -218,7 +243,7 @@ public final class HTTPClientConnection: @unchecked Sendable {
         guard start == buffer.count else { return false }
         guard HTTPClientConnection.wait(fd: fd, events: Int16(POLLIN), timeoutMs: waitMs) else { return false }
         var b: UInt8 = 0
-        let n = recv(fd, &b, 1, Int32(MSG_PEEK))
+        let n = recv(fd, &b, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
         return n == 0 || (n < 0 && errno != EAGAIN)
     }
 

@@ -41,6 +41,8 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
     let headers: [(String, String)]
     let signingKey: [UInt8]?
     let host: PluginHost
+    /// The method, URL, CA file and configured headers as bytes, made once (see `handle`).
+    private let fixed: FixedBytes
 
     init(config: PluginConfig, host: PluginHost) throws {
         var c = config
@@ -89,23 +91,58 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
         }
         try c.finish()
         self.host = host
+        fixed = FixedBytes([method, url, caFile ?? ""] + extra.flatMap { [$0.0, $0.1] })
     }
 
+    /// The request is laid out from borrowed bytes: the fixed parts made once, the event code,
+    /// delivery ID and body pointing at the event's own. A String per header, copied into the
+    /// host's request and back, was most of a forwarded delivery's user-space work.
     func handle(_ event: PluginEvent) -> HandlerResult {
-        var h: [(String, String)] = [
-            ("Content-Type", "application/json"), ("X-Gateway-Event-Code", event.eventCode),
-            ("X-Gateway-Delivery-Id", event.deliveryID), ("X-Gateway-Attempt", String(event.attempt)),
-        ]
+        // What is neither fixed nor the event's: the attempt's digits and, to sign, the
+        // timestamp and the signature.
+        var scratch = Array(String(event.attempt).utf8)
+        let attemptEnd = scratch.count
+        var signedEnds = (0, 0)
         if let key = signingKey {
-            let id = event.deliveryID
             let timestamp = String(Int(Date().timeIntervalSince1970))
-            let signed = Array("\(id).\(timestamp).".utf8) + Array(event.body)
+            let signed = Array("\(event.deliveryID).\(timestamp).".utf8) + Array(event.body)
             let mac = host.hmacSHA256(key: key, data: signed)
-            h += [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", "v1," + Data(mac).base64EncodedString())]
+            scratch += timestamp.utf8
+            signedEnds.0 = scratch.count
+            scratch += ("v1," + Data(mac).base64EncodedString()).utf8
+            signedEnds.1 = scratch.count
         }
-        h += headers
-        let r = host.http(
-            method: method, url: url, headers: h, body: event.body, timeoutMs: timeoutMs, caFile: caFile, insecureSkipVerify: insecureSkipVerify)
+        let count = 4 + (signingKey == nil ? 0 : 3) + fixed.count - 3
+        let r = scratch.withUnsafeBufferPointer { sc in
+            withUnsafeTemporaryAllocation(of: gw_header.self, capacity: count) { hs -> PluginHost.HTTPResult in
+                func part(_ from: Int, _ to: Int) -> gw_bytes { gw_bytes(ptr: sc.baseAddress.map { $0 + from }, len: to - from) }
+                var k = 0
+                func add(_ name: StaticString, _ value: gw_bytes) {
+                    hs[k] = gw_header(name: gw_bytes(ptr: name.utf8Start, len: name.utf8CodeUnitCount), value: value)
+                    k += 1
+                }
+                add("Content-Type", FixedBytes.literal("application/json"))
+                add("X-Gateway-Event-Code", event.eventCodeBytes)
+                add("X-Gateway-Delivery-Id", event.deliveryIDBytes)
+                add("X-Gateway-Attempt", part(0, attemptEnd))
+                if signingKey != nil {
+                    add("webhook-id", event.deliveryIDBytes)
+                    add("webhook-timestamp", part(attemptEnd, signedEnds.0))
+                    add("webhook-signature", part(signedEnds.0, signedEnds.1))
+                }
+                var i = 3
+                while i + 1 < fixed.count {
+                    hs[k] = gw_header(name: fixed[i], value: fixed[i + 1])
+                    k += 1
+                    i += 2
+                }
+                var req = gw_http_request(
+                    struct_size: 0, method: fixed[0], url: fixed[1], headers: UnsafePointer(hs.baseAddress), header_count: k,
+                    body: event.rawBody, timeout_ms: UInt32(clamping: timeoutMs), ca_file: fixed[2],
+                    tls_flags: insecureSkipVerify ? GW_TLS_INSECURE_SKIP_VERIFY : 0)
+                return host.http(&req)
+            }
+        }
         return Forwarder.classify(r)
     }
 
@@ -119,4 +156,33 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
         default: return .fail("HTTP \(r.status)")
         }
     }
+}
+
+/// Strings kept as bytes in one allocation for the handler's life, lent to requests as
+/// `gw_bytes` (stable: never moved or freed before the handler).
+final class FixedBytes: @unchecked Sendable {
+    // Unchecked: written once in init, then only read.
+    private let base: UnsafeMutablePointer<UInt8>
+    private let parts: [gw_bytes]
+
+    init(_ strings: [String]) {
+        let total = strings.reduce(0) { $0 + $1.utf8.count }
+        base = .allocate(capacity: max(1, total))
+        var offset = 0
+        var parts: [gw_bytes] = []
+        for s in strings {
+            let n = s.utf8.count
+            _ = UnsafeMutableBufferPointer(start: base + offset, count: n).initialize(from: s.utf8)
+            parts.append(gw_bytes(ptr: UnsafePointer(base + offset), len: n))
+            offset += n
+        }
+        self.parts = parts
+    }
+
+    deinit { base.deallocate() }
+
+    var count: Int { parts.count }
+    subscript(i: Int) -> gw_bytes { parts[i] }
+
+    static func literal(_ s: StaticString) -> gw_bytes { gw_bytes(ptr: s.utf8Start, len: s.utf8CodeUnitCount) }
 }

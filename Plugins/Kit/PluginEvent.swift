@@ -23,6 +23,12 @@ public struct PluginEvent {
     /// 1 for the first attempt.
     public var attempt: Int { Int(raw.pointee.attempt) }
 
+    /// The body, event code and delivery ID as the host lends them (valid during `handle`), for
+    /// a request laid out without copies (`PluginHost.http(_:)`).
+    public var rawBody: gw_bytes { raw.pointee.body }
+    public var eventCodeBytes: gw_bytes { raw.pointee.event_code }
+    public var deliveryIDBytes: gw_bytes { raw.pointee.delivery_id }
+
     /// The scalar text at a dotted path of the body (strings unquoted, numbers as written), or nil.
     public func value(at path: String) -> String? {
         guard let lookup = host.api.pointee.event_value else { return nil }

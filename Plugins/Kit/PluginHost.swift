@@ -36,9 +36,6 @@ public final class PluginHost: @unchecked Sendable {
         method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer, timeoutMs: Int, caFile: String? = nil,
         insecureSkipVerify: Bool = false
     ) -> HTTPResult {
-        guard let send = api.pointee.http_request else {
-            return HTTPResult(status: 0, retryAfterMs: 0, error: "the host offers no HTTP client")
-        }
         // Copy every string into one buffer so the request borrows stable pointers.
         var arena: [UInt8] = []
         var ranges: [(Int, Int)] = []
@@ -59,15 +56,27 @@ public final class PluginHost: @unchecked Sendable {
             for i in 0..<headers.count { hs.append(gw_header(name: bytes(3 + 2 * i), value: bytes(4 + 2 * i))) }
             return hs.withUnsafeBufferPointer { hp -> HTTPResult in
                 var req = gw_http_request(
-                    struct_size: UInt32(MemoryLayout<gw_http_request>.size), method: bytes(0), url: bytes(1),
-                    headers: hp.baseAddress, header_count: hp.count,
+                    struct_size: 0, method: bytes(0), url: bytes(1), headers: hp.baseAddress, header_count: hp.count,
                     body: gw_bytes(ptr: body.baseAddress?.assumingMemoryBound(to: UInt8.self), len: body.count),
                     timeout_ms: UInt32(clamping: timeoutMs), ca_file: bytes(2), tls_flags: insecureSkipVerify ? GW_TLS_INSECURE_SKIP_VERIFY : 0)
-                var resp = gw_http_response(struct_size: UInt32(MemoryLayout<gw_http_response>.size), status: 0, retry_after_ms: 0, error: gw_bytes(ptr: nil, len: 0))
-                _ = send(api.pointee.host_ctx, &req, &resp)
-                return HTTPResult(status: Int(resp.status), retryAfterMs: resp.retry_after_ms, error: resp.error.string)
+                return http(&req)
             }
         }
+    }
+
+    /// `http` with a request laid out by the caller, every part borrowed for the call: a handler
+    /// that sends on every event keeps its fixed parts (method, URL, configured headers) as
+    /// bytes made once and points at the event's own bytes for the rest, instead of making
+    /// Strings that are copied into a request here and made into Strings again by the host.
+    /// `struct_size` is filled in.
+    public func http(_ request: inout gw_http_request) -> HTTPResult {
+        guard let send = api.pointee.http_request else {
+            return HTTPResult(status: 0, retryAfterMs: 0, error: "the host offers no HTTP client")
+        }
+        request.struct_size = UInt32(MemoryLayout<gw_http_request>.size)
+        var resp = gw_http_response(struct_size: UInt32(MemoryLayout<gw_http_response>.size), status: 0, retry_after_ms: 0, error: gw_bytes(ptr: nil, len: 0))
+        _ = send(api.pointee.host_ctx, &request, &resp)
+        return HTTPResult(status: Int(resp.status), retryAfterMs: resp.retry_after_ms, error: resp.error.string)
     }
 
     /// HMAC-SHA256 of `data` keyed with `key`.

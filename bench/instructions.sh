@@ -12,6 +12,7 @@
 #
 #   bench/instructions.sh [N]      # N notifications per variant (default 3000)
 #   VARIANTS=core KEEP=1 bench/instructions.sh 2000   # one variant; keep the callgrind files
+#   NO_BUILD=1 bench/instructions.sh                  # the binaries in .build/release as they are
 #
 # Each variant: start the gateway under callgrind (stripped copies of the binaries: valgrind
 # 3.19 cannot read swiftc's DWARF 5), send W warm-up notifications (default 200) and stop it,
@@ -28,7 +29,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 N=${1:-3000}
 WARM=${WARM:-200}
 command -v valgrind >/dev/null || { echo "needs: apt-get install -y valgrind" >&2; exit 2; }
-swift build -c release --package-path "$ROOT" >&2
+[ -n "${NO_BUILD:-}" ] || swift build -c release --package-path "$ROOT" >&2
 WORK=$(mktemp -d /tmp/gw-instructions.XXXXXX)
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
 cp "$ROOT"/.build/release/gateway "$ROOT"/.build/release/libgwplugin-*.so "$WORK"/

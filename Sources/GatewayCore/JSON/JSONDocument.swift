@@ -98,6 +98,9 @@ public struct JSONDocument: Sendable {
 
     /// Parses and validates `bytes` under `limits` (same rules and errors as `JSONParser`).
     public static func parse(_ bytes: [UInt8], limits: JSONParser.Limits = JSONParser.Limits()) throws(JSONParser.ParseError) -> JSONDocument {
+        // Offsets and node indices are kept as Int32 (a node is 20 bytes): a larger text is
+        // refused here, so that every conversion while parsing is exact without a check.
+        guard bytes.count < Int(Int32.max) else { throw JSONParser.ParseError(reason: "JSON text larger than 2 GiB", offset: 0) }
         let nodes = try bytes.withUnsafeBufferPointer { buf throws(JSONParser.ParseError) -> Tape in
             var t = TapeBuilder(bytes: buf, limits: limits)
             do throws(JSONParser.ParseError) {
@@ -538,7 +541,11 @@ private struct TapeBuilder {
     }
 
     @inline(__always) mutating func push(_ kind: JSONDocument.Kind, flag: Bool = false, start: Int, end: Int, count: Int = 0) {
-        nodes.append(Node(kind: kind, flag: flag, start: Int32(start), end: Int32(end), next: Int32(nodes.count + 1), count: Int32(count)))
+        // Exact: the text is under 2 GiB (see `parse`) and every node takes at least one byte.
+        nodes.append(
+            Node(
+                kind: kind, flag: flag, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end),
+                next: Int32(truncatingIfNeeded: nodes.count &+ 1), count: Int32(truncatingIfNeeded: count)))
     }
 
     mutating func parseValue(depth: Int) throws(JSONParser.ParseError) {
@@ -639,8 +646,8 @@ private struct TapeBuilder {
                 throw fail("expected ',' or '}'")
             }
         }
-        nodes[me].end = Int32(index)
-        nodes[me].next = Int32(nodes.count)
+        nodes[me].end = Int32(truncatingIfNeeded: index)
+        nodes[me].next = Int32(truncatingIfNeeded: nodes.count)
         nodes[me].count = count
     }
 
@@ -719,8 +726,8 @@ private struct TapeBuilder {
                 throw fail("expected ',' or ']'")
             }
         }
-        nodes[me].end = Int32(index)
-        nodes[me].next = Int32(nodes.count)
+        nodes[me].end = Int32(truncatingIfNeeded: index)
+        nodes[me].next = Int32(truncatingIfNeeded: nodes.count)
         nodes[me].count = count
     }
 

@@ -597,7 +597,7 @@ private struct TapeBuilder {
             index += 1
         } else {
             while true {
-                skipWhitespace()
+                if index >= bytes.count || bytes[index] != UInt8(ascii: "\"") { skipWhitespace() }
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyIndex = nodes.count
                 try parseString()
@@ -627,12 +627,24 @@ private struct TapeBuilder {
                         seen = set
                     }
                 }
-                skipWhitespace()
+                // Compact JSON (what providers send) has no whitespace between the tokens: each
+                // separator is looked at once before any skipping, and a string value, most of
+                // a notification's, is parsed here rather than through `parseValue`'s call and
+                // dispatch (about 40 instructions a member).
+                if index >= bytes.count || bytes[index] != UInt8(ascii: ":") { skipWhitespace() }
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
-                skipWhitespace()
-                try parseValue(depth: depth)
+                if index < bytes.count && bytes[index] == UInt8(ascii: "\"") {
+                    try parseString()
+                } else {
+                    skipWhitespace()
+                    try parseValue(depth: depth)
+                }
                 count += 1
+                if index < bytes.count && bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of JSON") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -710,9 +722,18 @@ private struct TapeBuilder {
             index += 1
         } else {
             while true {
-                skipWhitespace()
-                try parseValue(depth: depth)
+                // As in `parseObject`: compact JSON first.
+                if index < bytes.count && bytes[index] == UInt8(ascii: "\"") {
+                    try parseString()
+                } else {
+                    skipWhitespace()
+                    try parseValue(depth: depth)
+                }
                 count += 1
+                if index < bytes.count && bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of JSON") }
                 if bytes[index] == UInt8(ascii: ",") {

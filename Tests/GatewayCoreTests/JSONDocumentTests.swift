@@ -257,3 +257,81 @@ struct StringScanTests {
         #expect(agreed == 4000)
     }
 }
+
+@Suite("JSON validity against Foundation")
+struct JSONValidityTests {
+    /// A random document: objects, arrays, strings, numbers and literals, with whitespace (or
+    /// none, as providers send it) between every pair of tokens. Keys are distinct.
+    private static func document(_ rng: inout SplitMix, depth: Int = 0) -> String {
+        let ws = ["", "", "", " ", "\n", "\t ", "\r\n  "]
+        func w(_ rng: inout SplitMix) -> String { ws[Int(rng.next() % UInt64(ws.count))] }
+        switch rng.next() % (depth > 3 ? 4 : 6) {
+        case 0: return "\"s\(rng.next() % 1000)\""
+        case 1: return ["0", "-12", "3.5", "1e3", "-0.25E-2"][Int(rng.next() % 5)]
+        case 2: return ["true", "false", "null"][Int(rng.next() % 3)]
+        case 3: return "\"a b\\\"c\""
+        case 4:
+            let n = Int(rng.next() % 5)
+            let members = (0..<n).map { i in "\(w(&rng))\"k\(i)\"\(w(&rng)):\(w(&rng))\(document(&rng, depth: depth + 1))\(w(&rng))" }
+            return "{" + members.joined(separator: ",") + w(&rng) + "}"
+        default:
+            let n = Int(rng.next() % 5)
+            let items = (0..<n).map { _ in "\(w(&rng))\(document(&rng, depth: depth + 1))\(w(&rng))" }
+            return "[" + items.joined(separator: ",") + w(&rng) + "]"
+        }
+    }
+
+    /// A comma before a closing bracket, whitespace between (anywhere, strings included: such
+    /// variants are left out). Foundation's parser on Linux takes trailing commas; RFC 8259, and
+    /// the gateway, do not.
+    private static func hasTrailingComma(_ v: [UInt8]) -> Bool {
+        var last: UInt8 = 0
+        for b in v where b != 0x20 && b != 0x0A && b != 0x0D && b != 0x09 {
+            if last == UInt8(ascii: ",") && (b == UInt8(ascii: "]") || b == UInt8(ascii: "}")) { return true }
+            last = b
+        }
+        return false
+    }
+
+    /// The tape parser says valid exactly when Foundation's JSONSerialization (no code in
+    /// common) does, for random documents and for each with one byte deleted, replaced or
+    /// inserted (a separator, a bracket, a quote, a space, a letter) at a random place:
+    /// whatever shortcut the parser takes for compact JSON must not change what it accepts.
+    @Test func acceptsExactlyWhatFoundationAccepts() throws {
+        var rng = SplitMix(seed: 0x150A)
+        let inserts = Array(",:{}[]\" \n0ax".utf8)
+        var checked = 0
+        var refused = 0
+        for _ in 0..<3000 {
+            let base = Array(Self.document(&rng).utf8)
+            var variants = [base]
+            for _ in 0..<4 where !base.isEmpty {
+                var v = base
+                let at = Int(rng.next() % UInt64(v.count))
+                switch rng.next() % 3 {
+                case 0: v.remove(at: at)
+                case 1: v[at] = inserts[Int(rng.next() % UInt64(inserts.count))]
+                default: v.insert(inserts[Int(rng.next() % UInt64(inserts.count))], at: at)
+                }
+                variants.append(v)
+            }
+            for v in variants where !Self.hasTrailingComma(v) {
+                let ours: Bool
+                do {
+                    _ = try JSONDocument.parse(v)
+                    ours = true
+                } catch {
+                    // Foundation takes repeated keys (the last wins); the gateway refuses them.
+                    if error.reason.contains("duplicate key") { continue }
+                    ours = false
+                }
+                let theirs = (try? JSONSerialization.jsonObject(with: Data(v), options: [.fragmentsAllowed])) != nil
+                #expect(ours == theirs, "\(String(decoding: v, as: UTF8.self))")
+                checked += 1
+                if !ours { refused += 1 }
+            }
+        }
+        // Both kinds were seen in numbers.
+        #expect(checked > 14_000 && refused > 3_000 && checked - refused > 3_000, "\(checked) checked, \(refused) refused")
+    }
+}

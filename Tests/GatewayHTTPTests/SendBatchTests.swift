@@ -196,3 +196,52 @@ struct StalledReaderTests {
         #expect(received.count == scan, "bytes after the last answer")
     }
 }
+
+/// Pipelined requests on one connection are answered in order, HEAD without a body, and a
+/// malformed one gets its 400 after the answers before it and is counted once as a protocol
+/// error (requests: the two well-formed ones).
+@Suite("A connection's queue")
+struct ConnectionQueueTests {
+    private struct Echo: HTTPResponder {
+        func respond(to request: HTTPRequest, context: RequestContext, completion: ResponseCompletion) {
+            completion(HTTPResponse(status: 200, body: Array("\(request.head.method) \(request.head.target)".utf8)))
+        }
+    }
+
+    @Test func pipelinedAnswersInOrderThenTheErrorCountedOnce() throws {
+        let group = try EventLoopGroup(count: 1)
+        let socket = try ListeningSocket(address: SocketAddress(host: "127.0.0.1", port: 0))
+        let server = HTTPServer(socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: Echo(), logger: .disabled)
+        group.start()
+        server.start()
+        defer {
+            server.stopAccepting()
+            group.stop()
+        }
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        try socket.address.withSockAddr { sa, len throws(SystemError) in
+            guard connect(fd, sa, len) == 0 else { throw SystemError("connect") }
+        }
+        let requests = "GET /one HTTP/1.1\r\nHost: x\r\n\r\nHEAD /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+        _ = Array(requests.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var received: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {  // until the server closes (after the 400), or the receive timeout
+            let n = recv(fd, &buf, buf.count, 0)
+            guard n > 0 else { break }
+            received += buf[0..<n]
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        let one = try #require(text.range(of: "GET /one"))
+        let two = try #require(text.range(of: "HTTP/1.1 200", range: one.upperBound..<text.endIndex))
+        let bad = try #require(text.range(of: "HTTP/1.1 400", range: two.upperBound..<text.endIndex))
+        #expect(!text[two.upperBound..<bad.lowerBound].contains("HEAD /two"), "a HEAD answer has no body")
+        #expect(text.hasSuffix("}"), "the 400's JSON body ends the stream")
+        #expect(server.stats.protocolErrors.load(ordering: .relaxed) == 1)
+        #expect(server.stats.requests.load(ordering: .relaxed) == 2)
+    }
+}

@@ -17,12 +17,6 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     // Unchecked: every mutable field is touched only on `loop`'s thread. Other threads reach a
     // connection only through `ResponseCompletion`, which hops onto the loop.
 
-    private enum Pending {
-        case request(HTTPRequest)
-        case continueRequested
-        case error(GatewayError)
-    }
-
     // The mutable state below is `@exclusivity(unchecked)`: it is confined to the loop thread,
     // and the run-time exclusivity check on every access to a class's stored `var` cost about
     // 30 checks and 4,000 instructions per request (3% of the front door's own work). The
@@ -34,9 +28,13 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
     private let remote: SocketAddress
 
     @exclusivity(unchecked) private var parser: HTTPRequestParser
-    @exclusivity(unchecked) private var events: [HTTPRequestParser.Event] = []
-    @exclusivity(unchecked) private var queue: [Pending] = []
-    @exclusivity(unchecked) private var inFlight: (seq: UInt64, head: HTTPRequestHead)?
+    /// What the parser made and is not answered yet, in order: it feeds this queue directly.
+    /// (Feeding a separate array and moving each event over retained and released a request's
+    /// strings and arrays twice more.)
+    @exclusivity(unchecked) private var queue: [HTTPRequestParser.Event] = []
+    /// The request being answered: what its answer needs of it (not a copy of its head, whose
+    /// strings and header array were retained and released for two booleans).
+    @exclusivity(unchecked) private var inFlight: (seq: UInt64, keepAlive: Bool, isHead: Bool)?
     @exclusivity(unchecked) private var seq: UInt64 = 0
     @exclusivity(unchecked) private var served = 0
     @exclusivity(unchecked) private var processing = false
@@ -178,8 +176,9 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
                     if lingerBytes > 1 << 20 { close() }
                     continue
                 }
-                parser.feed(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), into: &events)
-                if !events.isEmpty { takeEvents() }
+                let before = queue.count
+                parser.feed(UnsafeRawBufferPointer(start: buf.baseAddress, count: n), into: &queue)
+                if queue.count > before { countProtocolErrors(from: before) }
                 notePhase()
                 // Decrypted bytes still inside OpenSSL do not make the socket readable: take them now.
                 if n < buf.count && (tls?.pending ?? 0) == 0 { break }
@@ -211,17 +210,11 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
             && pendingOutput < Self.outputHighWater
     }
 
-    private func takeEvents() {
-        for e in events {
-            switch e {
-            case .request(let r): queue.append(.request(r))
-            case .continueRequested: queue.append(.continueRequested)
-            case .error(let err):
-                server.stats.protocolErrors.add(1, ordering: .relaxed)
-                queue.append(.error(err))
-            }
+    /// Counts the parser's errors among the events queued from `start` on.
+    private func countProtocolErrors(from start: Int) {
+        for i in start..<queue.count {
+            if case .error = queue[i] { server.stats.protocolErrors.add(1, ordering: .relaxed) }
         }
-        events.removeAll(keepingCapacity: true)
     }
 
     private func notePhase() {
@@ -250,7 +243,7 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
                 seq += 1
                 served += 1
                 server.stats.requests.add(1, ordering: .relaxed)
-                inFlight = (seq, r.head)
+                inFlight = (seq, r.head.keepAlive, r.head.method == "HEAD")
                 let completion = ResponseCompletion(connection: self, seq: seq)
                 server.responder.respond(
                     to: r, context: RequestContext(remote: remote, receivedAt: loop.now), completion: completion)
@@ -265,9 +258,9 @@ final class HTTPConnection: EventHandler, @unchecked Sendable {
         guard !closed, let f = inFlight, f.seq == seq else { return }
         inFlight = nil
         let limit = server.configuration.maxRequestsPerConnection
-        var keepAlive = f.head.keepAlive && !response.closeConnection && !server.isDraining && !(limit > 0 && served >= limit)
+        var keepAlive = f.keepAlive && !response.closeConnection && !server.isDraining && !(limit > 0 && served >= limit)
         if peerClosedRead && queue.isEmpty { keepAlive = false }
-        response.serialize(keepAlive: keepAlive, date: loop.httpDate, headOnly: f.head.method == "HEAD", into: &output)
+        response.serialize(keepAlive: keepAlive, date: loop.httpDate, headOnly: f.isHead, into: &output)
         if !keepAlive {
             closeAfterWrite = true
             queue.removeAll()

@@ -18,7 +18,8 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.reserveCapacity(capacity)
     }
 
-    public mutating func add(_ name: String, _ value: String) {
+    /// Takes the strings over (a caller's last use of them moves them in, with no retain).
+    public mutating func add(_ name: consuming String, _ value: consuming String) {
         fields.append(Field(name: name, value: value))
     }
 

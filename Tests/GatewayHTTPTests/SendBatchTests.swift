@@ -134,26 +134,14 @@ struct StalledReaderTests {
     /// Large answers mostly meet a socket with some room (a short send); small ones mostly meet
     /// a socket with none (EAGAIN).
     @Test(arguments: [true, false], [20_000, 120]) func everyAnswerArrivesWholeAndInOrder(batchSends: Bool, size: Int) throws {
-        let group = try EventLoopGroup(count: 1, batchSends: batchSends)
-        let socket = try ListeningSocket(address: SocketAddress(host: "127.0.0.1", port: 0))
-        let server = HTTPServer(
-            socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: LargeAnswers(size: size), logger: .disabled)
-        group.start()
-        server.start()
-        defer {
-            server.stopAccepting()
-            group.stop()
+        let loopback = try LoopbackServer(responder: LargeAnswers(size: size), batchSends: batchSends)
+        defer { loopback.stop() }
+        let server = loopback.server
+        let fd = try loopback.connect { fd in
+            var small: Int32 = 4096  // before connecting: the window stays small
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         }
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
         defer { close(fd) }
-        var small: Int32 = 4096  // before connecting: the window stays small
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        try socket.address.withSockAddr { sa, len throws(SystemError) in
-            guard connect(fd, sa, len) == 0 else { throw SystemError("connect") }
-        }
         let count = 4_000_000 / (size + 80)  // 4 MB of answers
         let requests = Array((0..<count).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined().utf8)
         var sent = 0
@@ -209,23 +197,11 @@ struct ConnectionQueueTests {
     }
 
     @Test func pipelinedAnswersInOrderThenTheErrorCountedOnce() throws {
-        let group = try EventLoopGroup(count: 1)
-        let socket = try ListeningSocket(address: SocketAddress(host: "127.0.0.1", port: 0))
-        let server = HTTPServer(socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: Echo(), logger: .disabled)
-        group.start()
-        server.start()
-        defer {
-            server.stopAccepting()
-            group.stop()
-        }
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
+        let loopback = try LoopbackServer(responder: Echo())
+        defer { loopback.stop() }
+        let server = loopback.server
+        let fd = try loopback.connect()
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        try socket.address.withSockAddr { sa, len throws(SystemError) in
-            guard connect(fd, sa, len) == 0 else { throw SystemError("connect") }
-        }
         let requests = "GET /one HTTP/1.1\r\nHost: x\r\n\r\nHEAD /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
         _ = Array(requests.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var received: [UInt8] = []
@@ -243,5 +219,44 @@ struct ConnectionQueueTests {
         #expect(text.hasSuffix("}"), "the 400's JSON body ends the stream")
         #expect(server.stats.protocolErrors.load(ordering: .relaxed) == 1)
         #expect(server.stats.requests.load(ordering: .relaxed) == 2)
+    }
+}
+
+/// A server on one event loop at 127.0.0.1, and blocking client sockets to it (10 s receive
+/// timeout: every wait in these tests is bounded).
+private final class LoopbackServer {
+    let group: EventLoopGroup
+    let socket: ListeningSocket
+    let server: HTTPServer
+
+    init(responder: some HTTPResponder, batchSends: Bool? = nil) throws {
+        group = try EventLoopGroup(count: 1, batchSends: batchSends)
+        socket = try ListeningSocket(address: SocketAddress(host: "127.0.0.1", port: 0))
+        server = HTTPServer(socket: socket, group: group, configuration: HTTPServerConfiguration(), responder: responder, logger: .disabled)
+        group.start()
+        server.start()
+    }
+
+    func stop() {
+        server.stopAccepting()
+        group.stop()
+    }
+
+    /// A connected socket; `before` sets options that must precede the connect.
+    func connect(before: (Int32) -> Void = { _ in }) throws -> Int32 {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket") }
+        before(fd)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        do {
+            try socket.address.withSockAddr { sa, len throws(SystemError) in
+                guard Glibc.connect(fd, sa, len) == 0 else { throw SystemError("connect") }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
     }
 }

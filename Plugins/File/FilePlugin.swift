@@ -136,7 +136,7 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
         // beside it in one writev: copying 2 KB into a new line first cost an allocation too
         // large for the allocator's per-thread cache on every delivery.
         let plain = body.baseAddress.map { memchr($0, 0x0A, body.count) == nil && memchr($0, 0x0D, body.count) == nil } ?? true
-        let line: [UInt8] = plain ? [] : FileHandler.line(body)
+        let stripped = plain ? nil : FileHandler.withoutLineBreaks(body)
         lock.lock()
         defer { lock.unlock() }
         let fd: Int32
@@ -144,7 +144,7 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
         case .success(let d): fd = d
         case .failure(let e): return .retry(e.message)
         }
-        let failed = line.withUnsafeBytes { l in plain ? FileHandler.writeLine(fd, body) : FileHandler.writeLine(fd, l, newline: false) }
+        let failed = stripped.map { s in s.withUnsafeBytes { FileHandler.writeLine(fd, $0) } } ?? FileHandler.writeLine(fd, body)
         if failed != 0 {
             let reason = "write \(path): \(String(cString: strerror(failed)))"
             closeFile(path)
@@ -158,21 +158,21 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
         return .proceed()
     }
 
-    /// Writes `bytes` and (with `newline`) a line feed, all of it: one writev, then plain
-    /// writes for whatever a short write left (the caller's lock keeps other lines out of the
-    /// middle). 0, or the errno of the write that failed.
-    static func writeLine(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, newline: Bool = true) -> Int32 {
+    /// Writes `bytes` and a line feed, all of it: one writev, then plain writes for whatever a
+    /// short write left (the caller's lock keeps other lines out of the middle). 0, or the
+    /// errno of the write that failed.
+    static func writeLine(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
         var lf: UInt8 = 0x0A
         var done = 0
-        let total = bytes.count + (newline ? 1 : 0)
+        let total = bytes.count + 1
         while done < total {
             let n: Int
             if done < bytes.count, let base = bytes.baseAddress {
                 n = withUnsafeMutablePointer(to: &lf) { lfp in
                     var iov = (
                         iovec(iov_base: UnsafeMutableRawPointer(mutating: base + done), iov_len: bytes.count - done),
-                        iovec(iov_base: UnsafeMutableRawPointer(lfp), iov_len: newline ? 1 : 0))
-                    return withUnsafeMutableBytes(of: &iov) { writev(fd, $0.baseAddress?.assumingMemoryBound(to: iovec.self), newline ? 2 : 1) }
+                        iovec(iov_base: UnsafeMutableRawPointer(lfp), iov_len: 1))
+                    return withUnsafeMutableBytes(of: &iov) { writev(fd, $0.baseAddress?.assumingMemoryBound(to: iovec.self), 2) }
                 }
             } else {
                 n = write(fd, &lf, 1)
@@ -188,15 +188,11 @@ final class FileHandler: GatewayHandler, @unchecked Sendable {
         return 0
     }
 
-    /// A body with raw line breaks as one line, without them (JSON needs none: inside strings
-    /// they are escaped). Only a body passed through as the provider formatted it has any; the
-    /// JSON the gateway writes goes out as it is (see `handle`).
-    static func line(_ body: UnsafeRawBufferPointer) -> [UInt8] {
-        var line = [UInt8]()
-        line.reserveCapacity(body.count + 1)
-        for b in body where b != 0x0A && b != 0x0D { line.append(b) }
-        line.append(0x0A)
-        return line
+    /// A body with raw line breaks, without them (JSON needs none: inside strings they are
+    /// escaped). Only a body passed through as the provider formatted it has any; the JSON the
+    /// gateway writes goes out as it is (see `handle`).
+    static func withoutLineBreaks(_ body: UnsafeRawBufferPointer) -> [UInt8] {
+        body.filter { $0 != 0x0A && $0 != 0x0D }
     }
 
     /// The open descriptor for `path`, opening (and creating directories) when needed. Lock held.

@@ -112,7 +112,9 @@ final class Forwarder: GatewayHandler, @unchecked Sendable {
             scratch += ("v1," + Data(mac).base64EncodedString()).utf8
             signedEnds.1 = scratch.count
         }
-        let count = 4 + (signingKey == nil ? 0 : 3) + fixed.count - 3
+        // The gateway's 4 headers, 3 more to sign, then the configured ones (a name and a value
+        // each in `fixed`, after the method, URL and CA file).
+        let count = 4 + (signingKey == nil ? 0 : 3) + (fixed.count - 3) / 2
         let r = scratch.withUnsafeBufferPointer { sc in
             withUnsafeTemporaryAllocation(of: gw_header.self, capacity: count) { hs -> PluginHost.HTTPResult in
                 func part(_ from: Int, _ to: Int) -> gw_bytes { gw_bytes(ptr: sc.baseAddress.map { $0 + from }, len: to - from) }

@@ -39,8 +39,7 @@ public enum HostServices {
     }
 
     static func text(_ b: gw_bytes) -> String {
-        guard let p = b.ptr, b.len > 0 else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: p, count: b.len), as: UTF8.self)
+        String(decoding: b.bytes, as: UTF8.self)
     }
 
     static func log(_ ctx: UnsafeMutableRawPointer?, _ level: Int32, _ message: gw_bytes) {
@@ -74,7 +73,7 @@ public enum HostServices {
         /// `path` parsed (nil when it is not a dotted path), from the last call when the bytes
         /// are the same.
         func path(for path: gw_bytes) -> JSONPath? {
-            let given = UnsafeBufferPointer(start: path.ptr, count: path.ptr == nil ? 0 : path.len)
+            let given = path.bytes
             if let last = parsed, bytes.elementsEqual(given) { return last }
             let p = JSONPath(text(path))
             bytes = Array(given)
@@ -102,18 +101,24 @@ public enum HostServices {
         var r = gw_http_request()
         let size = min(Int(UnsafeRawPointer(req).load(as: UInt32.self)), MemoryLayout<gw_http_request>.size)
         withUnsafeMutableBytes(of: &r) { $0.copyMemory(from: UnsafeRawBufferPointer(start: req, count: size)) }
-        func bytes(_ b: gw_bytes) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: b.len > 0 ? b.ptr : nil, count: b.ptr == nil ? 0 : b.len) }
         // Borrowed as the plugin passed them (see `PooledHTTPClient.send`). TLS options: zero
         // (system trust store, verification on) for plugins built before them.
         let result = http.send(
-            method: bytes(r.method), url: bytes(r.url),
+            method: r.method.bytes, url: r.url.bytes,
             headers: UnsafeBufferPointer(start: r.header_count > 0 ? r.headers : nil, count: r.headers == nil ? 0 : r.header_count),
-            body: UnsafeRawBufferPointer(bytes(r.body)), timeoutMs: Int(max(1, r.timeout_ms)), caFile: bytes(r.ca_file),
+            body: UnsafeRawBufferPointer(r.body.bytes), timeoutMs: Int(max(1, r.timeout_ms)), caFile: r.ca_file.bytes,
             verify: r.tls_flags & GW_TLS_INSECURE_SKIP_VERIFY == 0)
         resp.pointee.status = Int32(result.status)
         resp.pointee.retry_after_ms = result.retryAfterMs
         let message = result.error
         resp.pointee.error = gw_bytes(ptr: message.utf8Start, len: message.utf8CodeUnitCount)
         return result.status == 0 ? GW_RETRY : GW_OK
+    }
+}
+
+extension gw_bytes {
+    /// The bytes a plugin lends (empty for a null pointer or a zero length).
+    var bytes: UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: len > 0 ? ptr : nil, count: ptr == nil ? 0 : len)
     }
 }

@@ -151,7 +151,7 @@ final class PooledHTTPClient: Sendable {
         }
         var size = method.count + d.requestLineTail.count + body.count + 40
         for h in headers {
-            guard Self.isValidHeader(name: h.name, value: h.value) else {
+            guard HTTPClient.isValidHeader(name: h.name.bytes, value: h.value.bytes) else {
                 return Result(status: 0, retryAfterMs: 0, error: "invalid header (a name that is not a token, or a control character in a value)")
             }
             size += h.name.len + h.value.len + 4
@@ -169,10 +169,10 @@ final class PooledHTTPClient: Sendable {
         request.append(contentsOf: method)
         request.append(contentsOf: d.requestLineTail)
         for h in headers {
-            request.append(contentsOf: Self.bytes(h.name))
+            request.append(contentsOf: h.name.bytes)
             request.append(UInt8(ascii: ":"))
             request.append(UInt8(ascii: " "))
-            request.append(contentsOf: Self.bytes(h.value))
+            request.append(contentsOf: h.value.bytes)
             request.append(0x0D)
             request.append(0x0A)
         }
@@ -208,16 +208,6 @@ final class PooledHTTPClient: Sendable {
             }
         }
         return Result(status: 0, retryAfterMs: 0, error: "connection failed")
-    }
-
-    private static func bytes(_ b: gw_bytes) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(start: b.len > 0 ? b.ptr : nil, count: b.ptr == nil ? 0 : b.len)
-    }
-
-    /// `HTTPClient.isValidHeader` on a plugin's bytes.
-    static func isValidHeader(name: gw_bytes, value: gw_bytes) -> Bool {
-        let n = bytes(name)
-        return !n.isEmpty && n.allSatisfy(ASCII.isTokenChar) && !bytes(value).contains(where: ASCII.isControlInFieldValue)
     }
 
     private func take(_ pool: Pool) -> HTTPClientConnection? {

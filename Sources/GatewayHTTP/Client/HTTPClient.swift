@@ -296,13 +296,9 @@ public final class HTTPClientConnection: @unchecked Sendable {
     /// around it); false when the line has no colon.
     static func addField(_ l: UnsafeBufferPointer<UInt8>, to headers: inout HTTPHeaders) -> Bool {
         guard let colon = l.firstIndex(of: UInt8(ascii: ":")) else { return false }
-        var vs = colon + 1
-        var ve = l.count
-        while vs < ve && (l[vs] == 0x20 || l[vs] == 0x09) { vs += 1 }
-        while ve > vs && (l[ve - 1] == 0x20 || l[ve - 1] == 0x09) { ve -= 1 }
         headers.add(
             String(decoding: UnsafeBufferPointer(rebasing: l[0..<colon]), as: UTF8.self),
-            String(decoding: UnsafeBufferPointer(rebasing: l[vs..<ve]), as: UTF8.self))
+            String(decoding: UnsafeBufferPointer(rebasing: l[HTTPHeaders.trimmingSpacesAndTabs(l, (colon + 1)..<l.count)]), as: UTF8.self))
         return true
     }
 
@@ -415,7 +411,7 @@ public enum HTTPClient {
 
     /// Whether a header can be sent as it is: the name a token, the value without CR, LF or
     /// another control byte (tab aside), which could end the head early or start a request.
-    public static func isValidHeader(name: String, value: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(ASCII.isTokenChar) && !value.utf8.contains(where: ASCII.isControlInFieldValue)
+    public static func isValidHeader(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) && !value.contains(where: ASCII.isControlInFieldValue)
     }
 }

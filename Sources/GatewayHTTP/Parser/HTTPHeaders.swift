@@ -72,11 +72,7 @@ public struct HTTPHeaders: Sendable, Sequence {
             while start <= v.count {
                 var end = start
                 while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
-                var a = start
-                var b = end
-                while a < b && (v[a] == 0x20 || v[a] == 0x09) { a += 1 }
-                while b > a && (v[b - 1] == 0x20 || v[b - 1] == 0x09) { b -= 1 }
-                if ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: v[a..<b]), token) { return true }
+                if ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: v[trimmingSpacesAndTabs(v, start..<end)]), token) { return true }
                 start = end + 1
             }
             return false
@@ -84,6 +80,16 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     public var count: Int { fields.count }
+
+    /// `range` of `bytes` without the spaces and tabs at either end (the optional whitespace
+    /// around a field value or a list item, RFC 9110 5.6.3).
+    static func trimmingSpacesAndTabs(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var a = range.lowerBound
+        var b = range.upperBound
+        while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+        while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+        return a..<b
+    }
 
     public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
 }

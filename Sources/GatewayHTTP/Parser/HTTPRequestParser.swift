@@ -544,13 +544,10 @@ struct HeadParser {
         if let e = HeadParser.validateFieldLine(line) { return .failure(e) }
         var colon = 0
         while line[colon] != UInt8(ascii: ":") { colon += 1 }
-        var vs = colon + 1
-        var ve = line.count
-        while vs < ve, line[vs] == 0x20 || line[vs] == 0x09 { vs += 1 }
-        while ve > vs, line[ve - 1] == 0x20 || line[ve - 1] == 0x09 { ve -= 1 }
         let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
         let name = HeadParser.knownName(nameBytes) ?? String(decoding: nameBytes, as: UTF8.self)
-        let value = String(decoding: UnsafeBufferPointer(rebasing: line[vs..<ve]), as: UTF8.self)
+        let value = String(
+            decoding: UnsafeBufferPointer(rebasing: line[HTTPHeaders.trimmingSpacesAndTabs(line, (colon + 1)..<line.count)]), as: UTF8.self)
         framing.note(FramingHeaders.Known(nameBytes), value)
         return .success((name, value))
     }

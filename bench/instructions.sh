@@ -57,6 +57,12 @@ log:
   output: $WORK/$1.log
 YAML
   if [ "$1" = routing-only ]; then cat "$BENCH/peers/gateway-routes/routing-only.yaml"; fi
+  # The same route with the filter a tenant split uses (gateway.yaml): a key of the metadata,
+  # which is JSON in a string (its text read, then parsed, then the key looked up).
+  if [ "$1" = routing-key ]; then
+    sed 's/{ raw: { prefix: "no-such-prefix" } }/{ key: storeName, equals: "no-such-store" }/' \
+      "$BENCH/peers/gateway-routes/routing-only.yaml"
+  fi
   # The same four transforms with a handler that reads the body (a file route): the transforms
   # run (routing-only's filter drops the event before anything needs them, so there they do not).
   if [ "$1" = routing-file ]; then

@@ -40,6 +40,19 @@ public struct PluginEvent {
         }
     }
 
+    /// Calls `body` with the scalar text at a dotted path as UTF-8 (nil when there is none), lent
+    /// by the host for the call: for a handler that parses or compares the value, a String of
+    /// it (validated and copied once more) is work thrown away.
+    public func withValue<R>(at path: String, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        guard let lookup = host.api.pointee.event_value else { return try body(nil) }
+        var p = path
+        var out = gw_bytes(ptr: nil, len: 0)
+        let found = p.withUTF8 { pb in lookup(raw, gw_bytes(ptr: pb.baseAddress, len: pb.count), &out) == 1 }
+        guard found else { return try body(nil) }
+        // An empty value may come without a pointer: still a value (an empty buffer), not nil.
+        return try body(UnsafeBufferPointer(start: out.len > 0 ? out.ptr : nil, count: out.len))
+    }
+
     /// Renders `{{path}}` placeholders in `template` from the body (a missing path renders empty).
     /// The result is one string: a value can never split into several arguments or inject syntax.
     public func render(_ template: PluginTemplate) -> String {

@@ -399,6 +399,16 @@ struct MetadataFilterTests {
         #expect(try passes(#"[{"key":"customer","exists":false}]"#, metadata: #"{"customer":{"tier":"gold"}}"#))
         // The last of duplicate matches wins (in document order).
         #expect(try passes(tier, metadata: #"{"customer":{"tier":"silver"},"customer.tier":"gold"}"#))
+        // Keys are compared as decoded: an escaped key matches its plain spelling, a non-ASCII
+        // key its UTF-8, and the metadata's surrounding spaces do not matter.
+        #expect(try passes(tier, metadata: #"{"cust\u006fmer":{"t\u0069er":"gold"}}"#))
+        #expect(try passes(#"[{"key":"région.zone","equals":"eu"}]"#, metadata: #" {"région":{"zone":"eu"}}"# + "\t"))
+        #expect(try !passes(#"[{"key":"région","equals":"eu"}]"#, metadata: #"{"region":"eu"}"#))
+        // A key longer than the member's name, or a name longer than the key, is no match.
+        #expect(try !passes(#"[{"key":"customer.tier.x","exists":true}]"#, metadata: #"{"customer":{"tier":"gold"}}"#))
+        #expect(try !passes(#"[{"key":"cust","exists":true}]"#, metadata: #"{"customer":"x"}"#))
+        // A mix of raw and key conditions reads both.
+        #expect(try passes(#"[{"raw":{"prefix":"{\"cust"}},{"key":"customer","equals":"x"}]"#, metadata: #"{"customer":"x"}"#))
     }
 
     @Test func pairsRawAndMissing() throws {

@@ -232,6 +232,27 @@ public struct JSONRef: Sendable {
         }
     }
 
+    /// Calls `body` with each member of an object, in document order, its key as unescaped
+    /// UTF-8 (valid during the call), without building a String per key: a lookup that only
+    /// compares keys (the metadata filter's) decoded every key of every object it passed.
+    public func forEachMemberKeyBytes(_ body: (UnsafeBufferPointer<UInt8>, JSONRef) throws -> Void) rethrows {
+        let n = node
+        guard n.kind == .object else { return }
+        let s = storage
+        var i = index + 1
+        let end = Int(n.next)
+        while i < end {
+            let k = s.nodes[i]
+            let value = JSONRef(storage: s, index: i + 1)
+            if k.flag {
+                try s.unescaped(k).withUnsafeBufferPointer { try body($0, value) }
+            } else {
+                try s.bytes.withUnsafeBufferPointer { b in try body(UnsafeBufferPointer(rebasing: b[Int(k.start)..<Int(k.end)]), value) }
+            }
+            i = Int(s.nodes[i + 1].next)
+        }
+    }
+
     /// Calls `body` with each element of an array, in order (nothing for other kinds).
     public func forEachElement(_ body: (JSONRef) throws -> Void) rethrows {
         let n = node

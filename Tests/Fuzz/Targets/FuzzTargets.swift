@@ -117,8 +117,56 @@ public enum FuzzTargets {
         let text = String(decoding: data, as: UTF8.self)
         let m = Metadata.parse(text)
         _ = m.form
-        // Key lookups walk the parsed metadata: dotted, indexed, odd and empty keys.
-        for key in ["a", "a.b", "a.0.b", "tenant", ".", "a..b", "", "0"] { _ = m.value(forKey: key) }
+        // Key lookups walk the parsed metadata: dotted, indexed, odd and empty keys. For JSON,
+        // each gives what a lookup over the decoded keys (Strings) gives.
+        var bytes = Array(text.utf8)[...]
+        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes = bytes.dropFirst() }
+        while let l = bytes.last, l == 0x20 || l == 0x09 { bytes = bytes.dropLast() }
+        let parsed = m.form == .json ? (try? JSONDocument.parse(Array(bytes))) : nil
+        for key in ["a", "a.b", "a.0.b", "tenant", ".", "a..b", "", "0", "a.", ".a", "é", "a.1", "a.1.b", "arr.1.b"] {
+            let v = m.value(forKey: key)
+            if let parsed {
+                check(v == referenceLookup(parsed.root, Substring(key)), "metadata key '\(key)': \(v ?? "nil")")
+            }
+        }
+        // Read from bytes without the raw text: the same form and values.
+        var copy = text
+        let fromBytes = copy.withUTF8 { Metadata.parse(bytes: $0, keepingRaw: false) }
+        check(fromBytes.form == m.form && fromBytes.raw == nil, "metadata form from bytes")
+        for key in ["a", "a.b", "tenant"] { check(fromBytes.value(forKey: key) == m.value(forKey: key), "metadata from bytes, key '\(key)'") }
+    }
+
+    /// The metadata key lookup as it was written over decoded keys (Strings), kept as the
+    /// reference the byte comparison must agree with.
+    static func referenceLookup(_ node: JSONRef, _ key: Substring) -> String? {
+        var found: String? = nil
+        func visit(_ name: String, _ child: JSONRef) {
+            guard key.utf8.starts(with: name.utf8) else { return }
+            let rest = key.utf8.dropFirst(name.utf8.count)
+            if rest.isEmpty {
+                switch child.kind {
+                case .null: found = "null"
+                case .object, .array: break
+                default: if let t = child.scalarText { found = t }
+                }
+            } else if rest.first == UInt8(ascii: ".") {
+                let r = Substring(rest.dropFirst())
+                if !r.isEmpty, let t = referenceLookup(child, r) { found = t }
+            }
+        }
+        switch node.kind {
+        case .object:
+            node.forEachMember { name, child in visit(name, child) }
+        case .array:
+            var i = 0
+            node.forEachElement { child in
+                visit(String(i), child)
+                i += 1
+            }
+        default:
+            break
+        }
+        return found
     }
 
     /// A failed property: trap, so that libFuzzer (and a test) stops here with the input.

@@ -136,48 +136,10 @@ public struct Metadata {
         case .json:
             guard let document else { return nil }
             var k = key
-            return k.withUTF8 { Metadata.lookup(document.root, $0) }
+            guard let v = k.withUTF8({ document.root.scalar(atDottedKey: $0) }) else { return nil }
+            return v.kind == .null ? "null" : v.scalarText
         case .raw, .missing: return nil
         }
-    }
-
-    /// Walks only the members whose key is `key` or a dotted prefix of it; when several match,
-    /// the last in the document wins. Keys are compared as bytes, as they are (no String per
-    /// member); only the value found becomes one.
-    static func lookup(_ node: JSONRef, _ key: UnsafeBufferPointer<UInt8>) -> String? {
-        var found: String? = nil
-        func visit(_ name: UnsafeBufferPointer<UInt8>, _ child: JSONRef) {
-            guard Metadata.startsWith(key, name) else { return }
-            if name.count == key.count {
-                switch child.kind {
-                case .null: found = "null"
-                case .object, .array: break
-                default: if let t = child.scalarText { found = t }
-                }
-            } else if key[name.count] == UInt8(ascii: ".") && name.count + 1 < key.count {
-                if let t = lookup(child, UnsafeBufferPointer(rebasing: key[(name.count + 1)...])) { found = t }
-            }
-        }
-        switch node.kind {
-        case .object:
-            node.forEachMemberKeyBytes { name, child in visit(name, child) }
-        case .array:
-            var i = 0
-            node.forEachElement { child in
-                var index = String(i)
-                index.withUTF8 { visit($0, child) }
-                i += 1
-            }
-        default:
-            break
-        }
-        return found
-    }
-
-    static func startsWith(_ key: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard name.count <= key.count else { return false }
-        guard let k = key.baseAddress, let n = name.baseAddress else { return name.isEmpty }
-        return memcmp(k, n, name.count) == 0
     }
 
     /// Spaces and tabs off both ends (no Foundation: `trimmingCharacters` bridges to NSString).

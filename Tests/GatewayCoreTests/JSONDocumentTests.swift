@@ -56,6 +56,34 @@ struct JSONDocumentTests {
         }
     }
 
+    @Test func dottedKeysReadEveryWayANameCanHoldDots() throws {
+        let doc = try JSONDocument.parse(Array(#"""
+            {"a":{"b":{"c":1},"1":{"b":"deep"}},"a.b":{"c":2},"a.1":{"b":"z"},"n":null,"o":{},
+             "arr":[{"b":"y"},{"b":"w"},3],"t\u0065nant":"acme","é":"e","x.":"dot"}
+            """#.utf8))
+        func value(_ key: String) -> String? {
+            var k = key
+            guard let v = k.withUTF8({ doc.root.scalar(atDottedKey: $0) }) else { return nil }
+            return v.kind == .null ? "null" : v.scalarText
+        }
+        #expect(value("a.b.c") == "2")  // `a` then `b.c`, then `a.b` then `c`: the last wins
+        #expect(value("a.1.b") == "z")
+        #expect(value("arr.1.b") == "w")
+        #expect(value("arr.2") == "3")
+        #expect(value("arr.01.b") == nil)  // an index is written without a leading zero
+        #expect(value("arr.3") == nil)
+        #expect(value("arr.99999999999") == nil)
+        #expect(value("arr") == nil)  // containers are never the answer
+        #expect(value("o") == nil)
+        #expect(value("n") == "null")
+        #expect(value("tenant") == "acme")  // names compared decoded
+        #expect(value("é") == "e")
+        #expect(value("x.") == "dot")
+        #expect(value("a.") == nil)
+        #expect(value("") == nil)
+        #expect(value("a.b.c.d") == nil)  // below a scalar
+    }
+
     @Test func duplicateKeysAreFoundThroughEscapes() {
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"a":1,"\u0061":2}"#.utf8)) }
         #expect(throws: JSONParser.ParseError.self) { try JSONDocument.parse(Array(#"{"x":{"k":1,"k":2}}"#.utf8)) }

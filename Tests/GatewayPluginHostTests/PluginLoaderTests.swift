@@ -411,6 +411,27 @@ struct MetadataFilterTests {
         #expect(try passes(#"[{"raw":{"prefix":"{\"cust"}},{"key":"customer","equals":"x"}]"#, metadata: #"{"customer":"x"}"#))
     }
 
+    /// A thread keeps the metadata it parsed last for the next filter (a tenant split runs one
+    /// per route on the same event): texts of the same length that differ, taken in turn, and a
+    /// raw condition after key-only ones, must each be read afresh.
+    @Test func theLastParsedMetadataIsReusedOnlyForTheSameText() throws {
+        let plugin = try PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir])
+        let acme1 = try plugin.makeInstance(configJSON: Array(#"{"when":[{"key":"tenant","equals":"acme1"}]}"#.utf8))
+        let acme2 = try plugin.makeInstance(configJSON: Array(#"{"when":[{"key":"tenant","equals":"acme2"}]}"#.utf8))
+        let raw2 = try plugin.makeInstance(configJSON: Array(#"{"when":[{"raw":{"matches":"acme2"}},{"key":"tenant","exists":true}]}"#.utf8))
+        func call(_ tenant: String) -> HandlerCall {
+            let body = #"{"eventCode":"Payment","metadata":\#(JSONValue.quoted(#"{"tenant":"\#(tenant)"}"#))}"#
+            return HandlerCall(body: Array(body.utf8), eventCode: "Payment", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1)
+        }
+        for i in 0..<6 {
+            let tenant = i % 2 == 0 ? "acme1" : "acme2"
+            let c = call(tenant)
+            #expect(acme1.handle(c) == (tenant == "acme1" ? .proceed(newBody: nil) : .drop))
+            #expect(acme2.handle(c) == (tenant == "acme2" ? .proceed(newBody: nil) : .drop))
+            #expect(raw2.handle(c) == (tenant == "acme2" ? .proceed(newBody: nil) : .drop))
+        }
+    }
+
     @Test func pairsRawAndMissing() throws {
         let acme = #"[{"key":"tenant","equals":"acme"}]"#
         #expect(try passes(acme, metadata: "tenant=acme&region=eu"))

@@ -101,15 +101,31 @@ if let n = try? classifier.classify(source: "evo", msgID: "m", rawBody: body) {
 // condition (the tenant split of the README: the metadata is parsed) and a raw one (not parsed).
 if let filter = try? PluginLoader.load(name: "metadata-filter", searchPath: [PluginLoader.executableDirectory]) {
     // With the parsed document, as the gateway passes it (values are read from its tape).
-    let call = HandlerCall(
-        body: body, eventCode: "Payment", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1, document: try? JSONDocument.parse(body))
+    // Two events whose metadata differ (one letter), taken in turn: the filter keeps the last
+    // metadata its thread parsed, and the same event every time would measure only that.
+    func call(_ b: [UInt8]) -> HandlerCall {
+        HandlerCall(body: b, eventCode: "Payment", source: "evo", route: "r", msgID: "m", deliveryID: "d", attempt: 1, document: try? JSONDocument.parse(b))
+    }
+    let calls = [call(body), call(Array(bodyText.replacingOccurrences(of: "Orchard Flagship", with: "Orchard Flagshop").utf8))]
+    var turn = 0
     for (name, with) in [
         ("metadata-filter (JSON key)", #"{"when":[{"key":"storeName","equals":"Orchard Flagship"}]}"#),
         ("metadata-filter (raw prefix)", #"{"when":[{"raw":{"prefix":"{"}}]}"#),
     ] {
         if let f = try? filter.makeInstance(configJSON: Array(with.utf8)) {
-            measure(name) { sink &+= f.handle(call) == .proceed(newBody: nil) ? 1 : 0 }
+            measure(name) {
+                turn &+= 1
+                sink &+= f.handle(calls[turn & 1]) == .proceed(newBody: nil) ? 1 : 0
+            }
         }
+    }
+    // A tenant split: three routes' filters on the same event (the first parses the metadata).
+    let tenants = ["Orchard Flagship", "Marina Bay", "Jewel"].compactMap {
+        try? filter.makeInstance(configJSON: Array(#"{"when":[{"key":"storeName","equals":"\#($0)"}]}"#.utf8))
+    }
+    measure("metadata-filter x3 (tenants)") {
+        turn &+= 1
+        for f in tenants { sink &+= f.handle(calls[turn & 1]) == .proceed(newBody: nil) ? 1 : 0 }
     }
 }
 

@@ -2,8 +2,10 @@
 # What a notification costs in user-space instructions, counted by valgrind (callgrind), for the
 # gateway with no routes (core), with the routing-only route of bench/routes.sh (matching, a
 # metadata-filter that stops every event, the delivery bookkeeping; its four transforms are
-# never needed, so they do not run) and with routing-file (the same four transforms, then a
-# file route: they run, the body is written; the write itself is the kernel's, not counted).
+# never needed, so they do not run), with routing-key (the same route whose filter reads a key
+# of the metadata, as a tenant split does: the metadata is parsed) and with routing-file (the
+# same four transforms, then a file route: they run, the body is written; the write itself is
+# the kernel's, not counted).
 #
 # Why: this machine is shared and noisy; req/s and CPU time of two runs a minute apart differ
 # by 20-30%. Instruction counts do not depend on what else the host is doing: the same binary
@@ -125,7 +127,7 @@ crypto() { # callgrind file
 # without libcrypto is the closer estimate.
 printf '| variant | instructions per notification | of which libcrypto | vs core | vs core, without libcrypto |\n|---|---|---|---|---|\n'
 core=""
-for v in ${VARIANTS:-core routing-only routing-file}; do
+for v in ${VARIANTS:-core routing-only routing-key routing-file}; do
   fixed=$(measure "$v" "$WARM")
   total=$(measure "$v" $((WARM + N)))
   per=$(( (total - fixed) / N ))

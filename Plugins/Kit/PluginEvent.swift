@@ -31,13 +31,7 @@ public struct PluginEvent {
 
     /// The scalar text at a dotted path of the body (strings unquoted, numbers as written), or nil.
     public func value(at path: String) -> String? {
-        guard let lookup = host.api.pointee.event_value else { return nil }
-        var p = path
-        return p.withUTF8 { pb -> String? in
-            var out = gw_bytes(ptr: nil, len: 0)
-            guard lookup(raw, gw_bytes(ptr: pb.baseAddress, len: pb.count), &out) == 1 else { return nil }
-            return out.string
-        }
+        withValue(at: path) { $0.map { String(decoding: $0, as: UTF8.self) } }
     }
 
     /// Calls `body` with the scalar text at a dotted path as UTF-8 (nil when there is none), lent

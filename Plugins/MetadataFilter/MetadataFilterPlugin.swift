@@ -47,14 +47,13 @@ final class MetadataFilter: GatewayHandler, @unchecked Sendable {
     }
 
     func handle(_ event: PluginEvent) -> HandlerResult {
-        if rawOnly {
-            let metadata = Metadata(form: .raw, raw: event.value(at: "metadata"))
-            return conditions.allSatisfy { $0.holds(metadata) } ? .proceed() : .drop
-        }
-        // Keys only: the text is parsed from the host's bytes, and the whole of it becomes a
-        // String only when a condition reads it raw.
-        return event.withValue(at: "metadata") { bytes in
-            let metadata = LastMetadata.parse(bytes: bytes, keepingRaw: !keysOnly)
+        // The text is parsed from the host's bytes (raw conditions alone need no parse), and
+        // the whole of it becomes a String only when a condition reads it raw.
+        event.withValue(at: "metadata") { bytes in
+            let metadata =
+                rawOnly
+                ? Metadata(form: .raw, raw: bytes.map { String(decoding: $0, as: UTF8.self) })
+                : LastMetadata.parse(bytes: bytes, keepingRaw: !keysOnly)
             return conditions.allSatisfy { $0.holds(metadata) } ? .proceed() : .drop
         }
     }
@@ -80,7 +79,7 @@ final class LastMetadata {
         guard let bytes, bytes.count <= maxKept else { return Metadata.parse(bytes: bytes, keepingRaw: keepingRaw) }
         let last = perThread.current
         var m: Metadata
-        if let p = last.parsed, last.holds(bytes) {
+        if let p = last.parsed, ByteSearch.equal(last.bytes, bytes) {
             m = p
         } else {
             m = Metadata.parse(bytes: bytes, keepingRaw: false)
@@ -89,14 +88,6 @@ final class LastMetadata {
         }
         if keepingRaw { m.raw = String(decoding: bytes, as: UTF8.self) }
         return m
-    }
-
-    private func holds(_ other: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count == other.count else { return false }
-        return bytes.withUnsafeBufferPointer { b in
-            guard let p = b.baseAddress, let q = other.baseAddress else { return true }  // both empty
-            return memcmp(p, q, b.count) == 0
-        }
     }
 }
 

@@ -74,15 +74,7 @@ public enum HostServices {
         /// are the same.
         func path(for path: gw_bytes) -> JSONPath? {
             let given = path.bytes
-            // memcmp: the generic `elementsEqual` compared byte by byte through an iterator.
-            if let last = parsed, bytes.count == given.count,
-                bytes.withUnsafeBufferPointer({ b in
-                    guard let p = b.baseAddress, let q = given.baseAddress else { return true }  // both empty
-                    return memcmp(p, q, b.count) == 0
-                })
-            {
-                return last
-            }
+            if let last = parsed, ByteSearch.equal(bytes, given) { return last }
             let p = JSONPath(text(path))
             bytes = Array(given)
             parsed = p

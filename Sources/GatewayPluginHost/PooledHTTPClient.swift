@@ -66,15 +66,7 @@ final class PooledHTTPClient: Sendable {
         }
 
         func matches(url u: UnsafeBufferPointer<UInt8>, caFile c: UnsafeBufferPointer<UInt8>, verify v: Bool) -> Bool {
-            v == verify && Self.equal(url, u) && Self.equal(caFileBytes, c)
-        }
-
-        private static func equal(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-            guard a.count == b.count else { return false }
-            return a.withUnsafeBufferPointer { x in
-                guard let p = x.baseAddress, let q = b.baseAddress else { return x.count == 0 }
-                return memcmp(p, q, x.count) == 0
-            }
+            v == verify && ByteSearch.equal(url, u) && ByteSearch.equal(caFileBytes, c)
         }
     }
 

@@ -68,6 +68,20 @@ public enum ByteSearch {
         }
     }
 
+    /// Whether `a` holds exactly the bytes of `b` (one memcmp; the generic `elementsEqual`
+    /// compared byte by byte through iterators).
+    public static func equal(_ a: [UInt8], _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBufferPointer { hasPrefix(b, $0) }
+    }
+
+    /// Whether `bytes` begins with `prefix`.
+    public static func hasPrefix(_ bytes: UnsafeBufferPointer<UInt8>, _ prefix: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard prefix.count <= bytes.count else { return false }
+        guard let b = bytes.baseAddress, let p = prefix.baseAddress else { return prefix.isEmpty }
+        return memcmp(b, p, prefix.count) == 0
+    }
+
     public static func firstOffset(of needle: UnsafeBufferPointer<UInt8>, in hay: UnsafeBufferPointer<UInt8>, from: Int = 0) -> Int? {
         let n = needle.count
         guard n > 0, hay.count >= n, let h = hay.baseAddress, let nb = needle.baseAddress else { return nil }

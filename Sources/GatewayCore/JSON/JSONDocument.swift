@@ -274,8 +274,8 @@ public struct JSONRef: Sendable {
                 let length = Int(name.end &- name.start)
                 if name.flag {
                     let decoded = s.unescaped(name)
-                    if decoded.count <= key.count && decoded.withUnsafeBufferPointer({ startsWith(key, $0) }) { visit(decoded.count, k + 1) }
-                } else if length <= key.count && startsWith(key, UnsafeBufferPointer(rebasing: b[Int(name.start)..<Int(name.end)])) {
+                    if decoded.count <= key.count && decoded.withUnsafeBufferPointer({ ByteSearch.hasPrefix(key, $0) }) { visit(decoded.count, k + 1) }
+                } else if length <= key.count && ByteSearch.hasPrefix(key, UnsafeBufferPointer(rebasing: b[Int(name.start)..<Int(name.end)])) {
                     visit(length, k + 1)
                 }
                 k = Int(nodes[k + 1].next)
@@ -300,12 +300,6 @@ public struct JSONRef: Sendable {
             break
         }
         return found
-    }
-
-    private static func startsWith(_ key: UnsafeBufferPointer<UInt8>, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard name.count <= key.count else { return false }
-        guard let k = key.baseAddress, let p = name.baseAddress else { return name.isEmpty }
-        return memcmp(k, p, name.count) == 0
     }
 
     /// Calls `body` with each element of an array, in order (nothing for other kinds).

@@ -69,6 +69,15 @@ public final class Spool: @unchecked Sendable {
     private let spoolIDPrefix: [UInt8]
 
     private let lockFD: Int32
+    /// The next accepted record's id. An atomic, not part of `State`: the ingress reserves the
+    /// id of a notification before storing it when a route's pure filters run first (they see
+    /// the delivery ID the delivery will have). A reserved id that is never stored (a duplicate,
+    /// a refusal) leaves a gap, which nothing minds: ids are unique, not dense. Unique also
+    /// across runs: compaction saves it in `spool.dir/NEXTID` before deleting a segment, so ids
+    /// (and the delivery IDs made of them) are never handed out again once the segments that
+    /// held them are gone.
+    let nextRecordID: Atomic<UInt64>
+    var nextIDPath: String { options.dir + "/NEXTID" }
     var segmentsDir: String { options.dir + "/segments" }
 
     /// A queued record's bookkeeping; its bytes are in `State.pending`, in queue order.
@@ -85,7 +94,6 @@ public final class Spool: @unchecked Sendable {
         /// taken whole by a group commit (which swaps in its emptied buffer, so both keep their
         /// capacity and no record allocates).
         var pending: [UInt8] = []
-        var nextID: UInt64 = 1
         var dedup = DedupIndex()
         /// Completions of duplicates that arrived while the original's write was not synced yet.
         var dedupWaiters: [DedupIndex.Hash: [@Sendable (AcceptResult) -> Void]] = [:]
@@ -239,7 +247,11 @@ public final class Spool: @unchecked Sendable {
         s.dedup.restore(dedupItems, now: now)
         report.segments = names.count
         report.records = recovery.records
-        s.nextID = recovery.maxID + 1
+        // The segments holding the highest ids may all have been deleted since (every delivery
+        // done): NEXTID, saved before each deletion, is then the floor.
+        let savedNext = SpoolFiles.readFile(options.dir + "/NEXTID").flatMap { UTF8Validation.string($0) }
+            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        nextRecordID = Atomic(max(recovery.maxID + 1, savedNext))
         for (id, remaining) in recovery.remainingPerID {
             if let seg = recovery.segmentOf[id] { s.live[id] = (seg, remaining) }
         }
@@ -289,11 +301,17 @@ public final class Spool: @unchecked Sendable {
 
     // MARK: - Accepting
 
+    /// An id for a notification about to be stored (`accept(id:)`), unique for this spool.
+    public func reserveID() -> UInt64 {
+        nextRecordID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
     /// Stores a notification (or recognises a duplicate) and calls `completion` once the answer
-    /// is known: after the sync for `.stored`, after the original's sync for `.duplicate`.
+    /// is known: after the sync for `.stored`, after the original's sync for `.duplicate`. `id`:
+    /// one `reserveID()` gave (nil: a new one).
     public func accept(
-        source: String, msgID: String, eventCode: String, dedupHash: [UInt8], dedupWindowMs: Int64, routes: [String],
-        headers: [KeptHeader] = [], receivedMs: Int64? = nil, body: [UInt8], deferWake: Bool = false,
+        id reserved: UInt64? = nil, source: String, msgID: String, eventCode: String, dedupHash: [UInt8], dedupWindowMs: Int64,
+        routes: [String], headers: [KeptHeader] = [], receivedMs: Int64? = nil, body: [UInt8], deferWake: Bool = false,
         completion: @escaping @Sendable (AcceptResult) -> Void
     ) {
         let now = receivedMs ?? Spool.nowMs()
@@ -308,8 +326,7 @@ public final class Spool: @unchecked Sendable {
             if options.maxBytes > 0 && s.bytesOnDisk + body.count > options.maxBytes {
                 return .failed("the spool is full (spool.maxBytes)")
             }
-            let id = s.nextID
-            s.nextID += 1
+            let id = reserved ?? reserveID()
             let expiresMs = now + dedupWindowMs
             if dedupWindowMs > 0 { s.dedup.insertUnsynced(hash, expiresMs: expiresMs, windowMs: dedupWindowMs) }
             // The caller's hash bytes when they encode the same hash (16 bytes, or none:

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import Glibc
+import Synchronization
 
 /// Compaction: deleting segments whose notifications are all delivered, on a thread of its own so
 /// that reading segments back and rewriting `dedup.idx` never delays an acknowledgement.
@@ -8,7 +9,9 @@ import Glibc
 /// Order of a compaction, and why it is safe at any crash point:
 /// 1. The de-duplication entries of the doomed segments (still in their window) are appended to
 ///    `dedup.idx` and synced. A crash here leaves them in both places: harmless.
-/// 2. The segments are unlinked and the directory synced. A segment that reappears after a crash
+/// 2. The next record id is saved in `NEXTID` (atomically: temp file, sync, rename), so the ids
+///    of the doomed segments' records are never handed out again.
+/// 3. The segments are unlinked and the directory synced. A segment that reappears after a crash
 ///    (the unlink was not durable) is simply recovered again: its outcome records say delivered,
 ///    or, if those were lost too, its deliveries are made again (at least once).
 /// The outcome records need no sync of their own before the unlink: a deleted segment takes its
@@ -85,6 +88,14 @@ extension Spool {
             try dedupJournal.append(items)
         } catch {
             logger.error("cannot save de-duplication entries; keeping delivered segments", [("error", .string(error.message))])
+            return
+        }
+        // The next record id, saved before the records that held the highest ids go: ids (and
+        // delivery IDs, which a downstream service may de-duplicate on) are never reused.
+        do {
+            try SpoolFiles.writeAtomically(nextIDPath, Array(String(nextRecordID.load(ordering: .relaxed)).utf8))
+        } catch {
+            logger.error("cannot save the next record id; keeping delivered segments", [("error", .string(error.message))])
             return
         }
         for d in deletable {

@@ -18,6 +18,10 @@ import GatewayCore
 //
 // Layout of `spool.dir`
 //   LOCK                         flock'ed by the running gateway
+//   ID                           the spool's id (8 hex), the first part of every delivery ID
+//   NEXTID                       decimal: no record id below it may be handed out again; saved
+//                                by compaction before it deletes segments (their ids would
+//                                otherwise be reused once the segments with the highest are gone)
 //   segments/<16 hex>.seg        the log; segments are numbered in the order they were created
 //   dedup.idx                    de-duplication entries of deleted segments (DedupJournal.swift)
 //   deadletters/<id>.json        one dead letter per file (list, replay, purge work on these)

@@ -412,6 +412,62 @@ struct SpoolDiskTests {
         #expect(segmentFiles(dir).last == SpoolFormat.segmentName(number: 4))
     }
 
+    /// Delivery IDs are made of record ids, and a downstream service may de-duplicate on them:
+    /// once every segment that held the highest ids is deleted (all delivered), the next run
+    /// must still not hand those ids out again.
+    @Test func recordIdsAreNeverReusedAfterTheirSegmentsAreDeleted() throws {
+        let dir = try tempSpoolDir()
+        let opts = Spool.Options(dir: dir)
+        do {
+            let spool = try Spool(options: opts, logger: .disabled)
+            for i in 0..<3 { #expect(store(spool, body: #"{"n":\#(i)}"#) == .stored(id: UInt64(i + 1))) }
+            for id in 1...3 { spool.recordOutcome(id: UInt64(id), route: "r", outcome: .delivered, attempts: 1) }
+            spool.close()
+        }
+        do {
+            // This run stores nothing; compaction deletes the delivered segment of the last one.
+            let spool = try Spool(options: opts, logger: .disabled)
+            #expect(eventually { !segmentFiles(dir).contains(SpoolFormat.segmentName(number: 1)) })
+            spool.close()
+        }
+        #expect(String(decoding: SpoolFiles.readFile(dir + "/NEXTID") ?? [], as: UTF8.self) == "4")
+        var st = stat()
+        #expect(stat(dir + "/NEXTID", &st) == 0 && st.st_mode & 0o777 == 0o600)
+        let spool = try Spool(options: opts, logger: .disabled)
+        defer { spool.close() }
+        #expect(spool.recovered.isEmpty)
+        #expect(store(spool, body: #"{"after":1}"#) == .stored(id: 4))
+    }
+
+    /// An id reserved before storing (a route's pure filters see the delivery ID first) is the
+    /// one stored; one reserved and never stored (a duplicate) is a gap, never given twice.
+    @Test func reservedIdsAreStoredAsReservedAndNeverGivenTwice() throws {
+        let dir = try tempSpoolDir()
+        let spool = try Spool(options: Spool.Options(dir: dir), logger: .disabled)
+        defer { spool.close() }
+        let a = spool.reserveID()
+        let b = spool.reserveID()
+        #expect(a == 1 && b == 2)
+        #expect(store(spool, body: "{}") == .stored(id: 3))
+        let done = DispatchSemaphore(value: 0)
+        let result = Locked<Spool.AcceptResult?>(nil)
+        spool.accept(id: b, source: "evo", msgID: "m", eventCode: "Payment", dedupHash: hash16("b"), dedupWindowMs: 60_000, routes: ["r"], body: Array(#"{"b":1}"#.utf8)) { r in
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(result.withLock { $0 } == .stored(id: b))
+        // Reserved from many threads at once: all distinct.
+        let ids = Locked<Set<UInt64>>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            var mine: [UInt64] = []
+            for _ in 0..<1000 { mine.append(spool.reserveID()) }
+            ids.withLock { $0.formUnion(mine) }
+        }
+        #expect(ids.withLock { $0.count } == 8000)
+        #expect(ids.withLock { $0.min() ?? 0 } == 4)
+    }
+
     @Test func aSegmentDamagedInsideTheLogIsKeptAndNeverCompacted() throws {
         let dir = try tempSpoolDir()
         var opts = Spool.Options(dir: dir)

@@ -92,6 +92,28 @@ struct EncodingTests {
     }
 
     /// A thread name longer than the kernel's 15 bytes is cut, on a character boundary.
+    /// The word-at-a-time check agrees with a byte-by-byte one at every length around its
+    /// 32- and 8-byte steps, with one high byte at every position (and at none).
+    @Test func isASCIIFindsAHighByteAnywhere() {
+        for n in 0...80 {
+            let clean = (0..<n).map { UInt8(truncatingIfNeeded: 0x20 + $0 % 0x5F) }
+            #expect(clean.withUnsafeBufferPointer(ASCII.isASCII), "length \(n)")
+            for at in 0..<n {
+                for high: UInt8 in [0x80, 0xC3, 0xFF] {
+                    var bytes = clean
+                    bytes[at] = high
+                    #expect(!bytes.withUnsafeBufferPointer(ASCII.isASCII), "length \(n), 0x\(String(high, radix: 16)) at \(at)")
+                }
+            }
+        }
+        // Not aligned: a slice starting at an odd address.
+        let bytes = Array(repeating: UInt8(ascii: "a"), count: 41) + [0xE9]
+        bytes.withUnsafeBufferPointer { all in
+            #expect(ASCII.isASCII(UnsafeBufferPointer(rebasing: all[1..<41])))
+            #expect(!ASCII.isASCII(UnsafeBufferPointer(rebasing: all[3..<42])))
+        }
+    }
+
     @Test func threadNamesAreCutToFifteenBytes() {
         let done = DispatchSemaphore(value: 0)
         let seen = Locked<[String]>([])

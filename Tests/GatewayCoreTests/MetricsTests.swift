@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Testing
 
 @testable import GatewayCore
@@ -37,6 +39,24 @@ struct MetricsTests {
         #expect(t.contains(#"lat_seconds_bucket{le="+Inf"} 5"#))
         #expect(t.contains("lat_seconds_count 5\n"))
         #expect(t.contains("lat_seconds_sum 3.565\n"))
+    }
+
+    /// Observations are lock-free atomic adds: from several threads at once none is lost, and
+    /// the count is always the buckets' total. Negative and NaN durations count as 0.
+    @Test func concurrentObservationsAreAllCounted() {
+        let h = Histogram(bounds: [0.001, 0.01])
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for i in 0..<5000 { h.observe(i % 2 == 0 ? 0.0005 : 0.005 * Double(t + 1)) }
+        }
+        let s = h.snapshot
+        #expect(s.count == 20_000)
+        // Half in the first bucket; threads 0 and 1 (0.005, 0.01) in the second; 2 and 3 beyond.
+        #expect(s.cumulative == [10_000, 15_000])
+        let expected = 10_000 * 0.0005 + 2_500 * (0.005 + 0.010 + 0.015 + 0.020)
+        #expect(abs(s.sum - expected) < 1e-6, "\(s.sum)")
+        h.observe(-1)
+        h.observe(.nan)
+        #expect(h.snapshot.cumulative == [10_002, 15_002] && abs(h.snapshot.sum - expected) < 1e-6)
     }
 
     @Test func seriesBeyondTheCapShareOneOtherSeries() {

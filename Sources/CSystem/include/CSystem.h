@@ -91,4 +91,10 @@ void gw_uring_destroy(gw_uring *ring);
  * when the ring itself failed: then the sends not submitted have results[i] = -ECANCELED. */
 int gw_uring_send_batch(gw_uring *ring, const int32_t *fds, const uint8_t *base, const uint32_t *offsets,
                         const uint32_t *lens, int32_t *results, uint32_t count);
+/* Relaxed atomic add and load on plain memory: Swift's `Atomic` must live inside a value it
+   owns, so an array of counters (a histogram's buckets) uses these on a buffer it allocated.
+   Inlined through the module map: one `lock xadd`. */
+static inline void gw_atomic_add_u64(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+static inline uint64_t gw_atomic_load_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
 #endif

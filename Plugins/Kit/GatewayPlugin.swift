@@ -42,15 +42,20 @@ public struct PluginDefinition: Sendable {
     /// The handler never reads `PluginEvent.body`, only values (`event.value(at:)`): the host
     /// may pass an empty body (`GW_PLUGIN_BODY_UNUSED` in gateway_plugin.h).
     public let bodyUnused: Bool
+    /// With `nonBlocking`: the handler decides from the event alone and does nothing else (no
+    /// I/O, no state another call sees), so the host may ask it before the notification is
+    /// stored whether the route takes it (`GW_PLUGIN_PURE` in gateway_plugin.h).
+    public let pure: Bool
 
     public init(
-        name: String, description: String, nonBlocking: Bool = false, bodyUnused: Bool = false,
+        name: String, description: String, nonBlocking: Bool = false, bodyUnused: Bool = false, pure: Bool = false,
         make: @escaping @Sendable (PluginConfig, PluginHost) throws -> any GatewayHandler
     ) {
         self.name = name
         self.description = description
         self.nonBlocking = nonBlocking
         self.bodyUnused = bodyUnused
+        self.pure = pure
         self.make = make
     }
 }

@@ -27,7 +27,10 @@ public enum PluginRegistry {
         table.pointee.create = { host, config, instance, out in PluginRegistry.create(host, config, instance, out) }
         table.pointee.handle = { instance, event, out in PluginRegistry.handle(instance, event, out) }
         table.pointee.destroy = { instance in PluginRegistry.destroy(instance) }
-        if hasFlags { table.pointee.flags = (def.nonBlocking ? GW_PLUGIN_NONBLOCKING : 0) | (def.bodyUnused ? GW_PLUGIN_BODY_UNUSED : 0) }
+        if hasFlags {
+            table.pointee.flags =
+                (def.nonBlocking ? GW_PLUGIN_NONBLOCKING : 0) | (def.bodyUnused ? GW_PLUGIN_BODY_UNUSED : 0) | (def.pure ? GW_PLUGIN_PURE : 0)
+        }
         return GW_OK
     }
 

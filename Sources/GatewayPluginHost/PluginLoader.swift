@@ -123,6 +123,10 @@ public final class LoadedPlugin: @unchecked Sendable {
     /// The plugin reads events only through `event_value`, never their body
     /// (`GW_PLUGIN_BODY_UNUSED`): the host may pass an empty body and skip serializing one.
     public let readsBody: Bool
+    /// The plugin declared `GW_PLUGIN_PURE` as well as `GW_PLUGIN_NONBLOCKING`: it decides from
+    /// the event alone and does nothing else, so the host may call it before the notification
+    /// is stored (a route's screening handlers; see `CompiledRoute.screeningHandlers`).
+    public let isPure: Bool
 
     init(name: String, path: String, description: String, table: UnsafeMutablePointer<gw_plugin_v1>, flags: UInt32 = 0) {
         self.name = name
@@ -131,6 +135,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         self.table = table
         self.isNonBlocking = flags & GW_PLUGIN_NONBLOCKING != 0
         self.readsBody = flags & GW_PLUGIN_BODY_UNUSED == 0
+        self.isPure = flags & GW_PLUGIN_PURE != 0 && flags & GW_PLUGIN_NONBLOCKING != 0
         self.hostAPI = HostServices.makeTable(pluginName: name)
     }
 

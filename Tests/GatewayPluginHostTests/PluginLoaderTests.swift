@@ -44,6 +44,16 @@ struct PluginLoaderTests {
         for name in ["forward-http", "file", "shell", "c-echo"] {
             #expect(try PluginLoader.load(name: name, searchPath: [pluginDir]).readsBody, "\(name)")
         }
+        // Only the filter is pure (GW_PLUGIN_PURE: asked before the store); PURE counts only
+        // with NONBLOCKING, since a pure call must also be one that never waits.
+        #expect(try PluginLoader.load(name: "metadata-filter", searchPath: [pluginDir]).isPure)
+        for name in ["forward-http", "file", "shell", "c-echo"] {
+            #expect(try !PluginLoader.load(name: name, searchPath: [pluginDir]).isPure, "\(name)")
+        }
+        let table = UnsafeMutablePointer<gw_plugin_v1>.allocate(capacity: 1)
+        defer { table.deallocate() }
+        #expect(!LoadedPlugin(name: "x", path: "/x", description: "", table: table, flags: GW_PLUGIN_PURE).isPure)
+        #expect(LoadedPlugin(name: "x", path: "/x", description: "", table: table, flags: GW_PLUGIN_PURE | GW_PLUGIN_NONBLOCKING).isPure)
         // Loaded once per process: the same table again.
         let a = try PluginLoader.load(name: "file", searchPath: [pluginDir])
         let b = try PluginLoader.load(name: "file", searchPath: [pluginDir])
@@ -364,6 +374,33 @@ struct TransformedValueTests {
     }
 }
 
+@Suite("Values lent to a plugin")
+struct LentValueTests {
+    /// Values are copied into the caller's scratch memory while they fit, then onto the heap:
+    /// every value asked for stays intact until the call ends, wherever it was put.
+    @Test func valuesStayIntactWhenTheScratchRunsOut() throws {
+        let long = String(repeating: "x", count: 40)
+        let text = #"{"a":"\u0041bc","b":"\#(long)","c":"d\u00e9f","n":7}"#
+        let scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 16)
+        defer { scratch.deallocate() }
+        scratch.initialize(repeating: 0)
+        let ctx = CallContext(body: Array(text.utf8), document: nil, scratch: scratch)
+        func str(_ p: UnsafeBufferPointer<UInt8>?) -> String? { p.map { String(decoding: $0, as: UTF8.self) } }
+        let a = ctx.value(at: "a")  // "Abc": decoded, so copied (3 bytes of scratch)
+        let b = ctx.value(at: "b")  // 40 bytes: beyond the scratch, on the heap
+        let c = ctx.value(at: "c")  // 4 bytes: fits in what is left
+        let n = ctx.value(at: "n")
+        #expect(str(a) == "Abc" && str(b) == long && str(c) == "d\u{e9}f" && str(n) == "7")
+        let inScratch = { (p: UnsafeBufferPointer<UInt8>?) -> Bool in
+            guard let p = p?.baseAddress, let s = scratch.baseAddress else { return false }
+            return p >= UnsafePointer(s) && p < UnsafePointer(s + scratch.count)
+        }
+        #expect(inScratch(a) && inScratch(c) && !inScratch(b))
+        // Asked again and after others: the earlier answers are unchanged.
+        #expect(str(ctx.value(at: "b")) == long && str(a) == "Abc" && str(c) == "d\u{e9}f")
+    }
+}
+
 @Suite("metadata-filter semantics")
 struct MetadataFilterTests {
     /// Whether the filter with `when` passes an event whose `metadata` is `metadata` (a JSON
@@ -430,6 +467,29 @@ struct MetadataFilterTests {
             #expect(acme2.handle(c) == (tenant == "acme2" ? .proceed(newBody: nil) : .drop))
             #expect(raw2.handle(c) == (tenant == "acme2" ? .proceed(newBody: nil) : .drop))
         }
+    }
+
+    /// Raw conditions compare bytes when text and operand are ASCII, Strings otherwise: every
+    /// answer must be the String comparison's (canonical equivalence, CR LF one Character).
+    @Test func rawConditionsAnswerAsStringComparisons() throws {
+        let texts = ["abc", "ab", "abcd", "", "K", "\u{212A}", "e\u{301}", "\u{E9}", "a\r\nb", "a\r", "a\n", "tenant=acme&x=1", "caf\u{E9}=1"]
+        let operands = ["abc", "ab", "K", "\u{E9}", "e\u{301}", "a\r", "a\r\n", "a", "", "tenant=", "caf\u{E9}"]
+        for text in texts {
+            for v in operands {
+                let q = JSONValue.quoted(v)
+                #expect(try passes(#"[{"raw":{"equals":\#(q)}}]"#, metadata: text) == (text == v), "\(text.debugDescription) equals \(v.debugDescription)")
+                #expect(try passes(#"[{"raw":{"notEquals":\#(q)}}]"#, metadata: text) == (text != v), "\(text.debugDescription) notEquals \(v.debugDescription)")
+                #expect(try passes(#"[{"raw":{"prefix":\#(q)}}]"#, metadata: text) == text.hasPrefix(v), "\(text.debugDescription) prefix \(v.debugDescription)")
+                #expect(try passes(#"[{"raw":{"in":[\#(q),"zz"]}}]"#, metadata: text) == (text == v), "\(text.debugDescription) in \(v.debugDescription)")
+            }
+        }
+        // The two answers that bytes alone would get wrong.
+        #expect(try passes(#"[{"raw":{"equals":"K"}}]"#, metadata: "\u{212A}"))
+        #expect(try !passes(#"[{"raw":{"prefix":"a\r"}}]"#, metadata: "a\r\nb"))
+        // Missing metadata: only exists:false holds.
+        #expect(try !passes(#"[{"raw":{"equals":""}}]"#, metadata: nil))
+        #expect(try passes(#"[{"raw":{"exists":false}}]"#, metadata: nil))
+        #expect(try passes(#"[{"raw":{"notEquals":"x"}}]"#, metadata: nil))
     }
 
     @Test func pairsRawAndMissing() throws {

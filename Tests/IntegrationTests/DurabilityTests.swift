@@ -228,6 +228,77 @@ struct DurabilityTests {
         #expect(eventually { receivedMsgIDs(receiver).isSuperset(of: ["0", "1", "2", "3", "4"]) && gw.output.filter { $0.contains("\"msg\":\"delivered\"") }.count >= 5 })
     }
 
+    /// A route whose first handler is a pure filter (metadata-filter) asks it before the store:
+    /// an event it drops is stored without the route (counted and logged as dropped, nothing
+    /// pending, nothing resumed after a restart); one it passes is stored with it and resumes
+    /// after a restart under the same delivery ID, the filter asked again.
+    @Test func aPureFilterDecidesBeforeTheStoreAndWhatItPassedSurvivesARestart() throws {
+        let receiver = try RecordingHTTPServer(answer: .init(status: 503))
+        defer { receiver.stop() }
+        let dir = try GatewayProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = oneSourceConfig(
+            admin: "admin:\n  listen: 127.0.0.1:0",
+            rest: """
+                routes:
+                  - name: acme
+                    events: ["*"]
+                    handlers:
+                      - plugin: metadata-filter
+                        with: { when: [ { key: tenant, equals: acme } ] }
+                      - plugin: forward-http
+                        with: { url: "\(receiver.url)/acme", timeoutMs: 2000 }
+                    retry: {maxAttempts: 50, initialDelayMs: 50, maxDelayMs: 100}
+                log:
+                  level: debug
+                """)
+        func event(_ n: Int, tenant: String) -> SignedRequest {
+            var r = SignedRequest(body: #"{"eventCode":"Payment","n":"\#(n)","metadata":"tenant=\#(tenant)"}"#)
+            r.msgID = "msg\(n)"
+            return r
+        }
+        var firstID = ""
+        do {
+            let gw = try GatewayProcess(config: config, directory: dir)
+            try gw.waitUntilListening()
+            let c = try TestClient(port: gw.port)
+            #expect(try c.roundTrip(event(1, tenant: "globex").bytes).status == 200)
+            #expect(try c.roundTrip(event(2, tenant: "acme").bytes).status == 200)
+            let got = receiver.waitFor(2)
+            #expect(got.count >= 2 && got.allSatisfy { $0.bodyText.contains(#""n":"2""#) })
+            #expect(got.prefix(2).map { $0.headers["X-Gateway-Attempt"] ?? "" } == ["1", "2"])
+            firstID = got.first?.headers["X-Gateway-Delivery-Id"] ?? ""
+            // The drop is logged with the delivery ID the route would have given it (the same
+            // spool and record id scheme), at attempt 1, and counted like any filter's drop.
+            let dropped = gw.waitForLine { $0.contains("dropped by a handler") }
+            #expect(dropped?.contains(#""route":"acme""#) == true && dropped?.contains(#""msgID":"msg1""#) == true)
+            #expect(dropped?.contains(#""attempt":1"#) == true && dropped?.contains(#""plugin":"metadata-filter""#) == true)
+            var metrics = MetricsText()
+            #expect(eventually {
+                metrics = (try? MetricsText(admin(gw, "GET", "/metrics", token: nil).bodyText)) ?? MetricsText()
+                return metrics[#"gateway_deliveries_total{route="acme",plugin="metadata-filter",outcome="dropped"}"#] == 1
+            })
+            #expect(metrics[#"gateway_deliveries_pending{route="acme"}"#] == 1)
+            #expect(metrics[#"gateway_delivery_duration_seconds_count{route="acme"}"#] == 1)
+            gw.stop(keepDirectory: true)
+        }
+        #expect(firstID.wholeMatch(of: /[0-9a-f]{8}-[0-9a-f]+-acme/) != nil, "\(firstID)")
+        receiver.script(Array(repeating: .init(status: 200), count: 10))
+        let before = receiver.received.count
+        let gw = try GatewayProcess(config: config, directory: dir)
+        defer { gw.stop(keepDirectory: true) }
+        try gw.waitUntilListening()
+        // Only acme's delivery was stored: one resumed, none for globex's.
+        let resumed = gw.waitForLine { $0.contains("resuming deliveries from the spool") }
+        #expect(resumed?.contains(#""deliveries":1"#) == true, "\(resumed ?? "no resume line")")
+        #expect(gw.waitForLine { $0.contains("\"msg\":\"delivered\"") && $0.contains(#""msgID":"msg2""#) } != nil)
+        let after = Array(receiver.received.dropFirst(before))
+        #expect(after.count == 1)
+        #expect(after.first?.headers["X-Gateway-Delivery-Id"] == firstID)
+        #expect(after.first?.bodyText.contains(#""n":"2""#) == true)
+        #expect(!gw.output.contains { $0.contains("dropped by a handler") && $0.contains("msg1") })
+    }
+
     @Test func aTornTailIsReportedAndTheGatewayStarts() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

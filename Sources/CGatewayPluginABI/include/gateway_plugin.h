@@ -176,6 +176,17 @@ typedef struct gw_plugin_v1 {
    never serialized, and one it passes on is serialized for the next handler, on a worker. */
 #define GW_PLUGIN_BODY_UNUSED 2u
 
+/* gw_plugin_v1.flags, with GW_PLUGIN_NONBLOCKING: handle() decides from the event alone and has
+   no effect besides its answer (no I/O, no state that another call sees). Calling it again for
+   the same event gives the same answer, and a call is not a delivery. The host may then call it
+   BEFORE the notification is stored, to decide whether the route takes it at all: an event it
+   drops never becomes a pending delivery (no spool record, nothing to recover or retry), one it
+   passes on is stored and continues at the next handler. After a restart a stored delivery
+   starts again at the route's first handler, which answers as before. event->delivery_id is the
+   one the delivery will have; event->attempt is 1. A metadata filter sets it; a handler that
+   counts, logs what it saw or talks to anything must not. */
+#define GW_PLUGIN_PURE 4u
+
 /* The size of gw_plugin_v1 before `flags` was appended: the smallest table a host accepts. */
 #define GW_PLUGIN_V1_BASE_SIZE (offsetof(gw_plugin_v1, destroy) + sizeof(void (*)(void *)))
 

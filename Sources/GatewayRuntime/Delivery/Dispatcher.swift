@@ -114,22 +114,66 @@ public final class Dispatcher: Sendable {
         var prepared: [(RouteRunner, Delivery)] = []
         prepared.reserveCapacity(planned.count)
         for p in planned {
-            let route = p.route
-            guard let runner = p.runner else {
-                // Planned just before a reload removed the route: stored, so kept, not dropped.
-                let id = spool.deliveryID(id: recordID, route: route.name)
-                if events.keepDeadLetter(id: id, route: route.name, n: n, attempts: 0, reason: "route '\(route.name)' was removed by configuration reload") {
-                    spool.recordOutcome(id: recordID, route: route.name, outcome: .dead, attempts: 0)
-                }
-                continue
-            }
-            prepared.append((runner, Delivery(id: spool.deliveryIDParts(id: recordID, route: route.name), notification: n, route: route)))
+            if let made = prepare(n, recordID: recordID, p) { prepared.append(made) }
         }
         return prepared
     }
 
+    /// One route's delivery of a stored notification (nil: the route is gone, the notification
+    /// kept as its dead letter).
+    private func prepare(_ n: GatewayEvent, recordID: UInt64, _ p: PlannedRoute) -> (RouteRunner, Delivery)? {
+        let route = p.route
+        guard let runner = p.runner else {
+            // Planned just before a reload removed the route: stored, so kept, not dropped.
+            let id = spool.deliveryID(id: recordID, route: route.name)
+            if events.keepDeadLetter(id: id, route: route.name, n: n, attempts: 0, reason: "route '\(route.name)' was removed by configuration reload") {
+                spool.recordOutcome(id: recordID, route: route.name, outcome: .dead, attempts: 0)
+            }
+            return nil
+        }
+        return (runner, Delivery(id: spool.deliveryIDParts(id: recordID, route: route.name), notification: n, route: route))
+    }
+
     func submit(_ prepared: [(RouteRunner, Delivery)]) {
         for (runner, d) in prepared { runner.submitStored(d) }
+    }
+
+    /// Asks the screening handlers of the planned routes (their leading pure filters) whether
+    /// each route takes `n`, before it is stored; nil when no planned route has any (nothing to
+    /// decide, no id reserved). A route they drop is left out of the record: a tenant split
+    /// stores one pending delivery per event, not one per tenant, where each of the others cost
+    /// a delivery, its bookkeeping and an outcome record only to be dropped after the store.
+    func screen(_ n: GatewayEvent, planned: [PlannedRoute]) -> Screened? {
+        guard planned.contains(where: { $0.route.screeningHandlers > 0 && $0.runner != nil }) else { return nil }
+        let recordID = spool.reserveID()
+        var routes: [Screened.Route] = []
+        routes.reserveCapacity(planned.count)
+        for p in planned {
+            guard p.route.screeningHandlers > 0, let runner = p.runner else {
+                routes.append(.unscreened(p))
+                continue
+            }
+            switch runner.screen(n, id: spool.deliveryIDParts(id: recordID, route: p.route.name)) {
+            case .dropped(let handler, let ns): routes.append(.dropped(runner, handler: handler, attemptNs: ns))
+            case .passed(let d): routes.append(.ready(runner, d))
+            case .undecided: routes.append(.unscreened(p))
+            }
+        }
+        return Screened(recordID: recordID, routes: routes)
+    }
+
+    /// Once a screened notification is stored: counts the drops and makes the deliveries of the
+    /// routes it was stored with (started after the answer, like `prepare`'s).
+    func settle(_ n: GatewayEvent, _ s: Screened) -> [(RouteRunner, Delivery)] {
+        var deliveries: [(RouteRunner, Delivery)] = []
+        for r in s.routes {
+            switch r {
+            case .dropped(let runner, let handler, let ns): runner.screenedOut(n, recordID: s.recordID, handler: handler, attemptNs: ns)
+            case .ready(let runner, let d): deliveries.append((runner, d))
+            case .unscreened(let p): if let made = prepare(n, recordID: s.recordID, p) { deliveries.append(made) }
+            }
+        }
+        return deliveries
     }
 
     /// Keeps a stored notification no route takes as a dead letter (`unmatched: deadletter`).
@@ -226,4 +270,33 @@ public final class Dispatcher: Sendable {
 public struct PlannedRoute: Sendable {
     public let route: CompiledRoute
     let runner: RouteRunner?
+}
+
+/// What the screening handlers of a notification's planned routes decided before it was stored
+/// (`Dispatcher.screen`).
+struct Screened: Sendable {
+    enum Route: Sendable {
+        /// A screening handler dropped it: stored without this route.
+        case dropped(RouteRunner, handler: Int, attemptNs: UInt64)
+        /// Passed on: the delivery, made while screening, continues once it is stored.
+        case ready(RouteRunner, Delivery)
+        /// No screening (or it could not decide): delivered as for any stored notification.
+        case unscreened(PlannedRoute)
+    }
+
+    /// The id it is to be stored under, reserved: the deliveries made while screening carry it.
+    let recordID: UInt64
+    /// One per planned route, in order.
+    let routes: [Route]
+
+    /// The routes it is stored with: every planned route not dropped.
+    var storedRouteNames: [String] {
+        routes.compactMap { r -> String? in
+            switch r {
+            case .dropped: nil
+            case .ready(_, let d): d.route.name
+            case .unscreened(let p): p.route.name
+            }
+        }
+    }
 }

@@ -119,6 +119,62 @@ final class RouteRunner: @unchecked Sendable {
 
     private var isRetired: Bool { retiredFlag.load(ordering: .acquiring) }
 
+    /// Asks the route's screening handlers (its leading pure filters, `GW_PLUGIN_PURE`) whether
+    /// it takes `n`, before `n` is stored, on the receiving thread. Nothing is counted, logged
+    /// or recorded here: the notification may yet turn out a duplicate or be refused. A delivery
+    /// is made only for an event they pass on; it continues after them once `n` is stored
+    /// (`submitStored`), its first attempt already begun. Retry or fail from a pure filter
+    /// decides nothing: the attempt starts over after the store, where such answers are handled.
+    func screen(_ n: GatewayEvent, id: DeliveryID) -> Screening {
+        let route = self.route
+        guard route.screeningHandlers > 0 && !isRetired else { return .undecided }
+        let t0 = monotonicNanoseconds()
+        var view = route.transformed(n)
+        var body: [UInt8]? = view == nil ? n.rawBody : nil
+        var document: JSONDocument? = route.transforms.isEmpty ? n.document : nil
+        for i in 0..<route.screeningHandlers {
+            let handler = route.handlers[i]
+            if body == nil && handler.plugin.readsBody { body = view?.serialized() ?? n.rawBody }
+            let outcome = handler.handle(
+                body: body ?? [], eventCode: n.eventCode.rawValue, source: n.source, route: route.name, msgID: n.msgID,
+                deliveryID: .parts(id), attempt: 1, document: document, view: view)
+            switch outcome {
+            case .proceed(let newBody):
+                if let newBody {
+                    body = newBody
+                    document = nil
+                    view = nil
+                }
+            case .drop:
+                return .dropped(handler: i, attemptNs: monotonicNanoseconds() &- t0)
+            case .retry, .fail:
+                return .undecided
+            }
+        }
+        let d = Delivery(id: id, notification: n, route: route)
+        d.attempts = 1
+        d.continuesAttempt = true
+        d.handlerIndex = route.screeningHandlers
+        d.body = body
+        d.view = view
+        return .passed(d)
+    }
+
+    /// Counts and logs a drop `screen` decided, once the notification is stored (without
+    /// this route): as a delivery the filter dropped, minus the spool's outcome record.
+    func screenedOut(_ n: GatewayEvent, recordID: UInt64, handler: Int, attemptNs: UInt64) {
+        let (route, m) = routeAndMetrics
+        m.attemptSeconds.observe(Double(attemptNs) / 1e9)
+        m.finished(.dropped, handler: handler)
+        if n.receivedMs > 0 { m.deliverySeconds.observe(Double(max(0, wallClockMilliseconds() - n.receivedMs)) / 1000) }
+        guard events.logger.isEnabled(.debug) else { return }
+        events.logger.debug(
+            "dropped by a handler",
+            events.fields(
+                route: route, id: events.spool.deliveryID(id: recordID, route: route.name), n: n, attempts: 1, handler: handler,
+                outcome: "dropped"))
+    }
+
     private func track(_ d: Delivery) {
         pending.add(1, ordering: .relaxed)
         trackSince(d)
@@ -383,14 +439,21 @@ final class DeliveryEvents: Sendable {
     /// A delivery's log fields, built in one array (a line per delivery: the concatenation of
     /// two literals it replaced allocated three).
     private func fields(_ d: Delivery, handler: Int, outcome: LogValue, error: String? = nil, delayMs: Int? = nil) -> [(String, LogValue)] {
-        let plugin = handler >= 0 && handler < d.route.handlerNames.count ? d.route.handlerNames[handler] : "-"
+        fields(route: d.route, id: d.id, n: d.notification, attempts: d.attempts, handler: handler, outcome: outcome, error: error, delayMs: delayMs)
+    }
+
+    func fields(
+        route: CompiledRoute, id: String, n: GatewayEvent, attempts: Int, handler: Int, outcome: LogValue, error: String? = nil,
+        delayMs: Int? = nil
+    ) -> [(String, LogValue)] {
+        let plugin = handler >= 0 && handler < route.handlerNames.count ? route.handlerNames[handler] : "-"
         var f: [(String, LogValue)] = []
         f.reserveCapacity(9)
-        f.append(("route", .string(d.route.name)))
-        f.append(("deliveryID", .string(d.id)))
-        f.append(("eventCode", .string(d.notification.eventCode.rawValue)))
-        f.append(("msgID", .string(d.notification.msgID)))
-        f.append(("attempt", .int(d.attempts)))
+        f.append(("route", .string(route.name)))
+        f.append(("deliveryID", .string(id)))
+        f.append(("eventCode", .string(n.eventCode.rawValue)))
+        f.append(("msgID", .string(n.msgID)))
+        f.append(("attempt", .int(attempts)))
         f.append(("plugin", .string(plugin)))
         f.append(("outcome", outcome))
         if let error { f.append(("error", .string(error))) }
@@ -448,6 +511,18 @@ final class DeliveryEvents: Sendable {
             return false
         }
     }
+}
+
+/// What a route's screening handlers decided before the notification was stored
+/// (`RouteRunner.screen`).
+enum Screening {
+    /// A handler dropped the event: the route does not take this notification.
+    case dropped(handler: Int, attemptNs: UInt64)
+    /// Passed on: stored with the route, the delivery continues after the screening handlers.
+    case passed(Delivery)
+    /// No screening handlers ran, or one answered retry or fail: stored with the route, the
+    /// delivery made and attempted from its first handler as for any route.
+    case undecided
 }
 
 extension HandlerOutcome {

@@ -151,6 +151,9 @@ public final class IngressResponder: HTTPResponder {
                 }
                 if let h = hash, h.count > 16 { hash?.removeLast(h.count - 16) }
             }
+            // Routes whose leading handlers are pure filters ask them now: a route they drop is
+            // left out of the record (see `Dispatcher.screen`).
+            let screened = routes.isEmpty ? nil : dispatcher.screen(event, planned: routes)
             let fields = logger.isEnabled(.info) ? acceptedFields(event, signType: signType, remote: context.remote) : []
             let (planned, keep) = (routes, keepUnmatched)
             // One closure value, captured by reference below: the spool's completion and the hop
@@ -180,9 +183,11 @@ public final class IngressResponder: HTTPResponder {
                     // in parallel across loops, instead of on the spool's single writer thread.
                     var startDeliveries: (@Sendable () -> Void)? = nil
                     if !planned.isEmpty {
-                        let deliveries = dispatcher.prepare(event, recordID: id, planned: planned)
-                        let dispatcher = dispatcher
-                        startDeliveries = { dispatcher.submit(deliveries) }
+                        let deliveries = screened.map { dispatcher.settle(event, $0) } ?? dispatcher.prepare(event, recordID: id, planned: planned)
+                        if !deliveries.isEmpty {
+                            let dispatcher = dispatcher
+                            startDeliveries = { dispatcher.submit(deliveries) }
+                        }
                     }
                     Self.answer(ack, source: event.source, eventCode: event.eventCode, since: t0, metrics: self.metrics, series: self.series, completion, then: startDeliveries)
                 case .duplicate:
@@ -199,8 +204,9 @@ public final class IngressResponder: HTTPResponder {
                 }
             }
             dispatcher.spool.accept(
-                source: event.source, msgID: event.msgID, eventCode: event.eventCode.rawValue, dedupHash: hash ?? [],
-                dedupWindowMs: hash == nil ? 0 : window, routes: planned.map(\.route.name),
+                id: screened?.recordID, source: event.source, msgID: event.msgID, eventCode: event.eventCode.rawValue,
+                dedupHash: hash ?? [], dedupWindowMs: hash == nil ? 0 : window,
+                routes: screened?.storedRouteNames ?? planned.map(\.route.name),
                 headers: event.keptHeaders, receivedMs: event.receivedMs, body: event.rawBody, deferWake: spoolWakeAtIterationEnd
             ) { result in
                 // The commit may be another loop's (or the writer's): the rest runs on this

@@ -23,6 +23,12 @@ public final class CompiledRoute: Sendable {
     /// on the thread that starts the delivery (a receiving thread), with the transforms, and
     /// only what they pass on is handed to the route's workers.
     public let inlineHandlers: Int
+    /// How many leading handlers are also pure (`GW_PLUGIN_PURE`): those run before the
+    /// notification is stored, and decide whether this route takes it at all (a tenant split's
+    /// filters). An event they drop is stored without this route: no pending delivery, no
+    /// outcome record, no hand-off. What they pass on is stored with the route and continues at
+    /// the next handler. Never more than `inlineHandlers`.
+    public let screeningHandlers: Int
 
     public var name: String { rule.name }
 
@@ -34,6 +40,7 @@ public final class CompiledRoute: Sendable {
         self.handlers = handlers
         retry = r.retry
         inlineHandlers = handlers.prefix { $0.plugin.isNonBlocking }.count
+        screeningHandlers = handlers.prefix { $0.plugin.isNonBlocking && $0.plugin.isPure }.count
         concurrency = r.concurrency
         maxPending = r.maxPending
         chainFingerprint =

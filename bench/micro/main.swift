@@ -92,7 +92,14 @@ if let n = try? classifier.classify(source: "evo", msgID: "m", rawBody: body) {
         .set([(JSONPath("gateway.route")!, try! Template("ledger")), (JSONPath("ref")!, try! Template("{{payment.merchantTransInfo.merchantTransID}}"))]),
         .keep(["eventCode", "metadata", "payment", "paymentMethod", "gateway", "ref"]),
     ]
+    // What a route does when a handler reads the body: the edits spliced beside the original
+    // bytes (SplicedEdits), written out. The tree (EditableJSON) is what value lookups after
+    // transforms use and the fallback for cases the splice does not cover.
+    let reach = TransformReach(transforms)
     measure("transforms (4) + serialize") {
+        sink &+= TransformedEvent(n.document.root, reach: reach).serialized().count
+    }
+    measure("transforms (4), tree") {
         sink &+= Transform.applyAll(transforms, to: n.document.root).count
     }
 }

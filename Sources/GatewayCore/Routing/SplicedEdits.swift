@@ -64,15 +64,28 @@ public struct SplicedEdits {
     /// The bytes of the event after `transforms`, or nil when they do something this form does
     /// not cover (see the type's comment).
     public static func apply(_ transforms: [Transform], to event: JSONRef) -> [UInt8]? {
-        guard event.index == 0 else { return nil }
+        apply(transforms, to: event, keepKeys: keepKeyBytes(transforms))
+    }
+
+    /// The same with `keepKeyBytes(transforms)` made beforehand (once per route).
+    public static func apply(_ transforms: [Transform], to event: JSONRef, keepKeys: [[[UInt8]]]) -> [UInt8]? {
+        guard event.index == 0, keepKeys.count == transforms.count else { return nil }
         var spliced = SplicedEdits(event.storage, capacity: 8)
-        for t in transforms {
-            guard spliced.apply(t, original: event), spliced.edits.count <= maxEdits else { return nil }
+        for (t, keys) in zip(transforms, keepKeys) {
+            guard spliced.apply(t, original: event, keepKeys: keys), spliced.edits.count <= maxEdits else { return nil }
         }
         var out: [UInt8] = []
         out.reserveCapacity(event.storage.bytes.count + 128)
         spliced.write(to: &out)
         return out
+    }
+
+    /// Each transform's `keep` keys as UTF-8, in order (empty for the other transforms).
+    public static func keepKeyBytes(_ transforms: [Transform]) -> [[[UInt8]]] {
+        transforms.map { t in
+            if case .keep(let keys) = t { return keys.map { Array($0.utf8) } }
+            return []
+        }
     }
 
     // MARK: - Where a path leads
@@ -167,7 +180,7 @@ public struct SplicedEdits {
 
     // MARK: - The transforms
 
-    private mutating func apply(_ t: Transform, original: JSONRef) -> Bool {
+    private mutating func apply(_ t: Transform, original: JSONRef, keepKeys: [[UInt8]]) -> Bool {
         switch t {
         case .remove(let paths):
             for p in paths {
@@ -193,7 +206,7 @@ public struct SplicedEdits {
                 if let v = removed, !set(to.segments, v) { return false }
             }
         case .keep(let keys):
-            return keep(keys)
+            return keep(keys, bytes: keepKeys)
         }
         return true
     }
@@ -348,21 +361,22 @@ public struct SplicedEdits {
         }
     }
 
-    private mutating func keep(_ keys: [String]) -> Bool {
+    private mutating func keep(_ keys: [String], bytes keyBytes: [[UInt8]]) -> Bool {
         let nodes = storage.nodes
-        guard nodes[0].kind == .object, change(at: 0) == nil else { return false }
+        guard nodes[0].kind == .object, change(at: 0) == nil, keyBytes.count == keys.count else { return false }
         var i = 1
         for _ in 0..<nodes[0].count {
             let value = i + 1
             let key = nodes[i]
-            var listed = false
-            for k in keys.indices {
-                // Lengths first: most listed keys differ from most members' in length.
-                guard key.flag || keys[k].utf8.count == Int(key.end - key.start) else { continue }
-                if keys[k].withUTF8Bytes({ storage.keyEquals(key, $0) }) {
-                    listed = true
-                    break
+            let length = Int(key.end &- key.start)
+            let listed = keyBytes.withUnsafeBufferPointer { listedKeys in
+                for k in listedKeys.indices {
+                    // Lengths first: most listed keys differ from most members' in length (a
+                    // key with escapes is longer in the source than decoded: compared decoded).
+                    guard key.flag || listedKeys[k].count == length else { continue }
+                    if listedKeys[k].withUnsafeBufferPointer({ storage.keyEquals(key, $0) }) { return true }
                 }
+                return false
             }
             if !listed {
                 if let c = change(at: value) {
@@ -374,7 +388,12 @@ public struct SplicedEdits {
             }
             i = Int(nodes[value].next)
         }
-        edits.removeAll { $0.isAdded && $0.at == 0 && !keys.contains($0.key) }
+        // Members added to the root that `keep` does not list go (looked for first: a
+        // `removeAll` moved every edit, retaining and releasing what each holds).
+        let unlisted = { (e: Edit) -> Bool in
+            e.isAdded && e.at == 0 && !e.key.withUTF8Bytes { k in keyBytes.contains { ByteSearch.equal($0, k) } }
+        }
+        if edits.contains(where: unlisted) { edits.removeAll(where: unlisted) }
         if !opened.contains(0) { opened.append(0) }
         return true
     }

@@ -105,7 +105,10 @@ public final class PluginInstance: @unchecked Sendable {
         // All borrowed strings live in one buffer for the duration of the call, copied in
         // whole; with it, room for the values the plugin asks for (a filter asks for one, often
         // a few hundred bytes of metadata). Both on the stack: the heap buffers they were cost
-        // two allocations per call, about 700 instructions.
+        // two allocations per call, about 700 instructions. 1 KiB in all: above that the
+        // standard library asks whether the thread's stack has room, says no on threads it did
+        // not start, and allocates on the heap after all (a 2 KiB buffer cost 560 instructions
+        // a call that way). A longer value is copied to the heap (`CallContext.allocateKept`).
         let idLength: Int
         switch deliveryID {
         case .text(let s): idLength = s.utf8.count
@@ -113,7 +116,8 @@ public final class PluginInstance: @unchecked Sendable {
         }
         let lengths = (eventCode.utf8.count, source.utf8.count, route.utf8.count, msgID.utf8.count, idLength)
         let stringBytes = lengths.0 + lengths.1 + lengths.2 + lengths.3 + lengths.4
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: stringBytes + CallContext.scratchBytes) { buf -> HandlerOutcome in
+        let scratchBytes = max(0, CallContext.stackBytes - stringBytes)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: stringBytes + scratchBytes) { buf -> HandlerOutcome in
             guard let base = buf.baseAddress else { return .fail(reason: "no memory for the call") }
             // (A nested function capturing `at` made every use an exclusivity-checked access.)
             var at = PluginInstance.copy(eventCode, to: base)
@@ -127,7 +131,7 @@ public final class PluginInstance: @unchecked Sendable {
             // One object is both the plugin's view of the event and where its answer is collected.
             let context = CallContext(
                 body: body, document: document, view: view,
-                scratch: UnsafeMutableBufferPointer(start: base + stringBytes, count: CallContext.scratchBytes))
+                scratch: UnsafeMutableBufferPointer(start: base + stringBytes, count: scratchBytes))
             let collector: OutputCollector = context
             let status: Int32 = withExtendedLifetime(context) {
                 body.withUnsafeBufferPointer { body in
@@ -171,8 +175,8 @@ final class CallContext: OutputCollector {
     /// The caller's memory for values, alive for the call (on its stack): taken from the front
     /// while values fit, so a filter's one value needs no allocation.
     @exclusivity(unchecked) private var scratch: UnsafeMutableBufferPointer<UInt8>
-    /// What `handle` lends as `scratch`.
-    static let scratchBytes = 2048
+    /// The stack memory `handle` takes for a call: its strings, and the rest lent as `scratch`.
+    static let stackBytes = 1024
 
     init(body: [UInt8], document: JSONDocument?, view: TransformedEvent? = nil, scratch: UnsafeMutableBufferPointer<UInt8> = .init(start: nil, count: 0)) {
         self.body = body

@@ -43,6 +43,32 @@ struct ConditionTests {
         #expect(Condition.match(path: path(p), op: op).holds(for: event) == expected)
     }
 
+    /// Conditions compare a plain ASCII value (no escapes, a number) with an ASCII operand as
+    /// bytes, and everything else as Strings: every answer must be the String comparison's.
+    @Test func operatorsAnswerAsStringComparisons() {
+        // JSON source of each value (escapes, non-ASCII, canonically equivalent spellings).
+        let values = [
+            #""abc""#, #""ab""#, #""abcd""#, #""""#, #""K""#, #""\u212A""#, "\"\u{212A}\"", #""e\u0301""#, "\"e\u{301}\"",
+            #""\u00e9""#, "\"\u{e9}\"", #""a\r\nb""#, #""a\nb""#, #""a\"b""#, "12.50", "-0", "true", "null", #"{"x":1}"#,
+        ]
+        let operands = ["abc", "ab", "K", "\u{e9}", "e\u{301}", "a\r", "a\r\n", "a", "", "12.5", "12.50", "true", "null", "a\"b"]
+        for v in values {
+            let ref = doc(#"{"v":\#(v)}"#)
+            let text = ref["v"]?.scalarText
+            for o in operands {
+                func holds(_ op: ConditionOperator) -> Bool { Condition.match(path: path("v"), op: op).holds(for: ref) }
+                #expect(holds(.equals(o)) == (text == o), "\(v) equals \(o.debugDescription)")
+                #expect(holds(.notEquals(o)) == (text != o), "\(v) notEquals \(o.debugDescription)")
+                #expect(holds(.prefix(o)) == (text?.hasPrefix(o) ?? false), "\(v) prefix \(o.debugDescription)")
+                #expect(holds(.oneOf(["zz", o])) == (text.map { ["zz", o].contains($0) } ?? false), "\(v) in \(o.debugDescription)")
+            }
+        }
+        // The answers bytes alone would get wrong, and a value written with an escape.
+        #expect(Condition.match(path: path("v"), op: .equals("K")).holds(for: doc(#"{"v":"\u212A"}"#)))
+        #expect(Condition.match(path: path("v"), op: .equals("\u{e9}")).holds(for: doc(#"{"v":"e\u0301"}"#)))
+        #expect(Condition.match(path: path("v"), op: .equals("ab")).holds(for: doc(#"{"v":"a\u0062"}"#)))
+    }
+
     @Test func regexAndCombinations() throws {
         let re = Condition.match(path: path("payment.merchantTransInfo.merchantTransID"), op: .matches(try Pattern("^MT[0-9]+$")))
         #expect(re.holds(for: event))

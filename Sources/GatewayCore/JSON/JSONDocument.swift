@@ -194,6 +194,22 @@ public struct JSONRef: Sendable {
         document.copyScalarText(node, allocate)
     }
 
+    /// `body` over the value's source bytes when they are its `scalarText` and all ASCII: a
+    /// number, or a string without escapes whose scalars are one byte each (its scalar count,
+    /// taken while parsing, equals its length). Nil otherwise, `body` not called. Against an
+    /// ASCII operand these bytes compare as the Strings would: ASCII has no canonical
+    /// equivalents, and such a string holds no CR (JSON escapes control characters), so no CR LF
+    /// pair is one Character. Conditions read values this way without making a String of them.
+    public func withPlainASCIIText<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R? {
+        let n = node
+        switch n.kind {
+        case .number: break
+        case .string: guard !n.flag, Int(n.count) == Int(n.end &- n.start) else { return nil }
+        default: return nil
+        }
+        return storage.bytes.withUnsafeBufferPointer { b in body(UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)])) }
+    }
+
     /// Scalar text as `JSONValue.scalarText` defines it.
     public var scalarText: String? {
         let n = node

@@ -22,7 +22,13 @@ public enum ConditionOperator: Sendable {
 
 /// A compiled regular expression with its source text. Compiled once, when the configuration
 /// is loaded, never per event.
-public struct Pattern: @unchecked Sendable {
+///
+/// A class, not a struct: `Regex` comes from a resilient module, so a struct holding one has a
+/// layout known only at run time, and so did `ConditionOperator` and `Condition` around it.
+/// Every copy of an operator (one per condition and event) then went through run-time value
+/// witnesses (`swift_getEnumCaseMultiPayload` and friends): some 2,000 instructions of a
+/// two-condition route's 3,500. A reference is one pointer.
+public final class Pattern: @unchecked Sendable {
     // Regex values are immutable after construction; the unchecked conformance only covers the
     // stdlib type not being annotated on every platform.
     public let source: String

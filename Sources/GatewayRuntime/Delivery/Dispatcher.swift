@@ -154,7 +154,7 @@ public final class Dispatcher: Sendable {
                 continue
             }
             switch runner.screen(n, id: spool.deliveryIDParts(id: recordID, route: p.route.name)) {
-            case .dropped(let handler, let ns): routes.append(.dropped(runner, handler: handler, attemptNs: ns))
+            case .dropped(let drop): routes.append(.dropped(runner, drop))
             case .passed(let d): routes.append(.ready(runner, d))
             case .undecided: routes.append(.unscreened(p))
             }
@@ -168,7 +168,7 @@ public final class Dispatcher: Sendable {
         var deliveries: [(RouteRunner, Delivery)] = []
         for r in s.routes {
             switch r {
-            case .dropped(let runner, let handler, let ns): runner.screenedOut(n, recordID: s.recordID, handler: handler, attemptNs: ns)
+            case .dropped(let runner, let drop): runner.screenedOut(n, recordID: s.recordID, drop)
             case .ready(let runner, let d): deliveries.append((runner, d))
             case .unscreened(let p): if let made = prepare(n, recordID: s.recordID, p) { deliveries.append(made) }
             }
@@ -277,7 +277,7 @@ public struct PlannedRoute: Sendable {
 struct Screened: Sendable {
     enum Route: Sendable {
         /// A screening handler dropped it: stored without this route.
-        case dropped(RouteRunner, handler: Int, attemptNs: UInt64)
+        case dropped(RouteRunner, Screening.Drop)
         /// Passed on: the delivery, made while screening, continues once it is stored.
         case ready(RouteRunner, Delivery)
         /// No screening (or it could not decide): delivered as for any stored notification.

@@ -126,7 +126,8 @@ final class RouteRunner: @unchecked Sendable {
     /// (`submitStored`), its first attempt already begun. Retry or fail from a pure filter
     /// decides nothing: the attempt starts over after the store, where such answers are handled.
     func screen(_ n: GatewayEvent, id: DeliveryID) -> Screening {
-        let route = self.route
+        // One lock for both: a drop is counted in these metrics later (`screenedOut`).
+        let (route, metrics) = routeAndMetrics
         guard route.screeningHandlers > 0 && !isRetired else { return .undecided }
         let t0 = monotonicNanoseconds()
         var view = route.transformed(n)
@@ -146,7 +147,7 @@ final class RouteRunner: @unchecked Sendable {
                     view = nil
                 }
             case .drop:
-                return .dropped(handler: i, attemptNs: monotonicNanoseconds() &- t0)
+                return .dropped(Screening.Drop(route: route, metrics: metrics, handler: i, attemptNs: monotonicNanoseconds() &- t0))
             case .retry, .fail:
                 return .undecided
             }
@@ -162,17 +163,19 @@ final class RouteRunner: @unchecked Sendable {
 
     /// Counts and logs a drop `screen` decided, once the notification is stored (without
     /// this route): as a delivery the filter dropped, minus the spool's outcome record.
-    func screenedOut(_ n: GatewayEvent, recordID: UInt64, handler: Int, attemptNs: UInt64) {
-        let (route, m) = routeAndMetrics
-        m.attemptSeconds.observe(Double(attemptNs) / 1e9)
-        m.finished(.dropped, handler: handler)
+    func screenedOut(_ n: GatewayEvent, recordID: UInt64, _ drop: Screening.Drop) {
+        let m = drop.metrics
+        m.attemptSeconds.observe(Double(drop.attemptNs) / 1e9)
+        m.finished(.dropped, handler: drop.handler)
         if n.receivedMs > 0 { m.deliverySeconds.observe(Double(max(0, wallClockMilliseconds() - n.receivedMs)) / 1000) }
-        guard events.logger.isEnabled(.debug) else { return }
+        // The level read through `control`: `logger.isEnabled` copied the Logger out of
+        // `events` first (its sink, fields and control retained and released).
+        guard events.logger.control.level <= .debug else { return }
         events.logger.debug(
             "dropped by a handler",
             events.fields(
-                route: route, id: events.spool.deliveryID(id: recordID, route: route.name), n: n, attempts: 1, handler: handler,
-                outcome: "dropped"))
+                route: drop.route, id: events.spool.deliveryID(id: recordID, route: drop.route.name), n: n, attempts: 1,
+                handler: drop.handler, outcome: "dropped"))
     }
 
     private func track(_ d: Delivery) {
@@ -516,8 +519,16 @@ final class DeliveryEvents: Sendable {
 /// What a route's screening handlers decided before the notification was stored
 /// (`RouteRunner.screen`).
 enum Screening {
+    /// What `screenedOut` counts and logs of a drop (the route and metrics as screened).
+    struct Drop: Sendable {
+        let route: CompiledRoute
+        let metrics: RouteMetrics
+        let handler: Int
+        let attemptNs: UInt64
+    }
+
     /// A handler dropped the event: the route does not take this notification.
-    case dropped(handler: Int, attemptNs: UInt64)
+    case dropped(Drop)
     /// Passed on: stored with the route, the delivery continues after the screening handlers.
     case passed(Delivery)
     /// No screening handlers ran, or one answered retry or fail: stored with the route, the

@@ -171,6 +171,42 @@ struct JSONDocumentTests {
         }
     }
 
+    /// The bulk decoder (`gw_unescape_quotes`, 16 bytes a round) takes blocks whose backslashes
+    /// all start `\"` or `\/`: escapes at every position of a block (the 16th byte too, where
+    /// the escape is split across blocks), at every spacing, with a `\\` or another escape
+    /// now and then that hands the block back to the one-escape loop, and non-ASCII runs.
+    @Test func quoteEscapesDecodeInBulkAtEveryPositionAndSpacing() throws {
+        for offset in 0..<17 {
+            for gap in 0..<19 {
+                for interruption in ["", #"\\"#, #"\n"#, "é", #"\u00e9"#] {
+                    var text = String(repeating: "x", count: offset)
+                    var k = 0
+                    while text.utf8.count < 140 {
+                        text += k % 2 == 0 ? #"\""# : #"\/"#
+                        text += String(repeating: k % 3 == 0 ? "a" : "b", count: gap)
+                        if k == 5 { text += interruption }
+                        k += 1
+                    }
+                    let json = Array(#"{"s":"\#(text)"}"#.utf8)
+                    let expected = try #require(foundationString(json), "\(text)")
+                    let doc = try JSONDocument.parse(json)
+                    #expect(doc.root["s"]?.stringValue == expected, "\(text)")
+                }
+            }
+        }
+        // What the bulk decoder itself reports: it stops before a block it does not take.
+        let src = Array(#"ab\"cd\/ef\"gh\"ijklmnopqrstuvwxyz\\0123456789ABCDEFGHIJ"#.utf8)
+        var dst = [UInt8](repeating: 0, count: src.count)
+        var consumed = 0
+        let written = src.withUnsafeBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer { d in gw_unescape_quotes(s.baseAddress!, s.count, d.baseAddress!, &consumed) }
+        }
+        if consumed > 0 {  // (0 on a CPU without SSSE3: all left to the Swift loop)
+            #expect(consumed == 32 && written == 28, "consumed \(consumed), wrote \(written)")
+            #expect(String(decoding: dst[0..<written], as: UTF8.self) == #"ab"cd/ef"gh"ijklmnopqrstuvwxyz"#.prefix(28).description)
+        }
+    }
+
     /// A document with many more values than bytes / 8 (the tape's first guess): the tape grows
     /// and keeps every node (its array, numbers, strings and objects all readable).
     @Test func aDenseDocumentGrowsTheTape() throws {

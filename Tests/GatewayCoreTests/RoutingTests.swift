@@ -254,9 +254,14 @@ struct TransformTests {
     @Test func aRoutesReachAnswersLikeTheTransforms() throws {
         let transforms: [Transform] = [
             .remove([path("a.b"), path("0.x")]), .mask([path("m.0")]), .set([(path("s.t"), try Template("x"))]),
-            .rename([(path("r.from"), path("r2.to"))]), .keep(["a", "m", "s", "r2", "u", "0"]), .keep(["a", "u", "w"]),
+            .rename([(path("r.from"), path("r2.to"))]), .keep(["a", "m", "s", "r2", "u", "0", "K"]), .keep(["a", "u", "w", "K", "\u{e9}"]),
         ]
-        let paths = ["a", "a.b", "a.c", "m", "m.1", "s.t", "s.u", "r", "r.x", "r2", "u", "u.v", "w", "v", "0", "00", "00.x", "1", "metadata"]
+        // Non-ASCII segments, also canonically equivalent spellings of kept names (U+212A is
+        // "K"; "e" + U+0301 is "\u{e9}"): compared as Strings, never as bytes.
+        let paths = [
+            "a", "a.b", "a.c", "m", "m.1", "s.t", "s.u", "r", "r.x", "r2", "u", "u.v", "w", "v", "0", "00", "00.x", "1", "metadata",
+            "K", "\u{212A}", "\u{e9}", "e\u{301}",
+        ]
         for mask in 0..<(1 << transforms.count) {
             let chosen = transforms.indices.filter { mask & (1 << $0) != 0 }.map { transforms[$0] }
             let reach = TransformReach(chosen)

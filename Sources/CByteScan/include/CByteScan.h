@@ -9,6 +9,7 @@
  * (`gateway-microbench 300000 JSONDocument.parse`, interleaved, pinned): about 5% off a parse.
  * `static inline`, so the Swift caller inlines it (no call). SSE2 is part of x86-64; other
  * targets get the same answer byte by byte. */
+#include <stddef.h>
 #include <stdint.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -93,5 +94,11 @@ static inline uint32_t gw_byte_mask16(const uint8_t *p, uint8_t c) {
     return m;
 #endif
 }
+
+/* Decodes the leading blocks of a validated JSON string's content `src[0..<n]` into `dst` (room
+ * for n bytes) while every backslash in a 16-byte block starts `\"` or `\/`; returns the bytes
+ * written and sets *consumed to the bytes read (0 and 0 without SSSE3). The caller decodes the
+ * rest, from src + *consumed. See byte_scan.c. */
+size_t gw_unescape_quotes(const uint8_t *src, size_t n, uint8_t *dst, size_t *consumed);
 
 #endif

@@ -68,6 +68,11 @@ public final class TransformReach: Sendable {
     private let named: [String]
     /// Each `keep`'s keys, in order.
     private let keeps: [[String]]
+    /// `named` and `keeps` as UTF-8, and whether all of them are ASCII (then `touches`
+    /// compares bytes).
+    private let namedBytes: [[UInt8]]
+    private let keepsBytes: [[[UInt8]]]
+    private let namesAreASCII: Bool
     /// Each transform's `keep` keys as UTF-8 (empty for other transforms), made once for
     /// `SplicedEdits`: comparing member keys with Strings' bytes cost a length and a closure
     /// per member and key, 1,700 instructions for the benchmark route's `keep` of six keys.
@@ -87,6 +92,9 @@ public final class TransformReach: Sendable {
         }
         self.named = named
         self.keeps = keeps
+        namedBytes = named.map { Array($0.utf8) }
+        keepsBytes = keeps.map { $0.map { Array($0.utf8) } }
+        namesAreASCII = (namedBytes + keepsBytes.flatMap { $0 }).allSatisfy { $0.withUnsafeBufferPointer(ASCII.isASCII) }
         keepKeyBytes = SplicedEdits.keepKeyBytes(transforms)
     }
 
@@ -95,6 +103,19 @@ public final class TransformReach: Sendable {
         guard !transforms.isEmpty else { return false }
         guard let first = path.segments.first else { return true }
         if first.utf8.first.map({ $0 &- 0x30 < 10 }) ?? true { return Transform.touches(transforms, path) }
+        // As bytes when the segment and every name here are ASCII (the same answer: ASCII text
+        // has no canonically equivalent other spelling); a String comparison of different
+        // strings cost some 30 instructions each, for every value a handler reads.
+        if namesAreASCII,
+            let answer = first.utf8.withContiguousStorageIfAvailable({ f -> Bool? in
+                guard ASCII.isASCII(f) else { return nil }
+                for name in namedBytes where ByteSearch.equal(name, f) { return nil }  // the full check
+                for keep in keepsBytes where !keep.contains(where: { ByteSearch.equal($0, f) }) { return true }
+                return false
+            })
+        {
+            return answer ?? Transform.touches(transforms, path)
+        }
         for i in named.indices where named[i] == first { return Transform.touches(transforms, path) }
         for i in keeps.indices where !keeps[i].contains(first) { return true }
         return false

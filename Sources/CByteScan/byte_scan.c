@@ -130,11 +130,14 @@ static int gw_has_ssse3 = -1;
 
 size_t gw_unescape_quotes(const uint8_t *src, size_t n, uint8_t *dst, size_t *consumed) {
 #if defined(__x86_64__)
-    if (__builtin_expect(gw_has_ssse3 < 0, 0)) {
+    /* Relaxed atomics: threads racing on the first call all store the same answer. */
+    int has = __atomic_load_n(&gw_has_ssse3, __ATOMIC_RELAXED);
+    if (__builtin_expect(has < 0, 0)) {
         __builtin_cpu_init();
-        gw_has_ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0; /* the same answer on every thread */
+        has = __builtin_cpu_supports("ssse3") ? 1 : 0;
+        __atomic_store_n(&gw_has_ssse3, has, __ATOMIC_RELAXED);
     }
-    if (gw_has_ssse3) return gw_unescape_quotes_ssse3(src, n, dst, consumed);
+    if (has) return gw_unescape_quotes_ssse3(src, n, dst, consumed);
 #endif
     *consumed = 0;
     return 0;

@@ -141,11 +141,7 @@ final class RouteRunner: @unchecked Sendable {
                 deliveryID: .parts(id), attempt: 1, document: document, view: view)
             switch outcome {
             case .proceed(let newBody):
-                if let newBody {
-                    body = newBody
-                    document = nil
-                    view = nil
-                }
+                Self.continueWith(newBody, body: &body, document: &document, view: &view)
             case .drop:
                 return .dropped(Screening.Drop(route: route, metrics: metrics, handler: i, attemptNs: monotonicNanoseconds() &- t0))
             case .retry, .fail:
@@ -159,6 +155,18 @@ final class RouteRunner: @unchecked Sendable {
         d.body = body
         d.view = view
         return .passed(d)
+    }
+
+    /// What the next handler reads after one answered continue: a new body it set replaces
+    /// the event (the parsed document and the transformed view no longer describe it).
+    @inline(__always)
+    private static func continueWith(
+        _ newBody: [UInt8]?, body: inout [UInt8]?, document: inout JSONDocument?, view: inout TransformedEvent?
+    ) {
+        guard let newBody else { return }
+        body = newBody
+        document = nil
+        view = nil
     }
 
     /// Counts and logs a drop `screen` decided, once the notification is stored (without
@@ -341,11 +349,7 @@ final class RouteRunner: @unchecked Sendable {
             }
             switch outcome {
             case .proceed(let newBody):
-                if let newBody {
-                    body = newBody
-                    document = nil
-                    view = nil
-                }
+                Self.continueWith(newBody, body: &body, document: &document, view: &view)
                 i += 1
             case .drop:
                 finish(d, .dropped, handler: i, metrics: metrics)

@@ -280,6 +280,14 @@ struct DurabilityTests {
             })
             #expect(metrics[#"gateway_deliveries_pending{route="acme"}"#] == 1)
             #expect(metrics[#"gateway_delivery_duration_seconds_count{route="acme"}"#] == 1)
+            // The provider retries the globex one: the filter is asked again before the store
+            // finds it a duplicate, and nothing of that is counted or logged a second time.
+            #expect(try c.roundTrip(event(1, tenant: "globex").bytes).status == 200)
+            #expect(gw.waitForLine { $0.contains("duplicate notification acknowledged") } != nil)
+            metrics = try MetricsText(admin(gw, "GET", "/metrics", token: nil).bodyText)
+            #expect(metrics[#"gateway_deliveries_total{route="acme",plugin="metadata-filter",outcome="dropped"}"#] == 1)
+            #expect(metrics[#"gateway_duplicates_total{source="evo"}"#] == 1)
+            #expect(gw.output.filter { $0.contains("dropped by a handler") }.count == 1)
             gw.stop(keepDirectory: true)
         }
         #expect(firstID.wholeMatch(of: /[0-9a-f]{8}-[0-9a-f]+-acme/) != nil, "\(firstID)")

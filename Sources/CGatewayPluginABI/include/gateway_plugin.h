@@ -32,6 +32,9 @@
  *   leading non-blocking handlers of a route (and the route's transforms) run there, and only
  *   what they pass on is handed to the route's worker threads. A plugin that sets the flag and
  *   then blocks stalls the gateway's ingress; when in doubt, leave it unset.
+ *   A non-blocking plugin whose answer depends on the event alone and which has no other effect
+ *   also sets GW_PLUGIN_PURE: the host may then call it BEFORE the notification is stored (and
+ *   again after a restart), to leave the route out of the record when it drops the event.
  *
  * Process
  *   The host ignores SIGPIPE (a write to a closed pipe or socket fails with EPIPE instead of

@@ -77,7 +77,7 @@ public final class Spool: @unchecked Sendable {
     /// (and the delivery IDs made of them) are never handed out again once the segments that
     /// held them are gone.
     let nextRecordID: Atomic<UInt64>
-    var nextIDPath: String { options.dir + "/NEXTID" }
+    static func nextIDPath(_ dir: String) -> String { dir + "/NEXTID" }
     var segmentsDir: String { options.dir + "/segments" }
 
     /// A queued record's bookkeeping; its bytes are in `State.pending`, in queue order.
@@ -177,7 +177,7 @@ public final class Spool: @unchecked Sendable {
         lockFD = lock
 
         let idPath = options.dir + "/ID"
-        if let id = SpoolFiles.readFile(idPath).flatMap({ UTF8Validation.string($0) })?.trimmingCharacters(in: .whitespacesAndNewlines), id.count == 8 {
+        if let id = SpoolFiles.readText(idPath), id.count == 8 {
             spoolID = id
         } else {
             var g = SystemRandomNumberGenerator()
@@ -249,8 +249,7 @@ public final class Spool: @unchecked Sendable {
         report.records = recovery.records
         // The segments holding the highest ids may all have been deleted since (every delivery
         // done): NEXTID, saved before each deletion, is then the floor.
-        let savedNext = SpoolFiles.readFile(options.dir + "/NEXTID").flatMap { UTF8Validation.string($0) }
-            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let savedNext = SpoolFiles.readText(Spool.nextIDPath(options.dir)).flatMap { UInt64($0) } ?? 0
         nextRecordID = Atomic(max(recovery.maxID + 1, savedNext))
         for (id, remaining) in recovery.remainingPerID {
             if let seg = recovery.segmentOf[id] { s.live[id] = (seg, remaining) }

@@ -93,7 +93,7 @@ extension Spool {
         // The next record id, saved before the records that held the highest ids go: ids (and
         // delivery IDs, which a downstream service may de-duplicate on) are never reused.
         do {
-            try SpoolFiles.writeAtomically(nextIDPath, Array(String(nextRecordID.load(ordering: .relaxed)).utf8))
+            try SpoolFiles.writeAtomically(Spool.nextIDPath(options.dir), Array(String(nextRecordID.load(ordering: .relaxed)).utf8))
         } catch {
             logger.error("cannot save the next record id; keeping delivered segments", [("error", .string(error.message))])
             return

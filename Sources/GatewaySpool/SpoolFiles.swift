@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Glibc
 
 /// A failed file operation in the spool.
@@ -81,6 +82,11 @@ enum SpoolFiles {
 
     static func readFile(_ path: String) -> [UInt8]? {
         FileManager.default.contents(atPath: path).map(Array.init)
+    }
+
+    /// A small text file's content without surrounding white space (nil: missing, or not UTF-8).
+    static func readText(_ path: String) -> String? {
+        readFile(path).flatMap { UTF8Validation.string($0) }?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Writes a file atomically and durably: temp file, fsync, rename, directory fsync.

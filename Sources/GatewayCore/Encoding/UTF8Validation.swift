@@ -75,6 +75,11 @@ public enum ByteSearch {
         return a.withUnsafeBufferPointer { hasPrefix(b, $0) }
     }
 
+    /// The same for two borrowed buffers.
+    public static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        a.count == b.count && hasPrefix(b, a)
+    }
+
     /// Whether `bytes` begins with `prefix`.
     public static func hasPrefix(_ bytes: UnsafeBufferPointer<UInt8>, _ prefix: UnsafeBufferPointer<UInt8>) -> Bool {
         guard prefix.count <= bytes.count else { return false }

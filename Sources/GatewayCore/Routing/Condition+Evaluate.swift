@@ -33,53 +33,43 @@ extension ConditionOperator {
         case .exists(let expected): return (value != nil) == expected
         case .notEquals(let operand):
             guard let value else { return true }
-            return !(Self.equalsAsBytes(value, operand) ?? (value.scalarText == operand))
+            return !(Self.onBytes(value, operand, ByteSearch.equal) ?? (value.scalarText == operand))
         case .equals(let operand):
             guard let value else { return false }
-            return Self.equalsAsBytes(value, operand) ?? (value.scalarText == operand)
+            return Self.onBytes(value, operand, ByteSearch.equal) ?? (value.scalarText == operand)
         case .oneOf(let operands):
             guard let value else { return false }
-            let asBytes = value.withPlainASCIIText { text -> Bool? in
-                for operand in operands {
-                    guard let equal = Self.compare(operand, text, Self.sameBytes) else { return nil }
-                    if equal { return true }
+            var decided = true
+            for operand in operands {
+                guard let equal = Self.onBytes(value, operand, ByteSearch.equal) else {
+                    decided = false
+                    break
                 }
-                return false
+                if equal { return true }
             }
-            if let asBytes = asBytes ?? nil { return asBytes }
+            if decided { return false }
             guard let text = value.scalarText else { return false }
             return operands.contains(text)
         case .prefix(let operand):
             guard let value else { return false }
-            let asBytes = value.withPlainASCIIText { text in
-                Self.compare(operand, text) { op, t in ByteSearch.hasPrefix(t, op) }
-            }
-            if let asBytes = asBytes ?? nil { return asBytes }
-            return value.scalarText?.hasPrefix(operand) ?? false
+            return Self.onBytes(value, operand) { text, op in ByteSearch.hasPrefix(text, op) }
+                ?? (value.scalarText?.hasPrefix(operand) ?? false)
         case .matches(let pattern):
             guard let text = value?.scalarText else { return false }
             return pattern.matches(text)
         }
     }
 
-    /// Whether `value`'s text equals `operand`, compared as bytes where that answers as
-    /// Strings do (`JSONRef.withPlainASCIIText`, an ASCII operand); nil where it may not.
-    /// Routes test conditions on every event: a String of each value, then a Unicode-aware
-    /// comparison, was most of a condition's cost.
-    static func equalsAsBytes(_ value: JSONRef, _ operand: String) -> Bool? {
-        value.withPlainASCIIText { text in compare(operand, text, sameBytes) } ?? nil
-    }
-
-    /// `test(operand's UTF-8, text)` when the operand is ASCII; nil otherwise (or when its
-    /// bytes are not contiguous, a bridged String).
-    private static func compare(
-        _ operand: String, _ text: UnsafeBufferPointer<UInt8>, _ test: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
+    /// `test(value's text, operand)` on their bytes, where that answers as comparing Strings
+    /// does: a plain ASCII value (`JSONRef.withPlainASCIIText`) and an ASCII operand. Nil where
+    /// it may not (the caller compares Strings). Routes test conditions on every event: a
+    /// String of each value, then a Unicode-aware comparison, was most of a condition's cost.
+    private static func onBytes(
+        _ value: JSONRef, _ operand: String, _ test: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
     ) -> Bool? {
-        operand.utf8.withContiguousStorageIfAvailable { op in ASCII.isASCII(op) ? test(op, text) : nil } ?? nil
-    }
-
-    private static func sameBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        a.count == b.count && ByteSearch.hasPrefix(a, b)
+        value.withPlainASCIIText { text in
+            operand.utf8.withContiguousStorageIfAvailable { op in ASCII.isASCII(op) ? test(text, op) : nil } ?? nil
+        } ?? nil
     }
 
     var isExistence: Bool {

@@ -93,9 +93,12 @@ public final class TransformReach: Sendable {
         self.named = named
         self.keeps = keeps
         namedBytes = named.map { Array($0.utf8) }
-        keepsBytes = keeps.map { $0.map { Array($0.utf8) } }
+        let keepKeyBytes = SplicedEdits.keepKeyBytes(transforms)
+        self.keepKeyBytes = keepKeyBytes
+        keepsBytes = zip(transforms, keepKeyBytes).compactMap { t, keys in
+            if case .keep = t { keys } else { nil }
+        }
         namesAreASCII = (namedBytes + keepsBytes.flatMap { $0 }).allSatisfy { $0.withUnsafeBufferPointer(ASCII.isASCII) }
-        keepKeyBytes = SplicedEdits.keepKeyBytes(transforms)
     }
 
     /// `Transform.touches(transforms, path)`, the same answer.

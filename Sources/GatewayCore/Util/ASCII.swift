@@ -60,7 +60,7 @@ public enum ASCII {
     public static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let raw = UnsafeRawPointer(base)
-        let high: UInt64 = 0x8080_8080_8080_8080
+        let high = SWAR.highs
         var i = 0
         let n = bytes.count
         while i &+ 32 <= n {

@@ -421,6 +421,38 @@ struct TransformTests {
         #expect(covered * 2 > cases, "\(covered) of \(cases) covered")
     }
 
+    /// Keys are the same key when their bytes are (escapes decoded), in every transform and both
+    /// ways of applying them, as in lookups on the received event: a canonically equivalent
+    /// spelling (the Kelvin sign U+212A for "K"; "é" as one scalar or as "e" and a combining
+    /// accent) is another key. The tree compared the members of an object it had opened as
+    /// Strings (which equates them), and the edits compared the event's keys as bytes: the two
+    /// kept and set different members.
+    @Test func keysAreTheSameKeyWhenTheirBytesAre() throws {
+        let events = [#"{"\u212A":1,"b":2,"caf\u00e9":3,"x":4}"#, #"{"K":1,"cafe\u0301":3,"x":4}"#]
+        let lists: [[Transform]] = [
+            [.keep(["K", "café"])],
+            [.keep(["\u{212A}", "cafe\u{301}"])],
+            [.set([(path("\u{212A}v"), try Template("1")), (path("Kv"), try Template("2"))]), .keep(["Kv", "x"])],
+            [.set([(path("caf\u{e9}.n"), try Template("1"))]), .keep(["cafe\u{301}"])],
+            [.set([(path("x"), try Template("1"))]), .set([(path("K"), try Template("k")), (path("caf\u{e9}"), try Template("c"))])],
+        ]
+        for text in events {
+            let d = try JSONDocument.parse(Array(text.utf8))
+            for transforms in lists {
+                let tree = Transform.applyAll(transforms, to: d.root)
+                let spliced = try #require(SplicedEdits.apply(transforms, to: d.root), "\(text) with \(transforms)")
+                #expect(String(decoding: spliced, as: UTF8.self) == String(decoding: tree, as: UTF8.self), "\(text) with \(transforms)")
+            }
+        }
+        let kelvin = try JSONDocument.parse(Array(#"{"\u212A":1,"b":2}"#.utf8))
+        #expect(String(decoding: Transform.applyAll([.keep(["K"])], to: kelvin.root), as: UTF8.self) == "{}")
+        #expect(String(decoding: Transform.applyAll([.keep(["\u{212A}"])], to: kelvin.root), as: UTF8.self) == #"{"\u212A":1}"#)
+        // An object the tree has opened (by the first `set`) answers as the event does.
+        let opened = Transform.applyAll([.set([(path("b"), try Template("0"))]), .set([(path("K"), try Template("k"))])], to: kelvin.root)
+        #expect(String(decoding: opened, as: UTF8.self) == #"{"\u212A":1,"b":"0","K":"k"}"#)
+        #expect(JSONObject([JSONObject.Member(key: "\u{212A}", value: .null)])["K"] == nil)
+    }
+
     /// A `keep` that drops more top-level members than the edits' bound leaves the work to the
     /// tree (whose cost is linear in the members): the edits' lookups scan them, and a 1 MiB body
     /// can hold a hundred thousand members. The output is the same either way.

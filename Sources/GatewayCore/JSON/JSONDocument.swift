@@ -517,7 +517,7 @@ extension JSONDocument.Storage {
         guard Int(n.end &- n.start) == key.count else { return false }
         return bytes.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress, let k = key.baseAddress else { return key.isEmpty }
-            return memcmp(base + Int(n.start), k, key.count) == 0
+            return ByteSearch.same(base + Int(n.start), k, key.count)
         }
     }
 

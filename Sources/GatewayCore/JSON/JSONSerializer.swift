@@ -87,6 +87,13 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// `s` as a JSON string literal (with quotes), encoded.
+    public static func quotedBytes(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        writeString(s, to: &out)
+        return out
+    }
+
     /// A JSON string literal for `s` (with quotes), for building small documents by hand.
     public static func quoted(_ s: String) -> String {
         var out: [UInt8] = []

@@ -74,13 +74,22 @@ public struct JSONObject: Sendable, Equatable {
     public var keys: [String] { members.map(\.key) }
 
     public func index(of key: String) -> Int? {
-        members.firstIndex { $0.key == key }
+        members.firstIndex { JSONObject.sameKey($0.key, key) }
+    }
+
+    /// Whether two member names are the same key: the same UTF-8 bytes (escapes decoded), as
+    /// RFC 8259 (8.3) compares names, and as the parser's duplicate check and every lookup on a
+    /// received event (`JSONRef`) do. `==` on Strings also equates canonically equivalent
+    /// spellings (the Kelvin sign U+212A and "K"), so a route's transforms found or kept a key
+    /// the lookups did not, depending on whether an earlier transform had opened its object.
+    public static func sameKey(_ a: String, _ b: String) -> Bool {
+        a.withUTF8Bytes { x in b.withUTF8Bytes { y in ByteSearch.equal(x, y) } }
     }
 
     /// Reads or writes a member. Writing `nil` removes it; writing a new key appends it.
     public subscript(key: String) -> JSONValue? {
         get {
-            for m in members where m.key == key { return m.value }
+            for m in members where JSONObject.sameKey(m.key, key) { return m.value }
             return nil
         }
         set {

@@ -64,7 +64,7 @@ public struct EditableJSON: Sendable {
                 guard let v = JSONRef(storage: storage, index: i).child(seg) else { return nil }
                 current = .original(v.index)
             case .object(let members):
-                guard let v = members.last(where: { $0.key == seg })?.value else { return nil }
+                guard let v = members.last(where: { JSONObject.sameKey($0.key, seg) })?.value else { return nil }
                 current = v
             case .array(let elements):
                 guard let i = Int(seg), i >= 0, i < elements.count else { return nil }
@@ -123,7 +123,7 @@ public struct EditableJSON: Sendable {
     public mutating func keep(_ keys: [String]) {
         Self.open(&node, storage)
         guard var members = Self.takeMembers(&node) else { return }
-        members.removeAll { !keys.contains($0.key) }
+        members.removeAll { m in !keys.contains { JSONObject.sameKey($0, m.key) } }
         node = .object(members)
     }
 
@@ -224,7 +224,7 @@ public struct EditableJSON: Sendable {
         let rest = segs.dropFirst()
         open(&n, s)
         if var members = takeMembers(&n) {
-            if let i = members.lastIndex(where: { $0.key == first }) {
+            if let i = members.lastIndex(where: { JSONObject.sameKey($0.key, first) }) {
                 // A new value may be another value of the event (`.original` elsewhere): the key's
                 // source bytes are no longer right before it, so the key is written from `key`.
                 if rest.isEmpty { members[i].keyIsOriginal = false }
@@ -251,7 +251,7 @@ public struct EditableJSON: Sendable {
         open(&n, s)
         if var members = takeMembers(&n) {
             defer { n = .object(members) }
-            guard let i = members.lastIndex(where: { $0.key == first }) else { return nil }
+            guard let i = members.lastIndex(where: { JSONObject.sameKey($0.key, first) }) else { return nil }
             if rest.isEmpty { return members.remove(at: i).value }
             return remove(&members[i].value, rest, s)
         }

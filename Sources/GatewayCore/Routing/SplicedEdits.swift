@@ -7,8 +7,9 @@
 /// about 30,000 instructions per event, applying, writing and freeing the tree: more than the
 /// rest of the route's work. Here an edit is a tape index with what became of it (removed, or
 /// replaced by a written value) or a member appended to an original object; lookups walk the
-/// original tape and compare keys as bytes; the output copies every subtree with no edit inside
-/// as one span and walks only the containers that hold an edit.
+/// original tape comparing keys as bytes with the route's compiled paths (`SplicePlan`); the
+/// output copies every subtree with no edit inside as one span and walks only the containers
+/// that hold an edit, finding each one's edits through a list sorted by tape position.
 ///
 /// The output is byte for byte what `EditableJSON` writes for the same transforms (tests, on
 /// fixed and on random documents, and the routing fuzz target compare the two), spacing
@@ -22,69 +23,177 @@
 /// through an array index that does not exist, `keep` on a document whose root is not an
 /// object, and more than `maxEdits` edits.
 public struct SplicedEdits {
-    /// A value a transform wrote: a reference to a value of the original event (a template
-    /// that is exactly one placeholder, or a renamed value), or a new value.
+    /// A value a transform wrote.
     enum Written {
+        /// A value of the original event, written as its source bytes (a template that is
+        /// exactly one placeholder, a renamed value).
         case ref(Int)
+        /// `plan.literalValues[i]`, encoded in the plan's pool.
+        case literal(Int)
+        /// A string with nothing to escape, its bytes in `scratch` (a masked value, a rendered
+        /// template).
+        case plain(start: Int, count: Int)
+        /// Objects made for the missing part of a `set` path: `{"k1":{"k2":...}}` over the plan's
+        /// segments `first..<first+count`, around `values[leaf]` (a value written the same way
+        /// inside a new object as on its own).
+        case nested(first: Int, count: Int, leaf: Int)
+        /// Anything else: a value the tree's rules made (an edit inside a written value).
         case value(JSONValue)
     }
 
     /// One edit: what became of an original member's value (or an array element), or a member
-    /// appended to an original object.
+    /// appended to an original object. Plain values, so scanning the list copies nothing that
+    /// is reference counted.
     struct Edit {
         /// The tape index of the original value that changed, or of the object a member was
         /// added to.
         var at: Int
         var isAdded: Bool
-        /// An added member's key.
-        var key: String
-        /// What the value is now; nil: removed (changes only).
-        var value: Written?
+        /// An added member's key: a segment of the plan.
+        var key: Int
+        /// What the value is now: an index into `values`; -1: removed (changes only).
+        var value: Int
     }
 
     /// At most this many edits; past it the transforms are not covered and the tree does the
-    /// work. Lookups scan the edits, so without a bound a `keep` over a body with a hundred
-    /// thousand top-level members (a 1 MiB body allows that) would cost time quadratic in them.
+    /// work. Lookups while applying scan the edits, so without a bound a `keep` over a body with
+    /// a hundred thousand top-level members (a 1 MiB body allows that) would cost time quadratic
+    /// in them.
     static let maxEdits = 64
 
     let storage: JSONDocument.Storage
-    /// In the order made (added members are written in this order). Lookups read the `at` and
-    /// `isAdded` fields through a pointer, without copying (retaining) the written values.
+    let plan: SplicePlan
+    /// The event and the plan as pointers, for the length of `apply`.
+    let look: Lookup
+    /// In the order made (added members are written in this order).
     private var edits: [Edit] = []
-    /// Original objects written member by member although nothing in them changed: `keep`
-    /// opens the root in the edited tree even when it keeps every member, and the tree writes
-    /// an opened object compactly (a space in the source between members is not copied).
-    private var opened: [Int] = []
+    /// Written values, appended and never changed: an edit that changes again points at a new one.
+    private var values: [Written] = []
+    /// The bytes of `.plain` values.
+    private var scratch: [UInt8] = []
+    /// `keep` opens the root in the edited tree even when it keeps every member, and the tree
+    /// writes an opened object compactly (a space in the source between members is not copied).
+    private var rootOpened = false
 
-    init(_ storage: JSONDocument.Storage, capacity: Int) {
+    init(_ storage: JSONDocument.Storage, _ look: Lookup, plan: SplicePlan) {
         self.storage = storage
-        edits.reserveCapacity(capacity)
+        self.look = look
+        self.plan = plan
+        edits.reserveCapacity(8)
+        values.reserveCapacity(8)
     }
 
     /// The bytes of the event after `transforms`, or nil when they do something this form does
     /// not cover (see the type's comment).
     public static func apply(_ transforms: [Transform], to event: JSONRef) -> [UInt8]? {
-        apply(transforms, to: event, keepKeys: keepKeyBytes(transforms))
+        apply(SplicePlan(transforms), to: event)
     }
 
-    /// The same with `keepKeyBytes(transforms)` made beforehand (once per route).
-    public static func apply(_ transforms: [Transform], to event: JSONRef, keepKeys: [[[UInt8]]]) -> [UInt8]? {
-        guard event.index == 0, keepKeys.count == transforms.count else { return nil }
-        var spliced = SplicedEdits(event.storage, capacity: 8)
-        for (t, keys) in zip(transforms, keepKeys) {
-            guard spliced.apply(t, original: event, keepKeys: keys), spliced.edits.count <= maxEdits else { return nil }
+    /// The same with the transforms compiled beforehand (once per route).
+    public static func apply(_ plan: SplicePlan, to event: JSONRef) -> [UInt8]? {
+        guard event.index == 0 else { return nil }
+        let storage = event.storage
+        return storage.bytes.withUnsafeBufferPointer { b -> [UInt8]? in
+            storage.nodes.withUnsafeBufferPointer { nodes -> [UInt8]? in
+                var spliced = SplicedEdits(storage, Lookup(nodes: nodes, b: b, plan: plan), plan: plan)
+                for step in plan.steps {
+                    guard spliced.apply(step), spliced.edits.count <= maxEdits else { return nil }
+                }
+                return spliced.written()
+            }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(event.storage.bytes.count + 128)
-        spliced.write(to: &out)
-        return out
     }
 
-    /// Each transform's `keep` keys as UTF-8, in order (empty for the other transforms).
-    public static func keepKeyBytes(_ transforms: [Transform]) -> [[[UInt8]]] {
-        transforms.map { t in
-            if case .keep(let keys) = t { return keys.map { Array($0.utf8) } }
-            return []
+    /// The event's tape and bytes and the plan's tables as plain pointers, valid for the length
+    /// of `apply`, with the lookups that run for every member a path or a `keep` passes. Apart
+    /// from the edits on purpose: made as methods of `SplicedEdits`, these calls copied its
+    /// whole state (retaining every array and object in it) 40 times per event in the
+    /// benchmark route.
+    struct Lookup {
+        let nodes: UnsafeBufferPointer<JSONDocument.Node>
+        let b: UnsafeBufferPointer<UInt8>
+        unowned(unsafe) let plan: SplicePlan
+
+        /// Whether the key node `k` is `key` (decoded, when it has escapes).
+        @inline(__always)
+        func keyEquals(_ k: JSONDocument.Node, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+            if k.flag { return JSONDocument.Storage.unescape(b, Int(k.start), Int(k.end)).elementsEqual(key) }
+            guard Int(k.end &- k.start) == key.count else { return false }
+            guard let base = b.baseAddress, let kb = key.baseAddress else { return key.isEmpty }
+            return ByteSearch.same(base + Int(k.start), kb, key.count)
+        }
+
+        /// The member of the object at tape index `object` whose key is segment `seg`: the
+        /// tape index of its value.
+        func member(of object: Int, _ seg: SplicePlan.Segment) -> Int? {
+            let n = nodes[object]
+            let key = plan.bytes(of: seg)
+            var i = object + 1
+            for _ in 0..<n.count {
+                if keyEquals(nodes[i], key) { return i + 1 }
+                i = Int(nodes[i + 1].next)
+            }
+            return nil
+        }
+
+        /// The element at `position` of the array at `array`, if it has one.
+        func element(of array: Int, _ position: Int) -> Int? {
+            guard position >= 0, position < Int(nodes[array].count) else { return nil }
+            var i = array + 1
+            for _ in 0..<position { i = Int(nodes[i].next) }
+            return i
+        }
+
+        /// The original value at a path (as `JSONRef[path:]` finds it).
+        func original(_ path: SplicePlan.Path) -> Int? {
+            var current = 0
+            for k in Int(path.first)..<path.end {
+                switch nodes[current].kind {
+                case .object:
+                    guard let v = member(of: current, plan.segments[k]) else { return nil }
+                    current = v
+                case .array:
+                    guard let v = element(of: current, plan.segments[k].index) else { return nil }
+                    current = v
+                default:
+                    return nil
+                }
+            }
+            return current
+        }
+
+        /// Whether two segments of the plan name the same key (`JSONObject.sameKey`).
+        func sameKey(_ a: Int, _ b: Int) -> Bool {
+            ByteSearch.equal(plan.bytes(of: plan.segments[a]), plan.bytes(of: plan.segments[b]))
+        }
+
+        /// Whether `keep`'s keys list the original member key `key`.
+        func listed(member key: JSONDocument.Node, _ keys: SplicePlan.Path) -> Bool {
+            let length = Int(key.end &- key.start)
+            let segments = plan.segments
+            if !key.flag, let base = b.baseAddress, let pool = plan.pool.baseAddress {
+                // Compared where it is in the source: lengths first.
+                let member = base + Int(key.start)
+                for k in Int(keys.first)..<keys.end {
+                    let s = segments[k]
+                    if Int(s.count) == length && ByteSearch.same(member, pool + Int(s.start), length) { return true }
+                }
+                return false
+            }
+            for k in Int(keys.first)..<keys.end where keyEquals(key, plan.bytes(of: segments[k])) { return true }
+            return false
+        }
+
+        /// Whether `keep`'s keys list segment `segment` (a member a `set` added).
+        func lists(_ keys: SplicePlan.Path, segment: Int) -> Bool {
+            for k in Int(keys.first)..<keys.end where sameKey(segment, k) { return true }
+            return false
+        }
+
+        /// A string node's text.
+        func decoded(_ n: JSONDocument.Node) -> String {
+            if n.flag { return String(decoding: JSONDocument.Storage.unescape(b, Int(n.start), Int(n.end)), as: UTF8.self) }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)]), as: UTF8.self)
         }
     }
 
@@ -92,15 +201,15 @@ public struct SplicedEdits {
 
     /// Where a path leads in the edited document.
     enum Location {
-        /// An original value, not replaced (it may hold edits).
-        case original(Int)
+        /// An original value, not replaced (it may hold edits); `inArray`: an array element.
+        case original(Int, inArray: Bool)
         /// Inside the value `edits[edit]` wrote (an original value replaced, or an added
-        /// member); `rest` is what is left of the path.
-        case inWritten(edit: Int, rest: ArraySlice<String>)
-        /// The original object `object` has no member `rest.first` (the rest of the path).
-        case missing(object: Int, rest: ArraySlice<String>)
-        /// The path goes on below the original scalar at `index`.
-        case belowScalar(index: Int, rest: ArraySlice<String>)
+        /// member); the path goes on at segment `rest`.
+        case inWritten(edit: Int, rest: Int, inArray: Bool)
+        /// The original object `object` has no member named by segment `rest`.
+        case missing(object: Int, rest: Int)
+        /// The path goes on, at segment `rest`, below the original scalar at `index`.
+        case belowScalar(index: Int, rest: Int)
         /// An array index that does not exist (or a segment that is not one).
         case noElement
     }
@@ -113,64 +222,55 @@ public struct SplicedEdits {
         }
     }
 
-    /// The member added to the original object at `object` under `key`, if any.
-    private func added(to object: Int, key: String) -> Int? {
-        edits.withUnsafeBufferPointer { e in
-            for k in e.indices where e[k].at == object && e[k].isAdded && e[k].key == key { return k }
-            return nil
-        }
+    /// The member added to the original object at `object` under the key of segment `key`.
+    private func added(to object: Int, key: Int) -> Int? {
+        for k in edits.indices where edits[k].at == object && edits[k].isAdded && look.sameKey(edits[k].key, key) { return k }
+        return nil
     }
 
-    private func locate(_ segments: [String]) -> Location {
+    private func locate(_ path: SplicePlan.Path) -> Location {
         // The root itself replaced (a `set` below a document that is a scalar).
-        if let c = change(at: 0) { return .inWritten(edit: c, rest: segments[...]) }
-        let nodes = storage.nodes
+        if let c = change(at: 0) { return .inWritten(edit: c, rest: Int(path.first), inArray: false) }
+        let nodes = look.nodes
+        let segments = plan.segments
         var current = 0
-        var k = segments.startIndex
-        while k < segments.endIndex {
+        var k = Int(path.first)
+        let end = path.end
+        var inArray = false
+        while k < end {
             let seg = segments[k]
             let n = nodes[current]
             switch n.kind {
             case .object:
-                var found: Int? = nil
-                seg.withUTF8Bytes { key in
-                    var i = current + 1
-                    for _ in 0..<n.count {
-                        if storage.keyEquals(nodes[i], key) {
-                            found = i + 1
-                            return
-                        }
-                        i = Int(nodes[i + 1].next)
-                    }
-                }
+                var found = look.member(of: current, seg)
                 if let v = found, let c = change(at: v) {
                     // Removed: the key may have been set again since (an added member).
-                    if edits[c].value != nil { return .inWritten(edit: c, rest: segments[(k + 1)...]) }
+                    if edits[c].value >= 0 { return .inWritten(edit: c, rest: k + 1, inArray: false) }
                     found = nil
                 }
                 guard let v = found else {
-                    if let a = added(to: current, key: seg) { return .inWritten(edit: a, rest: segments[(k + 1)...]) }
-                    return .missing(object: current, rest: segments[k...])
+                    if let a = added(to: current, key: k) { return .inWritten(edit: a, rest: k + 1, inArray: false) }
+                    return .missing(object: current, rest: k)
                 }
                 current = v
+                inArray = false
             case .array:
-                guard let position = Int(seg), position >= 0, position < Int(n.count) else { return .noElement }
-                var i = current + 1
-                for _ in 0..<position { i = Int(nodes[i].next) }
-                if let c = change(at: i) { return .inWritten(edit: c, rest: segments[(k + 1)...]) }
+                guard let i = look.element(of: current, seg.index) else { return .noElement }
+                if let c = change(at: i) { return .inWritten(edit: c, rest: k + 1, inArray: true) }
                 current = i
+                inArray = true
             default:
-                return .belowScalar(index: current, rest: segments[k...])
+                return .belowScalar(index: current, rest: k)
             }
             k += 1
         }
-        return .original(current)
+        return .original(current, inArray: inArray)
     }
 
     /// Whether the subtree at tape index `i` holds an edit (a change or an added member).
     private func holdsEdits(_ i: Int) -> Bool {
-        let end = Int(storage.nodes[i].next)
-        for o in opened where o >= i && o < end { return true }
+        if rootOpened && i == 0 { return true }
+        let end = Int(look.nodes[i].next)
         return edits.withUnsafeBufferPointer { e in
             // A change at `i` itself is not inside; a member added to `i` is.
             for k in e.indices where e[k].at < end && (e[k].at > i || (e[k].isAdded && e[k].at == i)) { return true }
@@ -180,340 +280,453 @@ public struct SplicedEdits {
 
     // MARK: - The transforms
 
-    private mutating func apply(_ t: Transform, original: JSONRef, keepKeys: [[UInt8]]) -> Bool {
-        switch t {
-        case .remove(let paths):
-            for p in paths {
-                guard case .some = remove(p.segments, keepingValue: false) else { return false }
-            }
-        case .mask(let paths):
-            for p in paths {
-                guard mask(p.segments) else { return false }
-            }
-        case .set(let assignments):
-            for (path, template) in assignments {
-                let w: Written
-                if let p = template.onlyPath {
-                    w = original[path: p].map { .ref($0.index) } ?? .value(.string(""))
-                } else {
-                    w = .value(.string(template.render(original)))
-                }
-                guard set(path.segments, w) else { return false }
-            }
-        case .rename(let moves):
-            for (from, to) in moves {
-                guard let removed = remove(from.segments, keepingValue: true) else { return false }
-                if let v = removed, !set(to.segments, v) { return false }
-            }
+    private mutating func apply(_ step: SplicePlan.Step) -> Bool {
+        switch step {
+        case .remove(let p):
+            return remove(p, keepingValue: false) != nil
+        case .mask(let p):
+            return mask(p)
+        case .setReference(let p, let source):
+            let w: Written = look.original(source).map { .ref($0) } ?? .literal(SplicePlan.emptyLiteral)
+            return set(p, add(w))
+        case .setLiteral(let p, let literal):
+            return set(p, add(.literal(literal)))
+        case .setRendered(let p, let template):
+            return set(p, add(string(plan.templates[template].render(JSONRef(storage: storage, index: 0)))))
+        case .rename(let from, let to):
+            guard let removed = remove(from, keepingValue: true) else { return false }
+            return removed < 0 || set(to, removed)
         case .keep(let keys):
-            return keep(keys, bytes: keepKeys)
+            return keep(keys)
         }
-        return true
     }
 
-    /// Removes the value at `segments`: `.some(nil)` when there was none, `.some(v)` with what
-    /// was removed, nil when this form does not cover it. `keepingValue`: the value moves
-    /// elsewhere (a rename), so a value with edits inside is not covered (a reference to it
-    /// would lose them).
-    private mutating func remove(_ segments: [String], keepingValue: Bool) -> Written?? {
-        switch locate(segments) {
-        case .original(let i):
-            if i == 0 || (keepingValue && holdsEdits(i)) || parentIsArray(i) { return nil }
-            change(i, to: nil)
-            return .some(.ref(i))
-        case .inWritten(let e, let rest):
-            guard rest.isEmpty, let w = edits[e].value else { return nil }
+    /// Appends a written value; its index.
+    private mutating func add(_ w: Written) -> Int {
+        values.append(w)
+        return values.count - 1
+    }
+
+    /// A string value: its bytes in `scratch` when it has nothing to escape.
+    private mutating func string(_ s: String) -> Written {
+        var s = s
+        return s.withUTF8 { u in plain(u) } ?? .value(.string(s))
+    }
+
+    /// `u` as a `.plain` value, or nil when it has something to escape.
+    private mutating func plain(_ u: UnsafeBufferPointer<UInt8>) -> Written? {
+        guard JSONValue.isPlainString(u) else { return nil }
+        let start = scratch.count
+        scratch.append(contentsOf: u)
+        return .plain(start: start, count: u.count)
+    }
+
+    /// Removes the value at `path`: the index of what was removed in `values`, -1 when there was
+    /// nothing, nil when this form does not cover it. `keepingValue`: the value moves elsewhere
+    /// (a rename), so a value with edits inside is not covered (a reference to it would lose
+    /// them).
+    private mutating func remove(_ path: SplicePlan.Path, keepingValue: Bool) -> Int? {
+        switch locate(path) {
+        case .original(let i, let inArray):
+            if i == 0 || inArray || (keepingValue && holdsEdits(i)) { return nil }
+            edits.append(Edit(at: i, isAdded: false, key: -1, value: -1))
+            return keepingValue ? add(.ref(i)) : -1
+        case .inWritten(let e, let rest, let inArray):
+            let w = edits[e].value
+            guard rest == path.end, w >= 0 else { return nil }
             if edits[e].isAdded {
                 edits.remove(at: e)
             } else {
-                guard edits[e].at != 0, !parentIsArray(edits[e].at) else { return nil }
-                edits[e].value = nil
+                guard edits[e].at != 0, !inArray else { return nil }
+                edits[e].value = -1
             }
-            return .some(w)
+            return w
         case .missing, .belowScalar, .noElement:
-            return .some(nil)
+            return -1
         }
     }
 
-    /// Whether the value at tape index `i` is an element of an array (not a member's value).
-    private func parentIsArray(_ i: Int) -> Bool {
-        // A member's value follows its key, a string node; an element follows its array's
-        // opening node or the end of the previous element. Walk from the root to find out.
-        let nodes = storage.nodes
-        var container = 0
-        while true {
-            let n = nodes[container]
-            var child = container + 1
-            let isObject = n.kind == .object
-            var next: Int? = nil
-            for _ in 0..<n.count {
-                let value = isObject ? child + 1 : child
-                if value == i { return !isObject }
-                let end = Int(nodes[value].next)
-                if i > value && i < end { next = value; break }
-                child = end
-            }
-            guard let inner = next else { return false }
-            container = inner
-        }
-    }
-
-    private mutating func mask(_ segments: [String]) -> Bool {
-        switch locate(segments) {
-        case .original(let i):
+    private mutating func mask(_ path: SplicePlan.Path) -> Bool {
+        switch locate(path) {
+        case .original(let i, _):
             // Masked the way a reference to it is (a string or a number; nothing else).
-            if case .masked(let m) = Self.masked(.ref(i), [], storage) { change(i, to: m) }
+            if let m = masked(original: i) { edits.append(Edit(at: i, isAdded: false, key: -1, value: add(m))) }
             return true
-        case .inWritten(let e, let rest):
-            guard let w = edits[e].value else { return true }
-            switch Self.masked(w, rest, storage) {
-            case .nothing: return true
-            case .notCovered: return false
-            case .masked(let m): return setWritten(&edits[e].value, rest, m)
+        case .inWritten(let e, let rest, _):
+            let w = edits[e].value
+            guard w >= 0 else { return true }
+            let inside = plan.segmentStrings[rest..<path.end]
+            switch values[w] {
+            case .ref(let i):
+                guard let ref = JSONRef(storage: storage, index: i)[path: JSONPath(segments: Array(inside))] else { return true }
+                guard ref.kind == .string || ref.kind == .number else { return true }
+                guard inside.isEmpty, let m = masked(original: ref.index) else { return false }  // inside a reference: not covered
+                edits[e].value = add(m)
+                return true
+            default:
+                guard let v = jsonValue(values[w]) else { return false }
+                guard let target = v.at(inside), let text = target.scalarText, target != .bool(true), target != .bool(false) else { return true }
+                let m = Transform.masked(text)
+                if inside.isEmpty {
+                    guard case .string(let s) = m else { return false }
+                    edits[e].value = add(string(s))
+                    return true
+                }
+                var nv = v
+                guard nv.setting(inside, to: m) else { return false }
+                edits[e].value = add(.value(nv))
+                return true
             }
         case .missing, .belowScalar, .noElement:
             return true
         }
     }
 
-    enum MaskResult {
-        case nothing
-        case masked(Written)
-        case notCovered
+    /// The original string or number at `i` masked (`Transform.masked`), nil for other values.
+    private mutating func masked(original i: Int) -> Written? {
+        let n = look.nodes[i]
+        guard n.kind == .string || n.kind == .number else { return nil }
+        if n.kind == .string && n.flag {
+            guard case .string(let s) = Transform.masked(storage.decodeString(n)) else { return nil }
+            return string(s)
+        }
+        // The source bytes are the text: all but the last four scalars become '*'.
+        let u = UnsafeBufferPointer(rebasing: look.b[Int(n.start)..<Int(n.end)])
+        var scalars = 0
+        for c in u where c & 0xC0 != 0x80 { scalars += 1 }
+        guard scalars > 4 else { return plain(u) ?? .value(.string(String(decoding: u, as: UTF8.self))) }
+        var tail = u.count
+        var seen = 0
+        while seen < 4 {
+            tail -= 1
+            if u[tail] & 0xC0 != 0x80 { seen += 1 }
+        }
+        let kept = UnsafeBufferPointer(rebasing: u[tail...])
+        let stars = scalars - 4
+        guard JSONValue.isPlainString(kept) else {
+            return .value(.string(String(repeating: "*", count: stars) + String(decoding: kept, as: UTF8.self)))
+        }
+        let start = scratch.count
+        scratch.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: stars))
+        scratch.append(contentsOf: kept)
+        return .plain(start: start, count: stars + kept.count)
     }
 
-    /// The masked value at `rest` inside `w`: nothing to mask there (not a string or number),
-    /// or a masked value inside a reference (not covered: it would have to be opened).
-    private static func masked(_ w: Written, _ rest: ArraySlice<String>, _ s: JSONDocument.Storage) -> MaskResult {
+    /// A written value as the tree holds it; nil for a reference (editing inside one is not
+    /// covered).
+    private func jsonValue(_ w: Written) -> JSONValue? {
         switch w {
-        case .ref(let i):
-            guard let ref = JSONRef(storage: s, index: i)[path: JSONPath(segments: Array(rest))] else { return .nothing }
-            guard ref.kind == .string || ref.kind == .number, let text = ref.scalarText else { return .nothing }
-            return rest.isEmpty ? .masked(.value(Transform.masked(text))) : .notCovered
-        case .value(let v):
-            guard let target = v.at(rest), let text = target.scalarText, target != .bool(true), target != .bool(false) else { return .nothing }
-            return .masked(.value(Transform.masked(text)))
+        case .ref: return nil
+        case .literal(let l): return plan.literalValues[l]
+        case .plain(let start, let count):
+            return .string(scratch.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<start + count]), as: UTF8.self) })
+        case .nested(let first, let count, let leaf):
+            guard var v = exactValue(values[leaf]) else { return nil }
+            for k in (first..<first + count).reversed() { v = .object(JSONObject([JSONObject.Member(key: plan.segmentStrings[k], value: v)])) }
+            return v
+        case .value(let v): return v
         }
     }
 
-    /// Sets `rest` inside a written value as `EditableJSON` would; false when not covered.
-    private func setWritten(_ w: inout Written?, _ rest: ArraySlice<String>, _ new: Written) -> Bool {
-        if rest.isEmpty {
-            w = new
-            return true
-        }
-        guard case .value(var v) = w, let nv = exactValue(new) else { return false }
-        guard v.setting(rest, to: nv) else { return false }
-        w = .value(v)
-        return true
-    }
-
-    /// `w` as a value that writes the same bytes as the reference did: a number, boolean or
-    /// null, or a string with nothing to escape (a reference writes its source bytes; a value
-    /// is encoded again). nil for objects, arrays and other strings, which only a reference
+    /// `w` as a value that writes the same bytes as `w` does: for a reference, a number, boolean
+    /// or null, or a string with nothing to escape (a reference writes its source bytes; a value
+    /// is encoded again); nil for objects, arrays and other strings, which only a reference
     /// writes exactly as received.
     private func exactValue(_ w: Written) -> JSONValue? {
-        switch w {
-        case .value(let v): return v
-        case .ref(let i):
-            let n = storage.nodes[i]
-            switch n.kind {
-            case .null: return .null
-            case .bool: return .bool(n.flag)
-            case .number: return .number(storage.text(n))
-            case .string:
-                guard !n.flag else { return nil }
-                let plain = storage.bytes.withUnsafeBufferPointer { b in
-                    JSONValue.isPlainString(UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)]))
-                }
-                return plain ? .string(storage.text(n)) : nil
-            default: return nil
-            }
+        guard case .ref(let i) = w else { return jsonValue(w) }
+        let n = look.nodes[i]
+        switch n.kind {
+        case .null: return .null
+        case .bool: return .bool(n.flag)
+        case .number: return .number(storage.text(n))
+        case .string:
+            guard !n.flag else { return nil }
+            return JSONValue.isPlainString(UnsafeBufferPointer(rebasing: look.b[Int(n.start)..<Int(n.end)])) ? .string(look.decoded(n)) : nil
+        default: return nil
         }
     }
 
-    /// Records what became of the original value at tape index `i` (it has no change yet).
-    private mutating func change(_ i: Int, to w: Written?) {
-        edits.append(Edit(at: i, isAdded: false, key: "", value: w))
+    /// `values[new]` below the segments `first..<end` in new objects (`EditableJSON` creates
+    /// them for the missing part of a `set` path); nil when not covered.
+    private mutating func nest(_ new: Int, _ first: Int, _ end: Int) -> Int? {
+        if first == end { return new }
+        guard exactValue(values[new]) != nil else { return nil }
+        return add(.nested(first: first, count: end - first, leaf: new))
     }
 
-    private mutating func set(_ segments: [String], _ new: Written) -> Bool {
-        switch locate(segments) {
-        case .original(let i):
-            change(i, to: new)
+    private mutating func set(_ path: SplicePlan.Path, _ new: Int) -> Bool {
+        switch locate(path) {
+        case .original(let i, _):
+            edits.append(Edit(at: i, isAdded: false, key: -1, value: new))
             return true
-        case .inWritten(let e, let rest):
-            return setWritten(&edits[e].value, rest, new)
+        case .inWritten(let e, let rest, _):
+            if rest == path.end {
+                edits[e].value = new
+                return true
+            }
+            // Inside a written value, by the tree's rules.
+            guard edits[e].value >= 0, var v = jsonValue(values[edits[e].value]), let nv = exactValue(values[new]) else { return false }
+            guard v.setting(plan.segmentStrings[rest..<path.end], to: nv) else { return false }
+            edits[e].value = add(.value(v))
+            return true
         case .missing(let object, let rest):
-            guard let key = rest.first else { return false }
-            var w: Written? = .value(.null)
-            guard setWritten(&w, rest.dropFirst(), new), let nw = w else { return false }
-            edits.append(Edit(at: object, isAdded: true, key: key, value: nw))
+            guard let w = nest(new, rest + 1, path.end) else { return false }
+            edits.append(Edit(at: object, isAdded: true, key: rest, value: w))
             return true
         case .belowScalar(let index, let rest):
             // The scalar is replaced by an object holding the path (as `EditableJSON` does).
-            var w: Written? = .value(.null)
-            guard setWritten(&w, rest, new) else { return false }
-            change(index, to: w)
+            guard let w = nest(new, rest, path.end) else { return false }
+            edits.append(Edit(at: index, isAdded: false, key: -1, value: w))
             return true
         case .noElement:
             return false  // `EditableJSON` opens the containers on the way: not covered
         }
     }
 
-    private mutating func keep(_ keys: [String], bytes keyBytes: [[UInt8]]) -> Bool {
-        let nodes = storage.nodes
-        guard nodes[0].kind == .object, change(at: 0) == nil, keyBytes.count == keys.count else { return false }
+    private mutating func keep(_ keys: SplicePlan.Path) -> Bool {
+        let nodes = look.nodes
+        guard nodes[0].kind == .object, change(at: 0) == nil else { return false }
         var i = 1
         for _ in 0..<nodes[0].count {
             let value = i + 1
-            let key = nodes[i]
-            let length = Int(key.end &- key.start)
-            let listed = keyBytes.withUnsafeBufferPointer { listedKeys in
-                for k in listedKeys.indices {
-                    // Lengths first: most listed keys differ from most members' in length (a
-                    // key with escapes is longer in the source than decoded: compared decoded).
-                    guard key.flag || listedKeys[k].count == length else { continue }
-                    if listedKeys[k].withUnsafeBufferPointer({ storage.keyEquals(key, $0) }) { return true }
-                }
-                return false
-            }
-            if !listed {
+            if !look.listed(member: nodes[i], keys) {
                 if let c = change(at: value) {
-                    edits[c].value = nil
+                    edits[c].value = -1
                 } else {
                     guard edits.count < Self.maxEdits else { return false }
-                    change(value, to: nil)
+                    edits.append(Edit(at: value, isAdded: false, key: -1, value: -1))
                 }
             }
             i = Int(nodes[value].next)
         }
-        // Members added to the root that `keep` does not list go (looked for first: a
-        // `removeAll` moved every edit, retaining and releasing what each holds).
-        let unlisted = { (e: Edit) -> Bool in
-            e.isAdded && e.at == 0 && !e.key.withUTF8Bytes { k in keyBytes.contains { ByteSearch.equal($0, k) } }
+        // Members added to the root that `keep` does not list go.
+        var k = 0
+        while k < edits.count {
+            if edits[k].isAdded && edits[k].at == 0 && !look.lists(keys, segment: edits[k].key) {
+                edits.remove(at: k)
+            } else {
+                k += 1
+            }
         }
-        if edits.contains(where: unlisted) { edits.removeAll(where: unlisted) }
-        if !opened.contains(0) { opened.append(0) }
+        rootOpened = true
         return true
     }
 
     // MARK: - Output
 
-    private func write(to out: inout [UInt8]) {
-        storage.bytes.withUnsafeBufferPointer { b in
-            storage.nodes.withUnsafeBufferPointer { nodes in
-                write(0, b, nodes, &out)
-            }
+    /// An edit's place in the output order: by tape position, then changes before added members
+    /// before the opened root, then in the order made.
+    struct Mark {
+        var at: Int
+        var kind: Int  // 0: a change, 1: an added member, 2: the root opened
+        var edit: Int
+
+        static func < (a: Mark, b: Mark) -> Bool {
+            (a.at, a.kind, a.edit) < (b.at, b.kind, b.edit)
         }
     }
 
-    private func write(
-        _ i: Int, _ b: UnsafeBufferPointer<UInt8>, _ nodes: UnsafeBufferPointer<JSONDocument.Node>, _ out: inout [UInt8]
-    ) {
-        if let c = change(at: i), let w = edits[c].value {
-            write(w, b, nodes, &out)
-            return
-        }
-        let n = nodes[i]
-        guard (n.kind == .object || n.kind == .array) && holdsEdits(i) else {
-            Self.appendRaw(n, b, &out)
-            return
-        }
-        if n.kind == .array {
-            out.append(UInt8(ascii: "["))
-            var e = i + 1
-            for k in 0..<Int(n.count) {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                write(e, b, nodes, &out)
-                e = Int(nodes[e].next)
+    /// The edited document's bytes.
+    private func written() -> [UInt8] {
+        withUnsafeTemporaryAllocation(of: Mark.self, capacity: edits.count + 1) { marks in
+            // Sorted by insertion: a few dozen at most.
+            var count = 0
+            func insert(_ m: Mark) {
+                var j = count
+                while j > 0 && m < marks[j - 1] {
+                    marks[j] = marks[j - 1]
+                    j -= 1
+                }
+                marks[j] = m
+                count += 1
             }
-            out.append(UInt8(ascii: "]"))
-            return
-        }
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        // Untouched members written as they are in the source: consecutive ones with nothing
-        // between them but the comma are one span of it, copied at once.
-        var span = 0..<0
-        var key = i + 1
-        for _ in 0..<Int(n.count) {
-            let value = key + 1
-            let c = change(at: value)
-            if c == nil || edits[c!].value != nil {
-                let edited = c != nil || ((nodes[value].kind == .object || nodes[value].kind == .array) && holdsEdits(value))
-                let k = nodes[key]
-                let v = nodes[value]
-                let keyStart = Int(k.start) - 1
-                let valueStart = v.kind == .string ? Int(v.start) - 1 : Int(v.start)
-                if !edited && valueStart == Int(k.end) + 2 && b[Int(k.end) + 1] == UInt8(ascii: ":") {
-                    // Compact in the source (`"key":value`): part of a span.
-                    let valueEnd = v.kind == .string ? Int(v.end) + 1 : Int(v.end)
-                    if !span.isEmpty && span.upperBound + 1 == keyStart && b[span.upperBound] == UInt8(ascii: ",") {
-                        span = span.lowerBound..<valueEnd
-                    } else {
-                        if !span.isEmpty { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span])) }
-                        if !first { out.append(UInt8(ascii: ",")) }
-                        span = keyStart..<valueEnd
-                    }
-                    first = false
-                } else {
-                    if !span.isEmpty {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span]))
-                        span = 0..<0
-                    }
-                    if !first { out.append(UInt8(ascii: ",")) }
-                    first = false
-                    if edited {
-                        Self.appendKey(k, b, storage, &out)
-                    } else {
-                        Self.appendRaw(k, b, &out)
-                    }
-                    out.append(UInt8(ascii: ":"))
-                    write(value, b, nodes, &out)
+            for (k, e) in edits.enumerated() { insert(Mark(at: e.at, kind: e.isAdded ? 1 : 0, edit: k)) }
+            if rootOpened { insert(Mark(at: 0, kind: 2, edit: -1)) }
+            return scratch.withUnsafeBufferPointer { scratch in
+                // Room for the original, everything the edits wrote and their keys: written again
+                // into more only when a value the tree made (`.value`) or a key with escapes is
+                // longer than that.
+                let estimate = look.b.count + scratch.count + look.plan.pool.count + 16 * edits.count + 64
+                return [UInt8].writing(estimate: estimate) { out in
+                    var w = Writer(
+                        look: look, scratch: scratch, marks: UnsafeBufferPointer(rebasing: marks[..<count]), edits: edits, values: values)
+                    w.value(0, &out)
                 }
             }
-            key = Int(nodes[value].next)
-        }
-        if !span.isEmpty { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span])) }
-        for e in edits.indices where edits[e].isAdded && edits[e].at == i {
-            guard let w = edits[e].value else { continue }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            JSONValue.writeString(edits[e].key, to: &out)
-            out.append(UInt8(ascii: ":"))
-            write(w, b, nodes, &out)
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    private func write(
-        _ w: Written, _ b: UnsafeBufferPointer<UInt8>, _ nodes: UnsafeBufferPointer<JSONDocument.Node>, _ out: inout [UInt8]
-    ) {
-        switch w {
-        case .ref(let r): Self.appendRaw(nodes[r], b, &out)
-        case .value(let v): v.write(to: &out)
         }
     }
 
-    /// A value's source bytes (strings with their quotes).
-    private static func appendRaw(_ n: JSONDocument.Node, _ b: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) {
-        let quoted = n.kind == .string
-        let start = quoted ? Int(n.start) - 1 : Int(n.start)
-        let end = quoted ? Int(n.end) + 1 : Int(n.end)
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end]))
-    }
+    /// The output walk: in tape order, so the marks are read with one cursor that only moves
+    /// forward (a subtree with no mark inside is copied whole and its marks never looked at).
+    private struct Writer {
+        let look: Lookup
+        let scratch: UnsafeBufferPointer<UInt8>
+        let marks: UnsafeBufferPointer<Mark>
+        let edits: [Edit]
+        let values: [Written]
+        var cursor = 0
+        var b: UnsafeBufferPointer<UInt8> { look.b }
+        var nodes: UnsafeBufferPointer<JSONDocument.Node> { look.nodes }
+        var plan: SplicePlan { look.plan }
+        var pool: UnsafeBufferPointer<UInt8> { look.plan.pool }
 
-    /// The key of a member whose value was edited, as `EditableJSON` writes it: decoded and
-    /// encoded again (which gives the source bytes when the key has no escapes and nothing that
-    /// encoding escapes).
-    private static func appendKey(
-        _ k: JSONDocument.Node, _ b: UnsafeBufferPointer<UInt8>, _ s: JSONDocument.Storage, _ out: inout [UInt8]
-    ) {
-        if !k.flag && JSONValue.isPlainString(UnsafeBufferPointer(rebasing: b[Int(k.start)..<Int(k.end)])) {
-            appendRaw(k, b, &out)
-        } else {
-            JSONValue.writeString(s.decodeString(k), to: &out)
+        /// Moves the cursor to the first mark at or after tape index `i`.
+        @inline(__always)
+        mutating func skip(to i: Int) {
+            while cursor < marks.count && marks[cursor].at < i { cursor += 1 }
+        }
+
+        /// The value `edits` say the original value at `i` now is: an index into `values`, -1
+        /// removed, nil unchanged. The cursor must be at `i`.
+        @inline(__always)
+        func change(_ i: Int) -> Int? {
+            guard cursor < marks.count, marks[cursor].at == i, marks[cursor].kind == 0 else { return nil }
+            return edits[marks[cursor].edit].value
+        }
+
+        /// Whether the subtree at `i` holds a mark (a change inside, a member added to it, the
+        /// root opened). The cursor must be at `i`.
+        @inline(__always)
+        func holds(_ i: Int) -> Bool {
+            var k = cursor
+            if k < marks.count && marks[k].at == i && marks[k].kind == 0 { k += 1 }
+            return k < marks.count && marks[k].at < Int(nodes[i].next)
+        }
+
+        mutating func value(_ i: Int, _ out: inout ByteWriter) {
+            skip(to: i)
+            if let c = change(i), c >= 0 {
+                write(values[c], &out)
+                return
+            }
+            let n = nodes[i]
+            guard (n.kind == .object || n.kind == .array) && holds(i) else {
+                appendRaw(n, &out)
+                return
+            }
+            if n.kind == .array {
+                out.append(UInt8(ascii: "["))
+                var e = i + 1
+                for k in 0..<Int(n.count) {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    value(e, &out)
+                    e = Int(nodes[e].next)
+                }
+                out.append(UInt8(ascii: "]"))
+                return
+            }
+            let entry = cursor  // the marks at `i`: added members among them
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            // Untouched members written as they are in the source: consecutive ones with nothing
+            // between them but the comma are one span of it, copied at once.
+            var span = 0..<0
+            var key = i + 1
+            for _ in 0..<Int(n.count) {
+                let value = key + 1
+                skip(to: value)
+                let c = change(value)
+                if c == nil || c! >= 0 {
+                    let v = nodes[value]
+                    let edited = c != nil || ((v.kind == .object || v.kind == .array) && holds(value))
+                    let k = nodes[key]
+                    let keyStart = Int(k.start) - 1
+                    let valueStart = v.kind == .string ? Int(v.start) - 1 : Int(v.start)
+                    if !edited && valueStart == Int(k.end) + 2 && b[Int(k.end) + 1] == UInt8(ascii: ":") {
+                        // Compact in the source (`"key":value`): part of a span.
+                        let valueEnd = v.kind == .string ? Int(v.end) + 1 : Int(v.end)
+                        if !span.isEmpty && span.upperBound + 1 == keyStart && b[span.upperBound] == UInt8(ascii: ",") {
+                            span = span.lowerBound..<valueEnd
+                        } else {
+                            if !span.isEmpty { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span])) }
+                            if !first { out.append(UInt8(ascii: ",")) }
+                            span = keyStart..<valueEnd
+                        }
+                        first = false
+                    } else {
+                        if !span.isEmpty {
+                            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span]))
+                            span = 0..<0
+                        }
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        first = false
+                        if edited {
+                            appendKey(k, &out)
+                        } else {
+                            appendRaw(k, &out)
+                        }
+                        out.append(UInt8(ascii: ":"))
+                        self.value(value, &out)
+                    }
+                }
+                key = Int(nodes[value].next)
+            }
+            if !span.isEmpty { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[span])) }
+            var m = entry
+            while m < marks.count && marks[m].at == i {
+                if marks[m].kind == 1 {
+                    let e = edits[marks[m].edit]
+                    if e.value >= 0 {
+                        if !first { out.append(UInt8(ascii: ",")) }
+                        first = false
+                        appendSegmentKey(e.key, &out)
+                        out.append(UInt8(ascii: ":"))
+                        write(values[e.value], &out)
+                    }
+                }
+                m += 1
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+
+        func write(_ w: Written, _ out: inout ByteWriter) {
+            switch w {
+            case .ref(let r): appendRaw(nodes[r], &out)
+            case .literal(let l):
+                let r = plan.literalBytes[l]
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: pool[Int(r.first)..<r.end]))
+            case .plain(let start, let count):
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[start..<start + count]))
+                out.append(UInt8(ascii: "\""))
+            case .nested(let first, let count, let leaf):
+                for k in first..<first + count {
+                    out.append(UInt8(ascii: "{"))
+                    appendSegmentKey(k, &out)
+                    out.append(UInt8(ascii: ":"))
+                }
+                write(values[leaf], &out)
+                for _ in 0..<count { out.append(UInt8(ascii: "}")) }
+            case .value(let v): out.append(contentsOf: v.serialized())
+            }
+        }
+
+        /// A plan segment as a JSON key.
+        func appendSegmentKey(_ k: Int, _ out: inout ByteWriter) {
+            let s = plan.segments[k]
+            guard s.isPlain else { return out.append(contentsOf: JSONValue.quotedBytes(plan.segmentStrings[k])) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: pool[Int(s.start)..<Int(s.start) + Int(s.count)]))
+            out.append(UInt8(ascii: "\""))
+        }
+
+        /// A value's source bytes (strings with their quotes).
+        func appendRaw(_ n: JSONDocument.Node, _ out: inout ByteWriter) {
+            let quoted = n.kind == .string
+            let start = quoted ? Int(n.start) - 1 : Int(n.start)
+            let end = quoted ? Int(n.end) + 1 : Int(n.end)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end]))
+        }
+
+        /// The key of a member whose value was edited, as `EditableJSON` writes it: decoded and
+        /// encoded again (which gives the source bytes when the key has no escapes and nothing
+        /// that encoding escapes).
+        func appendKey(_ k: JSONDocument.Node, _ out: inout ByteWriter) {
+            if !k.flag && JSONValue.isPlainString(UnsafeBufferPointer(rebasing: b[Int(k.start)..<Int(k.end)])) {
+                appendRaw(k, &out)
+            } else {
+                out.append(contentsOf: JSONValue.quotedBytes(look.decoded(k)))
+            }
         }
     }
 }
@@ -542,7 +755,7 @@ fileprivate extension JSONValue {
         case .object(var o):
             self = .null  // edit the members in place, not a copy
             var ok = true
-            if let i = o.members.lastIndex(where: { $0.key == first }) {
+            if let i = o.members.lastIndex(where: { JSONObject.sameKey($0.key, first) }) {
                 ok = o.members[i].value.setting(rest.dropFirst(), to: new)
             } else {
                 var child = JSONValue.null

@@ -49,7 +49,7 @@ public final class TransformedEvent: @unchecked Sendable {
     /// (`SplicedEdits`) when they cover the transforms and nothing has opened the view yet,
     /// else from the view. Both write the same bytes.
     public func serialized() -> [UInt8] {
-        if applied == nil, let out = SplicedEdits.apply(reach.transforms, to: original, keepKeys: reach.keepKeyBytes) { return out }
+        if applied == nil, let out = SplicedEdits.apply(reach.splice, to: original) { return out }
         return view.serialized()
     }
 }
@@ -73,10 +73,8 @@ public final class TransformReach: Sendable {
     private let namedBytes: [[UInt8]]
     private let keepsBytes: [[[UInt8]]]
     private let namesAreASCII: Bool
-    /// Each transform's `keep` keys as UTF-8 (empty for other transforms), made once for
-    /// `SplicedEdits`: comparing member keys with Strings' bytes cost a length and a closure
-    /// per member and key, 1,700 instructions for the benchmark route's `keep` of six keys.
-    public let keepKeyBytes: [[[UInt8]]]
+    /// The transforms compiled for `SplicedEdits` (paths as bytes, literals encoded).
+    public let splice: SplicePlan
 
     public init(_ transforms: [Transform]) {
         self.transforms = transforms
@@ -93,11 +91,8 @@ public final class TransformReach: Sendable {
         self.named = named
         self.keeps = keeps
         namedBytes = named.map { Array($0.utf8) }
-        let keepKeyBytes = SplicedEdits.keepKeyBytes(transforms)
-        self.keepKeyBytes = keepKeyBytes
-        keepsBytes = zip(transforms, keepKeyBytes).compactMap { t, keys in
-            if case .keep = t { keys } else { nil }
-        }
+        splice = SplicePlan(transforms)
+        keepsBytes = keeps.map { keys in keys.map { Array($0.utf8) } }
         namesAreASCII = (namedBytes + keepsBytes.flatMap { $0 }).allSatisfy { $0.withUnsafeBufferPointer(ASCII.isASCII) }
     }
 
@@ -120,7 +115,7 @@ public final class TransformReach: Sendable {
             return answer ?? Transform.touches(transforms, path)
         }
         for i in named.indices where named[i] == first { return Transform.touches(transforms, path) }
-        for i in keeps.indices where !keeps[i].contains(first) { return true }
+        for i in keeps.indices where !keeps[i].contains(where: { JSONObject.sameKey($0, first) }) { return true }
         return false
     }
 }
@@ -141,7 +136,7 @@ extension Transform {
             case .rename(let moves):
                 if moves.contains(where: { related($0.from.segments, p) || related($0.to.segments, p) }) { return true }
             case .keep(let keys):
-                guard let first = p.first, keys.contains(first) else { return true }
+                guard let first = p.first, keys.contains(where: { JSONObject.sameKey($0, first) }) else { return true }
             }
         }
         return false

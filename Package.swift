@@ -34,6 +34,8 @@ let package = Package(
         // A plugin written in plain C, used by the tests to prove the ABI is C.
         .library(name: "gwplugin-c-echo", type: .dynamic, targets: ["CEchoPlugin"]),
         .library(name: "gwplugin-c-badabi", type: .dynamic, targets: ["CBadABIPlugin"]),
+        // A pure filter in C that reads the transformed body (tests; bench/routes.sh).
+        .library(name: "gwplugin-c-body-filter", type: .dynamic, targets: ["CBodyFilterPlugin"]),
     ],
     targets: [
         // MARK: C libraries and shims
@@ -96,6 +98,7 @@ let package = Package(
             swiftSettings: settings),
         .target(name: "CEchoPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CEcho"),
         .target(name: "CBadABIPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CBadABI"),
+        .target(name: "CBodyFilterPlugin", dependencies: ["CGatewayPluginABI"], path: "Tests/Plugins/CBodyFilter"),
 
         // MARK: Tests
         .target(

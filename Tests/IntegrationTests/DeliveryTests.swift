@@ -228,6 +228,54 @@ struct DeliveryTests {
         }
     }
 
+    /// A pure filter that reads the body (`c-body-filter`, in C) is asked on the receiving
+    /// thread with the body the route's transforms made (written out by the splice): it passes
+    /// on an event whose transformed body holds a text only a transform put there, and drops
+    /// one whose text a transform removed. What it passes is delivered with that body; what it
+    /// drops is counted as dropped by it and delivered nowhere.
+    @Test func aPureFilterReadsTheTransformedBody() throws {
+        let config = oneSourceConfig(
+            admin: "admin:\n  listen: 127.0.0.1:0",
+            rest: """
+                routes:
+                  - name: pass
+                    events: ["*"]
+                    transform:
+                      - set: { tier: gold-tier }
+                      - keep: [eventCode, tier]
+                    handlers:
+                      - plugin: c-body-filter
+                        with: { contains: gold-tier }
+                      - plugin: file
+                        with: { path: "@DIR@/out/pass.jsonl" }
+                  - name: drop
+                    events: ["*"]
+                    transform:
+                      - remove: [payment]
+                    handlers:
+                      - plugin: c-body-filter
+                        with: { contains: merchantTransID }
+                      - plugin: file
+                        with: { path: "@DIR@/out/drop.jsonl" }
+                log:
+                  level: debug
+                """)
+        try withGateway(config) { gw in
+            let c = try TestClient(port: gw.port)
+            #expect(paymentBody().contains("merchantTransID"))
+            #expect(try c.roundTrip(SignedRequest(body: paymentBody()).bytes).status == 200)
+            let dir = gw.directory.path
+            #expect(eventually { lines(dir + "/out/pass.jsonl") == [#"{"eventCode":"Payment","tier":"gold-tier"}"#] }, "\(readFile(dir + "/out/pass.jsonl"))")
+            var metrics = MetricsText()
+            #expect(eventually {
+                metrics = (try? MetricsText(admin(gw, "GET", "/metrics", token: nil).bodyText)) ?? MetricsText()
+                return metrics[#"gateway_deliveries_total{route="drop",plugin="c-body-filter",outcome="dropped"}"#] == 1
+            })
+            #expect(metrics[#"gateway_deliveries_total{route="pass",plugin="file",outcome="delivered"}"#] == 1)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out/drop.jsonl"))
+        }
+    }
+
     @Test func retryAfterIsHonoured() throws {
         let receiver = try RecordingHTTPServer()
         defer { receiver.stop() }

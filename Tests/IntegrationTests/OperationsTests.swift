@@ -49,7 +49,7 @@ struct MetricsText {
     init() {}
 
     init(_ text: String) throws {
-        let sampleLine = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+]+|\+Inf|NaN)$"#)
+        let sampleLine = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|[+-]Inf|NaN)$"#)
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
             if line.hasPrefix("# HELP ") { continue }
             if line.hasPrefix("# TYPE ") {

@@ -65,6 +65,14 @@ YAML
     sed 's/{ raw: { prefix: "no-such-prefix" } }/{ key: storeName, equals: "no-such-store" }/' \
       "$BENCH/peers/gateway-routes/routing-only.yaml"
   fi
+  # The same four transforms with a pure filter that reads the body (c-body-filter, a test
+  # plugin in C) and drops every event: the transforms run and the body is written, on the
+  # receiving thread, before the store, and nothing is delivered: routing and transforms alone.
+  if [ "$1" = routing-transforms ]; then
+    sed -e 's/- plugin: metadata-filter/- plugin: c-body-filter/' \
+      -e 's/with: { when: \[ { raw: { prefix: "no-such-prefix" } } \] }/with: { contains: "no-such-text" }/' \
+      "$BENCH/peers/gateway-routes/routing-only.yaml"
+  fi
   # The same four transforms with a handler that reads the body (a file route): the transforms
   # run (routing-only's filter drops the event before anything needs them, so there they do not).
   if [ "$1" = routing-file ]; then
@@ -127,7 +135,7 @@ crypto() { # callgrind file
 # without libcrypto is the closer estimate.
 printf '| variant | instructions per notification | of which libcrypto | vs core | vs core, without libcrypto |\n|---|---|---|---|---|\n'
 core=""
-for v in ${VARIANTS:-core routing-only routing-key routing-file}; do
+for v in ${VARIANTS:-core routing-only routing-key routing-transforms routing-file}; do
   fixed=$(measure "$v" "$WARM")
   total=$(measure "$v" $((WARM + N)))
   per=$(( (total - fixed) / N ))

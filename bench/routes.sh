@@ -5,7 +5,10 @@
 # (routing-only: matching, a plugin call and the delivery bookkeeping, no delivery I/O; the
 # transforms are never needed there, so they do not run), the same route with a file handler
 # writing to /dev/null (routing-transforms: the transforms run and the body is written, the
-# delivery's I/O costs next to nothing), all unpinned at c64, then the ratios to core.
+# delivery's I/O costs next to nothing), the same route whose only handler is a pure filter that
+# reads the transformed body and drops every event (routing-transforms-pure: the transforms run
+# and the body is written before the store, and nothing is delivered: routing and transforms
+# alone), all unpinned at c64, then the ratios to core.
 #
 # The variants are INTERLEAVED: ROUNDS rounds (default 3) of one 10 s run of each, so that the
 # drift of this shared machine over the minutes of a run hits every variant alike (running all
@@ -25,7 +28,7 @@ mkdir -p "$OUT"
 # in the middle of the next measurement.
 export BENCH_CACHE=${BENCH_CACHE:-/dev/shm/gateway-bench-cache}
 ROUNDS=${ROUNDS:-3}
-VARIANTS=${VARIANTS:-core routes routes-transforms routing-only routing-transforms}
+VARIANTS=${VARIANTS:-core routes routes-transforms routing-only routing-transforms-pure routing-transforms}
 SPOOL_BASE=${SPOOL_DIR:-}
 
 run_variant() { # name round
@@ -43,6 +46,8 @@ run_variant() { # name round
       --start "TRANSFORMS=1 exec '$BENCH/peers/gateway-routes/start.sh'" --count-lines out/audit.jsonl ;;
     routing-only) "$BENCH/run.sh" "${common[@]}" "${EXTRA[@]}" --name routing-only --url http://127.0.0.1:18094/webhooks/evo \
       --start "MODE=filter exec '$BENCH/peers/gateway-routes/start.sh'" ;;
+    routing-transforms-pure) "$BENCH/run.sh" "${common[@]}" "${EXTRA[@]}" --name routing-transforms-pure --url http://127.0.0.1:18096/webhooks/evo \
+      --start "MODE=transform-pure exec '$BENCH/peers/gateway-routes/start.sh'" ;;
     routing-transforms) "$BENCH/run.sh" "${common[@]}" "${EXTRA[@]}" --name routing-transforms --url http://127.0.0.1:18095/webhooks/evo \
       --start "MODE=transform-devnull exec '$BENCH/peers/gateway-routes/start.sh'" ;;
     *) echo "unknown variant $name" >&2; exit 2 ;;

@@ -61,8 +61,10 @@ public struct SplicedEdits {
     /// in them.
     static let maxEdits = 64
 
-    let storage: JSONDocument.Storage
-    let plan: SplicePlan
+    // Unowned: both outlive `apply` (its caller holds them), and a copy of this state then
+    // retains only its arrays.
+    unowned(unsafe) let storage: JSONDocument.Storage
+    unowned(unsafe) let plan: SplicePlan
     /// The event and the plan as pointers, for the length of `apply`.
     let look: Lookup
     /// In the order made (added members are written in this order).
@@ -164,7 +166,9 @@ public struct SplicedEdits {
 
         /// Whether two segments of the plan name the same key (`JSONObject.sameKey`).
         func sameKey(_ a: Int, _ b: Int) -> Bool {
-            ByteSearch.equal(plan.bytes(of: plan.segments[a]), plan.bytes(of: plan.segments[b]))
+            let (x, y) = (plan.segments[a], plan.segments[b])
+            guard x.count == y.count, let pool = plan.pool.baseAddress else { return x.count == y.count }
+            return ByteSearch.same(pool + Int(x.start), pool + Int(y.start), Int(x.count))
         }
 
         /// Whether `keep`'s keys list the original member key `key`.
@@ -528,6 +532,16 @@ public struct SplicedEdits {
 
     /// The edited document's bytes.
     private func written() -> [UInt8] {
+        // Locals: the closures below then capture these, not a copy of the whole state.
+        let (edits, values, look, rootOpened) = (self.edits, self.values, self.look, self.rootOpened)
+        return scratch.withUnsafeBufferPointer { scratch in
+            Self.written(edits, values, scratch, look, rootOpened)
+        }
+    }
+
+    private static func written(
+        _ edits: [Edit], _ values: [Written], _ scratch: UnsafeBufferPointer<UInt8>, _ look: Lookup, _ rootOpened: Bool
+    ) -> [UInt8] {
         withUnsafeTemporaryAllocation(of: Mark.self, capacity: edits.count + 1) { marks in
             // Sorted by insertion: a few dozen at most.
             var count = 0
@@ -542,16 +556,14 @@ public struct SplicedEdits {
             }
             for (k, e) in edits.enumerated() { insert(Mark(at: e.at, kind: e.isAdded ? 1 : 0, edit: k)) }
             if rootOpened { insert(Mark(at: 0, kind: 2, edit: -1)) }
-            return scratch.withUnsafeBufferPointer { scratch in
-                // Room for the original, everything the edits wrote and their keys: written again
-                // into more only when a value the tree made (`.value`) or a key with escapes is
-                // longer than that.
-                let estimate = look.b.count + scratch.count + look.plan.pool.count + 16 * edits.count + 64
-                return [UInt8].writing(estimate: estimate) { out in
-                    var w = Writer(
-                        look: look, scratch: scratch, marks: UnsafeBufferPointer(rebasing: marks[..<count]), edits: edits, values: values)
-                    w.value(0, &out)
-                }
+            // Room for the original, everything the edits wrote and their keys: written again
+            // into more only when a value the tree made (`.value`) or a key with escapes is
+            // longer than that.
+            let estimate = look.b.count + scratch.count + look.plan.pool.count + 16 * edits.count + 64
+            return [UInt8].writing(estimate: estimate) { out in
+                var w = Writer(
+                    look: look, scratch: scratch, marks: UnsafeBufferPointer(rebasing: marks[..<count]), edits: edits, values: values)
+                w.value(0, &out)
             }
         }
     }

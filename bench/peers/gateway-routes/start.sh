@@ -57,6 +57,15 @@ if [ "${MODE:-}" = transform-devnull ]; then
   ROUTES=$(grep -v '^#' "$HERE/routing-only.yaml" | sed '/plugin: metadata-filter/,$d'
     printf '      - plugin: file\n        with: { path: "/dev/null", fsync: false }\n')
 fi
+# routing-transforms-pure: the same route and transforms with a pure filter that reads the
+# transformed body and drops every event (c-body-filter, a test plugin in C): the transforms run
+# and the body is written on the receiving thread, before the store, and nothing is delivered:
+# what routing and transforms alone cost in throughput.
+if [ "${MODE:-}" = transform-pure ]; then
+  ROUTES=$(grep -v '^#' "$HERE/routing-only.yaml" |
+    sed -e 's/- plugin: metadata-filter/- plugin: c-body-filter/' \
+      -e 's/with: { when: \[ { raw: { prefix: "no-such-prefix" } } \] }/with: { contains: "no-such-text" }/')
+fi
 cat > "$RUNDIR/gateway.yaml" <<YAML
 server:
   listen: 127.0.0.1:${EVO_PORT:?}

@@ -266,3 +266,35 @@ struct StringLimitTests {
     }
 }
 
+
+@Suite("ByteWriter")
+struct ByteWriterTests {
+    /// Output that does not fit the estimate is written again into a larger buffer, whole: the
+    /// caller's estimate is a guess (a transform's value can be longer than it allows for).
+    @Test func outputLongerThanTheEstimateIsWrittenAgainWhole() {
+        let chunk = Array("0123456789abcdef".utf8)
+        var calls = 0
+        let out = [UInt8].writing(estimate: 20) { w in
+            calls += 1
+            for _ in 0..<100 { chunk.withUnsafeBufferPointer { w.append(contentsOf: $0) } }
+            w.append(UInt8(ascii: "!"))
+        }
+        #expect(out == Array(repeating: chunk, count: 100).flatMap { $0 } + [UInt8(ascii: "!")])
+        #expect(calls == 8)  // 20, 40, ... 2560 bytes: the eighth fits 1,601
+        // What fits the first time is written once, to the byte.
+        var once = 0
+        #expect([UInt8].writing(estimate: 64) { w in once += 1; w.append(UInt8(ascii: "x")) } == [UInt8(ascii: "x")])
+        #expect(once == 1)
+    }
+
+    @Test func aWriterStopsAtItsCapacityAndSaysSo() {
+        var storage = [UInt8](repeating: 0, count: 4)
+        storage.withUnsafeMutableBufferPointer { buffer in
+            var w = ByteWriter(buffer)
+            w.append(1)
+            Array<UInt8>([2, 3, 4, 5]).withUnsafeBufferPointer { w.append(contentsOf: $0) }  // does not fit: nothing written
+            #expect(w.overflowed && w.count == 1)
+        }
+        #expect(storage == [1, 0, 0, 0])
+    }
+}

@@ -39,7 +39,9 @@ public final class SplicePlan: @unchecked Sendable {
         /// `set` to any other template: `templates[template]` rendered from the event.
         case setRendered(Path, template: Int)
         case rename(from: Path, to: Path)
-        case keep(Path)
+        /// `keep`'s keys, and a 64-bit filter of their lengths and first bytes (`filterBit`):
+        /// a member whose bit is clear is not listed, without comparing it to every key.
+        case keep(Path, filter: UInt64)
     }
 
     let transforms: [Transform]
@@ -87,7 +89,8 @@ public final class SplicePlan: @unchecked Sendable {
             case .rename(let moves):
                 for (from, to) in moves { b.steps.append(.rename(from: b.path(from.segments), to: b.path(to.segments))) }
             case .keep(let keys):
-                b.steps.append(.keep(b.path(keys)))
+                let filter = keys.reduce(UInt64(0)) { f, key in f | key.withUTF8Bytes { Self.filterBit($0) } }
+                b.steps.append(.keep(b.path(keys), filter: filter))
             }
         }
         steps = b.steps
@@ -97,6 +100,13 @@ public final class SplicePlan: @unchecked Sendable {
         literalBytes = b.literalBytes
         literalValues = b.literalValues
         templates = b.templates
+    }
+
+    /// A key's bit in a `keep` filter: from its length and first byte.
+    @inline(__always)
+    static func filterBit(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let first = key.first.map(Int.init) ?? 0
+        return 1 << UInt64((key.count &* 31 &+ first) & 63)
     }
 
     /// A segment's bytes.

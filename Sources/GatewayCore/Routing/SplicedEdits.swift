@@ -33,12 +33,34 @@ public struct SplicedEdits {
         /// A string with nothing to escape, its bytes in `scratch` (a masked value, a rendered
         /// template).
         case plain(start: Int, count: Int)
+        /// The same, up to 16 bytes, held here (most masked values: no allocation for `scratch`).
+        case short(Short)
         /// Objects made for the missing part of a `set` path: `{"k1":{"k2":...}}` over the plan's
         /// segments `first..<first+count`, around `values[leaf]` (a value written the same way
         /// inside a new object as on its own).
         case nested(first: Int, count: Int, leaf: Int)
         /// Anything else: a value the tree's rules made (an edit inside a written value).
         case value(JSONValue)
+    }
+
+    /// Up to 16 bytes of a string with nothing to escape, in place.
+    struct Short {
+        private var words: (UInt64, UInt64) = (0, 0)
+        let count: Int
+
+        /// `stars` asterisks then `tail`; nil when longer than 16 bytes.
+        init?(stars: Int, _ tail: UnsafeBufferPointer<UInt8>) {
+            guard stars >= 0, tail.count <= 16 &- stars else { return nil }
+            count = stars + tail.count
+            withUnsafeMutableBytes(of: &words) { w in
+                for i in 0..<stars { w[i] = UInt8(ascii: "*") }
+                for i in 0..<tail.count { w[stars + i] = tail[i] }
+            }
+        }
+
+        func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+            withUnsafeBytes(of: words) { w in body(UnsafeBufferPointer(rebasing: w.bindMemory(to: UInt8.self)[..<count])) }
+        }
     }
 
     /// One edit: what became of an original member's value (or an array element), or a member
@@ -172,12 +194,15 @@ public struct SplicedEdits {
         }
 
         /// Whether `keep`'s keys list the original member key `key`.
-        func listed(member key: JSONDocument.Node, _ keys: SplicePlan.Path) -> Bool {
+        @inline(__always)
+        func listed(member key: JSONDocument.Node, _ keys: SplicePlan.Path, filter: UInt64) -> Bool {
             let length = Int(key.end &- key.start)
             let segments = plan.segments
             if !key.flag, let base = b.baseAddress, let pool = plan.pool.baseAddress {
-                // Compared where it is in the source: lengths first.
+                // Compared where it is in the source: the filter, then lengths first.
                 let member = base + Int(key.start)
+                let bit = SplicePlan.filterBit(UnsafeBufferPointer(start: member, count: length))
+                guard filter & bit != 0 else { return false }
                 for k in Int(keys.first)..<keys.end {
                     let s = segments[k]
                     if Int(s.count) == length && ByteSearch.same(member, pool + Int(s.start), length) { return true }
@@ -300,8 +325,8 @@ public struct SplicedEdits {
         case .rename(let from, let to):
             guard let removed = remove(from, keepingValue: true) else { return false }
             return removed < 0 || set(to, removed)
-        case .keep(let keys):
-            return keep(keys)
+        case .keep(let keys, let filter):
+            return keep(keys, filter: filter)
         }
     }
 
@@ -320,6 +345,7 @@ public struct SplicedEdits {
     /// `u` as a `.plain` value, or nil when it has something to escape.
     private mutating func plain(_ u: UnsafeBufferPointer<UInt8>) -> Written? {
         guard JSONValue.isPlainString(u) else { return nil }
+        if let short = Short(stars: 0, u) { return .short(short) }
         let start = scratch.count
         scratch.append(contentsOf: u)
         return .plain(start: start, count: u.count)
@@ -410,6 +436,7 @@ public struct SplicedEdits {
         guard JSONValue.isPlainString(kept) else {
             return .value(.string(String(repeating: "*", count: stars) + String(decoding: kept, as: UTF8.self)))
         }
+        if let short = Short(stars: stars, kept) { return .short(short) }
         let start = scratch.count
         scratch.append(contentsOf: repeatElement(UInt8(ascii: "*"), count: stars))
         scratch.append(contentsOf: kept)
@@ -424,6 +451,8 @@ public struct SplicedEdits {
         case .literal(let l): return plan.literalValues[l]
         case .plain(let start, let count):
             return .string(scratch.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<start + count]), as: UTF8.self) })
+        case .short(let short):
+            return .string(short.withBytes { String(decoding: $0, as: UTF8.self) })
         case .nested(let first, let count, let leaf):
             guard var v = exactValue(values[leaf]) else { return nil }
             for k in (first..<first + count).reversed() { v = .object(JSONObject([JSONObject.Member(key: plan.segmentStrings[k], value: v)])) }
@@ -487,13 +516,13 @@ public struct SplicedEdits {
         }
     }
 
-    private mutating func keep(_ keys: SplicePlan.Path) -> Bool {
+    private mutating func keep(_ keys: SplicePlan.Path, filter: UInt64) -> Bool {
         let nodes = look.nodes
         guard nodes[0].kind == .object, change(at: 0) == nil else { return false }
         var i = 1
         for _ in 0..<nodes[0].count {
             let value = i + 1
-            if !look.listed(member: nodes[i], keys) {
+            if !look.listed(member: nodes[i], keys, filter: filter) {
                 if let c = change(at: value) {
                     edits[c].value = -1
                 } else {
@@ -559,7 +588,7 @@ public struct SplicedEdits {
             // Room for the original, everything the edits wrote and their keys: written again
             // into more only when a value the tree made (`.value`) or a key with escapes is
             // longer than that.
-            let estimate = look.b.count + scratch.count + look.plan.pool.count + 16 * edits.count + 64
+            let estimate = look.b.count + scratch.count + look.plan.pool.count + 24 * edits.count + 64
             return [UInt8].writing(estimate: estimate) { out in
                 var w = Writer(
                     look: look, scratch: scratch, marks: UnsafeBufferPointer(rebasing: marks[..<count]), edits: edits, values: values)
@@ -700,6 +729,10 @@ public struct SplicedEdits {
             case .plain(let start, let count):
                 out.append(UInt8(ascii: "\""))
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[start..<start + count]))
+                out.append(UInt8(ascii: "\""))
+            case .short(let short):
+                out.append(UInt8(ascii: "\""))
+                short.withBytes { out.append(contentsOf: $0) }
                 out.append(UInt8(ascii: "\""))
             case .nested(let first, let count, let leaf):
                 for k in first..<first + count {

@@ -353,13 +353,15 @@ extension JSONDocument.Storage {
 
     /// Decodes a string node (content validated during parsing).
     func decodeString(_ n: Node) -> String {
-        if !n.flag { return text(n) }
+        bytes.withUnsafeBufferPointer { Self.decodeString(n, in: $0) }
+    }
+
+    /// The same over the document's bytes already borrowed (`SplicedEdits` holds them for a
+    /// whole application of a route's transforms).
+    static func decodeString(_ n: Node, in b: UnsafeBufferPointer<UInt8>) -> String {
         let (start, end) = (Int(n.start), Int(n.end))
-        return bytes.withUnsafeBufferPointer { b in
-            String(unsafeUninitializedCapacity: max(1, end - start)) { out in
-                JSONDocument.Storage.unescape(b, start, end, into: out)
-            }
-        }
+        if !n.flag { return String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: max(1, end - start)) { out in unescape(b, start, end, into: out) }
     }
 
     func copyScalarText(_ n: Node, _ allocate: (Int) -> UnsafeMutableBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
@@ -515,10 +517,16 @@ extension JSONDocument.Storage {
     func keyEquals(_ n: Node, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
         if n.flag { return unescaped(n).elementsEqual(key) }
         guard Int(n.end &- n.start) == key.count else { return false }
-        return bytes.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress, let k = key.baseAddress else { return key.isEmpty }
-            return ByteSearch.same(base + Int(n.start), k, key.count)
-        }
+        return bytes.withUnsafeBufferPointer { Self.keyEquals(n, key, in: $0) }
+    }
+
+    /// The same over the document's bytes already borrowed.
+    @inline(__always)
+    static func keyEquals(_ n: Node, _ key: UnsafeBufferPointer<UInt8>, in b: UnsafeBufferPointer<UInt8>) -> Bool {
+        if n.flag { return unescape(b, Int(n.start), Int(n.end)).elementsEqual(key) }
+        guard Int(n.end &- n.start) == key.count else { return false }
+        guard let base = b.baseAddress, let k = key.baseAddress else { return key.isEmpty }
+        return ByteSearch.same(base + Int(n.start), k, key.count)
     }
 
     func materialize(_ i: inout Int) -> JSONValue {

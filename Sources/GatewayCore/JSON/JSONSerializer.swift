@@ -96,8 +96,6 @@ extension JSONValue {
 
     /// A JSON string literal for `s` (with quotes), for building small documents by hand.
     public static func quoted(_ s: String) -> String {
-        var out: [UInt8] = []
-        writeString(s, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: quotedBytes(s), as: UTF8.self)
     }
 }

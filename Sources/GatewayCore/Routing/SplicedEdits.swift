@@ -141,10 +141,7 @@ public struct SplicedEdits {
         /// Whether the key node `k` is `key` (decoded, when it has escapes).
         @inline(__always)
         func keyEquals(_ k: JSONDocument.Node, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-            if k.flag { return JSONDocument.Storage.unescape(b, Int(k.start), Int(k.end)).elementsEqual(key) }
-            guard Int(k.end &- k.start) == key.count else { return false }
-            guard let base = b.baseAddress, let kb = key.baseAddress else { return key.isEmpty }
-            return ByteSearch.same(base + Int(k.start), kb, key.count)
+            JSONDocument.Storage.keyEquals(k, key, in: b)
         }
 
         /// The member of the object at tape index `object` whose key is segment `seg`: the
@@ -221,8 +218,7 @@ public struct SplicedEdits {
 
         /// A string node's text.
         func decoded(_ n: JSONDocument.Node) -> String {
-            if n.flag { return String(decoding: JSONDocument.Storage.unescape(b, Int(n.start), Int(n.end)), as: UTF8.self) }
-            return String(decoding: UnsafeBufferPointer(rebasing: b[Int(n.start)..<Int(n.end)]), as: UTF8.self)
+            JSONDocument.Storage.decodeString(n, in: b)
         }
     }
 
@@ -422,17 +418,8 @@ public struct SplicedEdits {
         }
         // The source bytes are the text: all but the last four scalars become '*'.
         let u = UnsafeBufferPointer(rebasing: look.b[Int(n.start)..<Int(n.end)])
-        var scalars = 0
-        for c in u where c & 0xC0 != 0x80 { scalars += 1 }
-        guard scalars > 4 else { return plain(u) ?? .value(.string(String(decoding: u, as: UTF8.self))) }
-        var tail = u.count
-        var seen = 0
-        while seen < 4 {
-            tail -= 1
-            if u[tail] & 0xC0 != 0x80 { seen += 1 }
-        }
+        guard let (stars, tail) = Transform.maskSplit(u) else { return plain(u) ?? .value(.string(String(decoding: u, as: UTF8.self))) }
         let kept = UnsafeBufferPointer(rebasing: u[tail...])
-        let stars = scalars - 4
         guard JSONValue.isPlainString(kept) else {
             return .value(.string(String(repeating: "*", count: stars) + String(decoding: kept, as: UTF8.self)))
         }

@@ -37,17 +37,7 @@ extension Transform {
     /// the generic scalar-view append cost more than a microsecond for a 6-digit card prefix.
     static func masked(_ text: String) -> JSONValue {
         return text.withUTF8Bytes { u -> JSONValue in
-            var count = 0
-            for b in u where b & 0xC0 != 0x80 { count += 1 }
-            guard count > 4 else { return .string(String(decoding: u, as: UTF8.self)) }
-            // Where the last 4 scalars begin.
-            var tail = u.count
-            var seen = 0
-            while seen < 4 {
-                tail -= 1
-                if u[tail] & 0xC0 != 0x80 { seen += 1 }
-            }
-            let stars = count - 4
+            guard let (stars, tail) = maskSplit(u) else { return .string(String(decoding: u, as: UTF8.self)) }
             let keep = u.count - tail
             return .string(
                 String(unsafeUninitializedCapacity: stars + keep) { out in
@@ -59,6 +49,21 @@ extension Transform {
     }
 
     /// For values that are not scalars (objects, arrays, booleans) masking leaves them alone.
+    /// How masking splits UTF-8 text: how many `*` replace the scalars before the last 4, and
+    /// the byte offset where those 4 begin; nil for 4 scalars or fewer (left as they are).
+    static func maskSplit(_ u: UnsafeBufferPointer<UInt8>) -> (stars: Int, tail: Int)? {
+        var count = 0
+        for b in u where b & 0xC0 != 0x80 { count += 1 }
+        guard count > 4 else { return nil }
+        var tail = u.count
+        var seen = 0
+        while seen < 4 {
+            tail -= 1
+            if u[tail] & 0xC0 != 0x80 { seen += 1 }
+        }
+        return (count - 4, tail)
+    }
+
     static func masked(_ v: JSONValue) -> JSONValue {
         guard let text = v.scalarText, v != .bool(true), v != .bool(false) else { return v }
         return masked(text)
